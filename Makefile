@@ -1,0 +1,49 @@
+# ChipAssist: `make demo` sets up and runs the main job; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= .chipassist/index
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test test-all bench ui clean system-deps
+
+setup: $(STAMP) system-deps
+
+# torch==2.13.0 first: it resolves to the local CPU wheel, so nothing later pulls a CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[train,ui,slack,dev]"
+	touch $(STAMP)
+
+# Real EDA tools (yosys, tclsh) and Chromium for the browser tests, where apt exists.
+system-deps:
+	@if command -v yosys >/dev/null && command -v tclsh >/dev/null && command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq yosys tcl chromium >/dev/null; \
+	else echo "note: install yosys, tcl and chromium with your package manager"; fi
+
+demo: setup
+	$(BIN)/chipassist index corpora/sample --index $(INDEX)
+	$(BIN)/chipassist ask "How do I reset the DMA engine and what clears its error status?" --index $(INDEX)
+	$(BIN)/chipassist ask "Which Tcl script synthesizes the UART and what does it report?" --index $(INDEX)
+	$(BIN)/chipassist search "baud rate divisor" --index $(INDEX) -k 3
+	$(BIN)/chipassist ui --index $(INDEX)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q -m "not gpu"
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf .chipassist .pytest_cache

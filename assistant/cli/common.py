@@ -1,0 +1,46 @@
+"""Shared CLI plumbing: the console, JSON output, settings from common options, and clean errors."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+IndexOpt = typer.Option(None, "--index", help="Index folder (default: .chipassist/index or $CHIPASSIST_INDEX).")
+ConfigOpt = typer.Option(None, "--config", help="YAML settings file (default: $CHIPASSIST_CONFIG).")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object instead of formatted text.")
+
+
+def print_json(obj: Any) -> None:
+    """Print a pydantic model, dataclass-like dict or list as JSON on stdout (no colour, no wrapping)."""
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump(mode="json")
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    """Print a clear error on stderr and exit with ``code`` (2 = bad input, 1 = check failed)."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def settings_from(index: Path | None = None, config: Path | None = None, **overrides: Any):
+    from assistant.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config, index_dir=index, **overrides)
+    except ConfigError as e:
+        fail(str(e))
+
+
+def parse_groups(groups: str | None) -> set[str] | None:
+    if not groups:
+        return None
+    return {g.strip() for g in groups.split(",") if g.strip()}

@@ -1,0 +1,155 @@
+"""Typed settings for the whole assistant, loaded from YAML and CHIPASSIST_* environment variables.
+
+Precedence: explicit arguments > environment > YAML file (``--config`` or $CHIPASSIST_CONFIG) > defaults.
+Unknown keys and impossible values are rejected on load, naming the field.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+DEFAULT_INDEX = Path(".chipassist/index")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LLMConfig(Strict):
+    backend: Literal["none", "openai", "local"] = "none"
+    # openai: any OpenAI-compatible server (vLLM, llama.cpp server, ...). Env: OPENAI_BASE_URL, OPENAI_API_KEY.
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    # local: a transformers model folder, optionally with a PEFT adapter folder.
+    model_path: Path | None = None
+    adapter_path: Path | None = None
+    device: str = "cpu"
+    max_new_tokens: int = Field(512, ge=1, le=32768)
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    context_tokens: int = Field(4096, ge=256)
+    timeout_s: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> "LLMConfig":
+        if self.backend == "local" and self.model_path is None:
+            raise ValueError("llm.model_path is required when llm.backend is 'local'")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("llm.base_url (or $OPENAI_BASE_URL) is required when llm.backend is 'openai'")
+        return self
+
+
+class RetrievalConfig(Strict):
+    k: int = Field(5, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    rerank: bool = False
+    reranker_path: Path | None = None
+
+
+class UserConfig(Strict):
+    password: SecretStr | None = None  # UI password login
+    groups: list[str] = Field(default_factory=list)
+
+
+class UIConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    auth: Literal["password", "header", "none"] = "password"
+    trusted_header: str = "X-Forwarded-User"  # used when auth == "header" (behind a proxy)
+    users: dict[str, UserConfig] = Field(default_factory=lambda: {"engineer": UserConfig(password=SecretStr("chipassist"))})
+
+
+class SlackConfig(Strict):
+    bot_token: SecretStr | None = None  # env SLACK_BOT_TOKEN
+    signing_secret: SecretStr | None = None  # env SLACK_SIGNING_SECRET
+    app_token: SecretStr | None = None  # env SLACK_APP_TOKEN (Socket Mode)
+    mode: Literal["http", "socket"] = "http"
+    port: int = Field(3000, ge=1, le=65535)
+    api_base_url: str | None = None  # tests point the WebClient at a local recorder
+    rate_limit_per_minute: int = Field(10, ge=1)
+    users: dict[str, list[str]] = Field(default_factory=dict)  # Slack user id -> ACL groups
+    allow_unknown_users: bool = True  # unknown users get public-only access
+
+
+class Settings(Strict):
+    index_dir: Path = DEFAULT_INDEX
+    data_dir: Path = Path(".chipassist")  # feedback.sqlite, bugs.sqlite, chat history
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite"
+
+    @property
+    def bugs_db(self) -> Path:
+        return self.data_dir / "bugs.sqlite"
+
+
+class ConfigError(ValueError):
+    """A config file or value is invalid; the message names the file and the field."""
+
+
+_ENV = {
+    "CHIPASSIST_INDEX": ("index_dir",),
+    "CHIPASSIST_DATA_DIR": ("data_dir",),
+    "CHIPASSIST_LLM_BACKEND": ("llm", "backend"),
+    "OPENAI_BASE_URL": ("llm", "base_url"),
+    "OPENAI_API_KEY": ("llm", "api_key"),
+    "CHIPASSIST_LLM_MODEL": ("llm", "model"),
+    "CHIPASSIST_LLM_MODEL_PATH": ("llm", "model_path"),
+    "CHIPASSIST_LLM_ADAPTER_PATH": ("llm", "adapter_path"),
+    "SLACK_BOT_TOKEN": ("slack", "bot_token"),
+    "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
+    "SLACK_APP_TOKEN": ("slack", "app_token"),
+}
+
+
+def _set(d: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        d = d.setdefault(key, {})
+    d[path[-1]] = value
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from YAML (``config`` or $CHIPASSIST_CONFIG), the environment, then ``overrides``.
+
+    ``overrides`` use dotted names with '__' or nested dicts, e.g. ``index_dir=..., llm={"backend": "openai"}``.
+    Raises ConfigError naming the file and field on any invalid value.
+    """
+    path = Path(config) if config else (Path(os.environ["CHIPASSIST_CONFIG"]) if os.environ.get("CHIPASSIST_CONFIG") else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: invalid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+    for env, dotted in _ENV.items():
+        if os.environ.get(env):
+            _set(data, dotted, os.environ[env])
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            for k2, v2 in value.items():
+                if v2 is not None:
+                    _set(data, (key, k2), v2)
+        else:
+            _set(data, tuple(key.split("__")), value)
+    # An OpenAI base URL in the environment alone should not switch the backend on; an explicit backend does.
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        where = str(path) if path else "settings"
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"{where}: {problems}") from e

@@ -1,0 +1,1 @@
+"""retriever: embeddings, the FAISS + SQLite index with ACLs, BM25 hybrid search, reranking and fine-tuning."""

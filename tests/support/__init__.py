@@ -1,0 +1,1 @@
+"""Test support: tiny local models and local stand-ins for services that cannot exist here."""
