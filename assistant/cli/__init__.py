@@ -26,6 +26,7 @@ _AREAS = (
     "assistant.cli.tcl_cmds",
     "assistant.cli.bugs_cmds",
     "assistant.cli.client_cmds",
+    "assistant.cli.eval_cmds",
 )
 for _mod in _AREAS:
     importlib.import_module(_mod).register(app)

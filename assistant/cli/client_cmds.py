@@ -1,6 +1,66 @@
-"""CLI commands (placeholder until its area lands)."""
+"""CLI commands that start the clients (`ui`, `slack`) and export their feedback (`feedback export`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
 import typer
+
+from assistant.cli.common import ConfigOpt, IndexOpt, console, fail, print_json, settings_from
+
+feedback_app = typer.Typer(help="User feedback collected by the UI and the Slack bot.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("slack")(slack)
+    app.add_typer(feedback_app, name="feedback")
+
+
+def slack(
+    index: Path = IndexOpt,
+    config: Path = ConfigOpt,
+    socket: bool = typer.Option(False, "--socket", help="Socket Mode (needs SLACK_APP_TOKEN) instead of HTTP."),
+    host: str = typer.Option("0.0.0.0", help="HTTP mode: interface to listen on."),
+    port: int = typer.Option(None, help="HTTP mode: port (default slack.port, 3000)."),
+) -> None:
+    """Run the Slack bot (HTTP mode: POST /slack/events; see README for the Slack app settings)."""
+    from assistant.service import Assistant
+    from assistant.slack import build_app
+    from assistant.slack.server import serve_http, serve_socket
+
+    settings = settings_from(index, config)
+    if socket:
+        settings.slack.mode = "socket"
+        if settings.slack.app_token is None:
+            fail("Socket Mode needs slack.app_token or $SLACK_APP_TOKEN (an xapp- token)")
+    try:
+        app = build_app(Assistant(settings))
+    except ValueError as e:
+        fail(str(e))
+    if socket:
+        console.print("[green]Slack bot connecting in Socket Mode…[/]")
+        serve_socket(app, settings.slack.app_token.get_secret_value())
+    else:
+        port = port or settings.slack.port
+        console.print(f"[green]Slack bot listening on http://{host}:{port}/slack/events[/]")
+        serve_http(app, host=host, port=port)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Path = typer.Option(Path("feedback"), "--out", help="Folder for preferences.jsonl and ratings.jsonl."),
+    config: Path = ConfigOpt,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where feedback.sqlite lives (default .chipassist)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write the preference dataset (DPO pairs) and all rated answers (KTO rows) as JSONL."""
+    from assistant.feedback import FeedbackStore
+
+    settings = settings_from(None, config, data_dir=data_dir)
+    if not settings.feedback_db.is_file():
+        fail(f"no feedback database at {settings.feedback_db} (nothing has been rated yet)", code=1)
+    counts = FeedbackStore(settings.feedback_db).export(out)
+    if json_out:
+        print_json({"out": str(out), **counts})
+    else:
+        console.print(f"wrote {counts['preferences']} preference pairs to {out / 'preferences.jsonl'} "
+                      f"and {counts['ratings']} rated answers to {out / 'ratings.jsonl'}")

@@ -1,6 +1,141 @@
-"""CLI commands (placeholder until its area lands)."""
+"""`chipassist tcl ...`: generate Tcl scripts for EDA tools, check them, list the tools' commands.
+
+    chipassist tcl generate "synthesize uart.v, report cells" --tool yosys --design uart.v -o flow.tcl
+    chipassist tcl check flow.tcl --tool yosys --design uart.v [--json]   # exit 1 when a check fails
+    chipassist tcl commands --tool openroad [NAME]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, parse_groups, print_json, settings_from
+
+ToolOpt = typer.Option("yosys", "--tool", help="yosys or openroad.")
+DesignOpt = typer.Option(None, "--design", help="Design file or folder copied into the sandbox (repeatable; "
+                                                 "a folder keeps its name: rtl/uart.v).")
+
+
+def _print_check(check) -> None:
+    if not check.syntax and not check.lint:
+        console.print("[green]syntax ok, commands and options ok[/]")
+    for s in check.syntax:
+        console.print(f"[red]line {s.line}[/] syntax: {escape(s.message)}")
+    from assistant.tcl.lint import ADVISORY
+
+    for i in check.lint:
+        opt = f" {i.option}" if i.option else ""
+        what = f"{i.problem.replace('_', ' ')}: [bold]{escape(i.command + opt)}[/]"
+        if i.problem in ADVISORY:
+            console.print(f"[yellow]line {i.line}[/] {what}  [dim]({escape(i.suggestion or '')})[/]")
+            continue
+        hint = f"  [dim](did you mean: {escape(i.suggestion)})[/]" if i.suggestion else ""
+        console.print(f"[red]line {i.line}[/] {what}{hint}")
+    run = check.run
+    if not run.ran:
+        console.print(f"[yellow]run skipped:[/] {escape(run.skipped_reason or '')}")
+    else:
+        state = "[green]ran ok[/]" if run.ok else ("[red]timed out[/]" if run.timed_out else "[red]failed[/]")
+        console.print(f"{run.tool} {state} (exit code {run.returncode})")
+        for e in run.errors:
+            console.print(f"[red]line {e.get('line') or '?'}[/] {run.tool}: {escape(str(e.get('message')))}")
+        if run.artifacts:
+            console.print(f"[dim]files written in the sandbox: {', '.join(run.artifacts)}[/]")
+    console.print("[bold green]OK[/]" if check.ok else "[bold red]FAILED[/]")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    tcl = typer.Typer(help="Tcl scripts for EDA tools: generate, check, list commands.", no_args_is_help=True)
+    app.add_typer(tcl, name="tcl")
+
+    @tcl.command("check")
+    def check_cmd(file: Path = typer.Argument(..., help="The Tcl script."), tool: str = ToolOpt,
+                  design: list[Path] = DesignOpt, json: bool = JsonOpt,
+                  timeout: float = typer.Option(120.0, "--timeout", help="Seconds before the tool is killed."),
+                  no_run: bool = typer.Option(False, "--no-run", help="Levels 1-2 only."),
+                  index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
+                                                                   "index's OpenROAD-format docs.")) -> None:
+        """Check a script: syntax, commands and options, and a sandboxed run of the tool."""
+        from assistant.tcl.check import TclInputError, check_script, read_script
+        from assistant.tcl.run import RunConfig
+
+        try:
+            # in the sandbox the script keeps its folder's name (flows/synth.tcl), so scripts that find
+            # their RTL relative to themselves work with --design rtl
+            where = f"{file.resolve().parent.name}/{file.name}"
+            result = check_script(read_script(file), tool=tool, design=design or None, run=not no_run,
+                                  run_config=RunConfig(timeout_s=timeout), index_dir=index, script_name=where)
+        except TclInputError as e:
+            fail(str(e))
+        except FileNotFoundError as e:
+            fail(f"index: {e}")
+        if json:
+            print_json(result)
+        else:
+            _print_check(result)
+        raise typer.Exit(0 if result.ok else 1)
+
+    @tcl.command("generate")
+    def generate_cmd(task: str = typer.Argument(..., help="What the script should do."), tool: str = ToolOpt,
+                     design: list[Path] = DesignOpt,
+                     out: Path = typer.Option(None, "-o", "--out", help="Write the script here."),
+                     rounds: int = typer.Option(2, "--rounds", min=0, max=10, help="Repair rounds."),
+                     json: bool = JsonOpt, index: Path = IndexOpt, config: Path = ConfigOpt,
+                     backend: str = typer.Option(None, "--backend", help="none, openai or local."),
+                     groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups.")) -> None:
+        """Write a Tcl script for TASK, checked by the real tool and repaired for up to N rounds."""
+        from assistant.service import Assistant
+        from assistant.tcl.check import TclInputError
+
+        bot = Assistant(settings_from(index, config, llm={"backend": backend}))
+        try:
+            gen = bot.tcl_generate(task, tool=tool, design=design or None, rounds=rounds,
+                                   user_groups=parse_groups(groups))
+        except TclInputError as e:
+            fail(str(e))
+        if out is not None and gen.script is not None:
+            out.write_text(gen.script, encoding="utf-8")
+        if json:
+            print_json(gen)
+        else:
+            console.print(f"[bold]{escape(gen.message)}[/]")
+            if gen.script is not None:
+                console.print(escape(gen.script))
+                _print_check(gen.check)
+            for s in gen.sources:
+                console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.path)}[/]\n    {escape(s.snippet[:300])}")
+            if out is not None and gen.script is not None:
+                console.print(f"[dim]written to {out}[/]")
+        raise typer.Exit(1 if gen.check is not None and not gen.check.ok else 0)
+
+    @tcl.command("commands")
+    def commands_cmd(tool: str = ToolOpt, name: str = typer.Argument(None, help="Show one command's options."),
+                     json: bool = JsonOpt,
+                     index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
+                                                                      "index's OpenROAD-format docs.")) -> None:
+        """List the commands (and options) ChipAssist knows for a tool."""
+        from assistant.tcl.commands import get_db
+        from assistant.tcl.yosys_db import YosysNotFound
+
+        try:
+            db = get_db(tool, index_dir=index)
+        except (ValueError, YosysNotFound, FileNotFoundError) as e:
+            fail(str(e))
+        specs = list(db.commands.values()) if name is None else [db.get(name)]
+        if specs == [None]:
+            fail(f"{tool} has no command {name!r}; nearest: {', '.join(db.suggest_command(name)) or 'none'}", code=1)
+        if json:
+            print_json([s.model_dump() for s in specs])
+            return
+        table = Table(title=f"{tool} {db.version} ({len(db.commands)} commands; source: {db.source})")
+        table.add_column("command", style="bold")
+        table.add_column("options")
+        table.add_column("summary", style="dim")
+        for s in specs:
+            opts = " ".join(o.name + ("*" if o.required else "") for o in s.options) if s.check_options else "(not checked)"
+            table.add_row(s.name, opts, s.summary)
+        console.print(table)
+        console.print("[dim]* = required[/]")

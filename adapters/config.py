@@ -1,0 +1,193 @@
+"""Typed recipe schema for the adaptation pipeline (YAML -> pydantic), with dotted command-line overrides.
+
+A recipe is one YAML file (see adapters/recipes/); `load_recipe(path, overrides=["dapt.lr=1e-4"])` returns a
+validated `Recipe`. Unknown keys and impossible values fail on load with the field named (extra="forbid").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class RecipeError(ValueError):
+    """A recipe (or an input it names) is unusable; the message names the file or field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TinyModel(_Strict):
+    """A tiny Llama built locally and briefly pretrained on general text (no weights exist here)."""
+    hidden_size: int = Field(64, ge=8)
+    num_layers: int = Field(2, ge=1)
+    num_heads: int = Field(4, ge=1)
+    vocab_size: int = Field(2048, ge=256)
+    pretrain_steps: int = Field(200, ge=0)
+    pretrain_lr: float = Field(3e-3, gt=0)
+    block_size: int = Field(128, ge=16)
+    batch_size: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.hidden_size % self.num_heads:
+            raise ValueError("model.tiny.hidden_size must be a multiple of model.tiny.num_heads")
+        return self
+
+
+class ModelSection(_Strict):
+    base: Path | None = None  # local HF folder (model + tokenizer); None with `tiny` set builds one
+    tiny: TinyModel | None = None
+    config_json: Path | None = None  # architecture-only config for dry runs (adapters/model_configs/)
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    gradient_checkpointing: bool = False
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.base is None and self.tiny is None and self.config_json is None:
+            raise ValueError("model: set one of model.base, model.tiny or model.config_json")
+        return self
+
+
+class DataSection(_Strict):
+    domain_roots: list[Path] = Field(default_factory=lambda: [Path("corpora/sample")])
+    general: str = "stdlib"  # "stdlib" (Python stdlib docstrings) or a path to a text file / folder
+    heldout_fraction: float = Field(0.1, gt=0, lt=0.5)
+    max_general_chars: int = Field(400_000, ge=1000)
+
+
+class TokenizerSection(_Strict):
+    enabled: bool = True
+    train_vocab_size: int = Field(4000, ge=300)
+    min_frequency: int = Field(5, ge=1)
+    coverage: float = Field(0.98, gt=0, le=1)
+    max_new_tokens: int = Field(9000, ge=1)
+    pad_to_multiple_of: int = Field(64, ge=1)
+    general_check_chars: int = Field(200_000, ge=1000)
+
+
+class LoraSection(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class TrainSection(_Strict):
+    method: Literal["full", "lora", "qlora"] = "full"
+    lr: float = Field(5e-6, gt=0)
+    scheduler: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = Field(0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(0.01, ge=0)
+    block_size: int = Field(4096, ge=16)
+    micro_batch_size: int = Field(1, ge=1)
+    global_batch_size: int = Field(256, ge=1)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    general_ratio: float = Field(0.09, ge=0, lt=1)
+    lora: LoraSection = Field(default_factory=LoraSection)
+    checkpoint_every: int = Field(500, ge=1)
+    eval_every: int = Field(500, ge=1)
+    eval_blocks: int = Field(64, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _batches(self):
+        if self.global_batch_size % self.micro_batch_size:
+            raise ValueError("global_batch_size must be a multiple of micro_batch_size")
+        if not 0 <= self.betas[0] < 1 or not 0 <= self.betas[1] < 1:
+            raise ValueError("betas must lie in [0, 1)")
+        return self
+
+
+class TeacherSection(_Strict):
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    max_chunks: int = Field(200, ge=1)
+
+
+class GenDataSection(_Strict):
+    teacher: TeacherSection | None = None  # None: derive samples from document structure
+    max_per_kind: int = Field(2000, ge=1)
+    min_answer_chars: int = Field(20, ge=1)
+
+
+class AutoEvalSection(_Strict):
+    mc_files: list[Path] = Field(default_factory=list)
+    shots: int = Field(5, ge=0)
+    max_heldout_blocks: int = Field(64, ge=1)
+
+
+class ExportSection(_Strict):
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+    tensor_parallel_size: int = Field(1, ge=1)
+
+
+class DistributedSection(_Strict):
+    backend: Literal["none", "fsdp", "deepspeed"] = "none"
+    gpus_per_node: int = Field(8, ge=1)
+    nodes: int = Field(1, ge=1)
+    gpu_memory_gib: float = Field(80, gt=0)
+
+
+class Recipe(_Strict):
+    name: str
+    output_dir: Path
+    seed: int = 0
+    stages: list[Literal["tokenizer", "dapt", "gen-data", "sft", "export", "autoeval"]] = Field(
+        default_factory=lambda: ["tokenizer", "dapt", "gen-data", "sft", "export", "autoeval"])
+    model: ModelSection
+    data: DataSection = Field(default_factory=DataSection)
+    tokenizer: TokenizerSection = Field(default_factory=TokenizerSection)
+    dapt: TrainSection = Field(default_factory=TrainSection)
+    sft: TrainSection = Field(default_factory=lambda: TrainSection(lr=2e-5, block_size=2048, global_batch_size=128,
+                                                                    general_ratio=0.5))
+    gendata: GenDataSection = Field(default_factory=GenDataSection)
+    autoeval: AutoEvalSection = Field(default_factory=AutoEvalSection)
+    export: ExportSection = Field(default_factory=ExportSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
+
+    def fingerprint(self, section: str) -> str:
+        """Hash of what a stage's checkpoints depend on (model, data and that section), for safe resume."""
+        keep = {k: self.model_dump(mode="json")[k] for k in ("model", "data", "tokenizer", section)}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    if "=" not in item:
+        raise RecipeError(f"override {item!r}: expected dotted.key=value")
+    key, value = item.split("=", 1)
+    node = raw
+    parts = key.strip().split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise RecipeError(f"override {item!r}: {p!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Load and validate a YAML recipe; `overrides` are dotted `section.key=value` strings."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of sections")
+    for item in overrides or []:
+        _apply_override(raw, item)
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise RecipeError(f"{path}: {problems}") from e

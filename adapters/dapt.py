@@ -1,0 +1,90 @@
+"""Domain-adaptive pretraining (DAPT): continued causal-LM training on packed domain blocks mixed with general
+text, full fine-tuning by default (ChipNeMo found LoRA clearly worse for DAPT) or LoRA.
+
+Run: `chipassist adapt dapt RECIPE` (one process) or `accelerate launch --config_file
+adapters/recipes/accelerate_fsdp.yaml -m adapters.pipeline RECIPE --stage dapt` on GPUs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from adapters.config import Recipe, RecipeError
+from adapters.data import load_domain, load_general, mix, pack, split_heldout
+
+
+def load_model_and_tokenizer(folder: Path, dtype: str = "float32"):
+    """Load a local HF model + tokenizer, failing clearly on a missing folder or mismatched vocab."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise RecipeError(f"model folder {folder} has no config.json (missing or not a Hugging Face model)")
+    try:
+        tok = AutoTokenizer.from_pretrained(folder)
+    except Exception as e:
+        raise RecipeError(f"tokenizer in {folder} could not be loaded: {e}") from e
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+    rows = model.get_input_embeddings().weight.shape[0]
+    if rows < len(tok):
+        raise RecipeError(f"{folder}: tokenizer has {len(tok)} tokens but the model only {rows} embedding rows "
+                          "(tokenizer and model folders do not match)")
+    return model, tok
+
+
+def lm_collate(blocks: list[torch.Tensor]) -> dict:
+    x = torch.stack(blocks)
+    return {"input_ids": x, "labels": x}
+
+
+def eval_batches(blocks: torch.Tensor, limit: int, bs: int = 8) -> list[dict]:
+    blocks = blocks[:limit]
+    return [lm_collate(list(blocks[i:i + bs])) for i in range(0, len(blocks), bs)]
+
+
+def apply_lora(model, cfg, tokenizer_added: int = 0):
+    """Wrap with peft LoRA; embeddings stay trainable when the tokenizer was extended."""
+    from peft import LoraConfig, get_peft_model
+    extra = ["embed_tokens", "lm_head"] if tokenizer_added else None
+    lc = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
+                    modules_to_save=extra, task_type="CAUSAL_LM")
+    return get_peft_model(model, lc)
+
+
+def save_model_atomic(model, tok, out: Path) -> None:
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None) -> dict:
+    """Train from `model_dir` into `out_dir/model`; returns a report with perplexities before/after."""
+    cfg = recipe.dapt
+    domain = load_domain(recipe.data.domain_roots)  # errors on an empty corpus before loading the model
+    general = load_general(recipe.data.general, recipe.data.max_general_chars)
+    model, tok = load_model_and_tokenizer(model_dir, recipe.model.dtype)
+    d_train, d_held = split_heldout([t for _, t in domain], recipe.data.heldout_fraction)
+    g_train, g_held = split_heldout(general, recipe.data.heldout_fraction)
+    dom_blocks = pack(d_train, tok, cfg.block_size)
+    blocks = mix(dom_blocks, pack(g_train, tok, cfg.block_size), cfg.general_ratio, recipe.seed)
+    evals = {"domain_ppl": eval_batches(pack(d_held, tok, cfg.block_size), cfg.eval_blocks),
+             "general_ppl": eval_batches(pack(g_held, tok, cfg.block_size), cfg.eval_blocks)}
+    if recipe.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if cfg.method == "qlora":
+        raise RecipeError("dapt.method: qlora is for SFT only; use full (default) or lora")
+    if cfg.method == "lora":
+        model = apply_lora(model, cfg.lora, tokenizer_added=1)
+    torch.manual_seed(recipe.seed)
+    from adapters.trainer import train
+    model, hist = train(model, list(blocks), lm_collate, cfg, out_dir, recipe.fingerprint("dapt"), evals, log,
+                        stop_after)
+    save_model_atomic(model, tok, out_dir / "model")
+    return {"blocks": len(blocks), "domain_blocks": len(dom_blocks), "general_share": cfg.general_ratio,
+            "steps": hist["steps"], "loss_first": hist["loss"][0] if hist["loss"] else None,
+            "loss_last": hist["loss"][-1] if hist["loss"] else None, "eval": hist["eval"]}

@@ -1,0 +1,103 @@
+"""Supervised fine-tuning on chat-template data with the loss on assistant tokens only, mixing general and domain
+instruction sets by ratio; full, LoRA or QLoRA (bitsandbytes 4-bit, GPU only). One epoch by default.
+
+Domain samples come from `adapters.gendata` (JSONL of {"messages": [...], "kind": ...}); general ones are
+derived from Python stdlib docstrings ("what does X do?"). Run: `chipassist adapt sft RECIPE`.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import torch
+
+from adapters.config import Recipe, RecipeError
+from adapters.data import _STDLIB, chat_example, sft_mix
+from adapters.dapt import apply_lora, load_model_and_tokenizer, save_model_atomic
+
+
+def general_instructions(limit: int = 2000) -> list[dict]:
+    """General chat samples: a stdlib function's name -> the first paragraph of its docstring."""
+    import importlib
+    out = []
+    for name in _STDLIB:
+        mod = importlib.import_module(name)
+        for attr in sorted(dir(mod)):
+            obj = getattr(mod, attr)
+            doc = inspect.getdoc(obj) if callable(obj) and not attr.startswith("_") else None
+            if doc and len(doc) > 40 and getattr(obj, "__module__", "") == name:
+                answer = doc.split("\n\n")[0].replace("\n", " ")
+                out.append({"kind": "general", "messages": [
+                    {"role": "user", "content": f"In Python's {name} module, what does {attr} do?"},
+                    {"role": "assistant", "content": answer}]})
+    return out[:limit]
+
+
+def load_samples(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise RecipeError(f"SFT data {path} not found (run `chipassist adapt gen-data` first)")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not rows:
+        raise RecipeError(f"SFT data {path} is empty")
+    return rows
+
+
+def make_collate(pad_id: int):
+    def collate(examples: list[dict]) -> dict:
+        n = max(len(e["input_ids"]) for e in examples)
+        ids = torch.full((len(examples), n), pad_id)
+        labels = torch.full((len(examples), n), -100)
+        mask = torch.zeros((len(examples), n), dtype=torch.long)
+        for i, e in enumerate(examples):
+            ids[i, : len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            labels[i, : len(e["labels"])] = torch.tensor(e["labels"])
+            mask[i, : len(e["input_ids"])] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    return collate
+
+
+def prepare_model(model, cfg, base_vocab: int | None):
+    """Full FT, LoRA or QLoRA; rows of added tokens stay trainable under (Q)LoRA."""
+    if cfg.method == "full":
+        return model
+    if cfg.method == "qlora" and not torch.cuda.is_available():
+        raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
+    from peft import LoraConfig, get_peft_model
+    rows = model.get_input_embeddings().weight.shape[0]
+    added = list(range(base_vocab, rows)) if base_vocab and base_vocab < rows else None
+    lc = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                    target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+                    trainable_token_indices={"embed_tokens": added} if added else None)
+    return get_peft_model(model, lc)
+
+
+def load_for_sft(model_dir: Path, recipe: Recipe):
+    if recipe.sft.method != "qlora":
+        return load_model_and_tokenizer(model_dir, recipe.model.dtype)
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    return AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=q), AutoTokenizer.from_pretrained(
+        model_dir)
+
+
+def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, base_vocab: int | None = None,
+            log=print) -> dict:
+    cfg = recipe.sft
+    if cfg.method == "qlora" and not torch.cuda.is_available():
+        raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
+    domain = load_samples(data_path)
+    model, tok = load_for_sft(model_dir, recipe)
+    if tok.chat_template is None:
+        raise RecipeError(f"{model_dir}: tokenizer has no chat template")
+    rows = sft_mix(domain, general_instructions(), cfg.general_ratio, recipe.seed)
+    examples = [chat_example(tok, r["messages"], cfg.block_size) for r in rows]
+    examples = [e for e in examples if any(x != -100 for x in e["labels"])]
+    model = prepare_model(model, cfg, base_vocab)
+    from adapters.trainer import train
+    model, hist = train(model, examples, make_collate(tok.pad_token_id or 0), cfg, out_dir,
+                        recipe.fingerprint("sft"), None, log)
+    save_model_atomic(model, tok, out_dir / "model")
+    k = max(1, len(hist["loss"]) // 5)
+    return {"samples": len(examples), "domain": len(domain), "steps": hist["steps"], "method": cfg.method,
+            "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

@@ -1,0 +1,173 @@
+"""The training loop shared by DAPT and SFT: accelerate for devices/FSDP/DeepSpeed, atomic checkpoints, resume,
+and logs of loss, tokens/s, MFU and held-out perplexity.
+
+We use a plain loop over `accelerate.Accelerator` rather than HF Trainer: the same code runs on 2 CPU cores and
+under `accelerate launch` with FSDP or ZeRO-3, and checkpoints/resume checks stay ours (config fingerprint,
+tmp-dir + os.replace), which Trainer does not offer. Called by adapters.dapt and adapters.sft.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from accelerate import Accelerator
+
+from adapters.config import RecipeError, TrainSection
+
+
+def measured_peak_flops(device: str = "cpu", dtype=torch.float32, n: int = 1024) -> float:
+    """FLOP/s of a dense matmul on this machine: the MFU denominator (CPU has no spec-sheet peak)."""
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    a @ b
+    reps, t = 5, time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t)
+
+
+def flops_per_token(model, seq_len: int) -> float:
+    """6N for the weights plus the attention matmuls (12 * layers * hidden * seq)."""
+    c = model.config
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad) or 1
+    n_all = sum(p.numel() for p in model.parameters())
+    # frozen weights (LoRA) still cost forward + input-grad backward: 4 per weight instead of 6
+    return 6 * n + 4 * (n_all - n) + 12 * c.num_hidden_layers * c.hidden_size * seq_len
+
+
+@torch.no_grad()
+def perplexity(model, batches: list[dict]) -> float:
+    """exp(mean token loss) over held-out batches."""
+    model.eval()
+    total, count = 0.0, 0
+    dev = next(model.parameters()).device
+    for b in batches:
+        b = {k: v.to(dev) for k, v in b.items()}
+        out = model(**b)
+        n = int((b["labels"][:, 1:] != -100).sum())
+        total += out.loss.item() * n
+        count += n
+    model.train()
+    return math.exp(total / max(count, 1))
+
+
+def _save(acc: Accelerator, model, opt, ckpt_root: Path, step: int, fingerprint: str, losses: list[float]):
+    """Write a checkpoint to a tmp dir, os.replace it into place, then repoint `latest` atomically."""
+    final = ckpt_root / f"step-{step:07d}"
+    tmp = ckpt_root / f".tmp-step-{step:07d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    acc.save_state(str(tmp))
+    (tmp / "meta.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint, "losses": losses}))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    ptr = ckpt_root / ".latest.tmp"
+    ptr.write_text(final.name)
+    os.replace(ptr, ckpt_root / "latest")
+    for old in ckpt_root.glob("step-*"):  # keep only the newest one
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(ckpt_root: Path) -> Path | None:
+    p = ckpt_root / "latest"
+    return ckpt_root / p.read_text().strip() if p.exists() else None
+
+
+def check_resume(ckpt_root: Path, fingerprint: str) -> dict | None:
+    """Meta of the checkpoint to resume from, or an error before any compute if its config differs."""
+    ck = latest_checkpoint(ckpt_root)
+    if ck is None:
+        return None
+    meta = json.loads((ck / "meta.json").read_text())
+    if meta["fingerprint"] != fingerprint:
+        raise RecipeError(f"{ck}: checkpoint was made with a different recipe (fingerprint {meta['fingerprint']} "
+                          f"!= {fingerprint}); use a new output_dir or restore the recipe")
+    return meta
+
+
+def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_dir: Path, fingerprint: str,
+          evals: dict[str, list] | None = None, log: Callable[[dict], None] = print, stop_after: int | None = None):
+    """Train `model` for one pass (or cfg.max_steps) over the data; returns (model, history dict).
+
+    `stop_after` ends the run after that many optimizer steps (used by tests to simulate an interruption).
+    """
+    acc = Accelerator(gradient_accumulation_steps=cfg.global_batch_size // cfg.micro_batch_size, cpu=not
+                      torch.cuda.is_available())
+    n = len(blocks_or_examples)
+    micro_per_epoch = math.ceil(n / cfg.micro_batch_size)
+    total_steps = cfg.max_steps or max(1, math.ceil(micro_per_epoch * cfg.epochs * cfg.micro_batch_size
+                                                    / cfg.global_batch_size))
+    ckpt_root = out_dir / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    meta = check_resume(ckpt_root, fingerprint)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
+                            lr=cfg.lr, betas=cfg.betas)
+    model, opt = acc.prepare(model, opt)
+    start, losses = 0, []
+    if meta:
+        acc.load_state(str(latest_checkpoint(ckpt_root)))
+        start, losses = meta["step"], meta["losses"]
+        log({"event": "resumed", "step": start})
+
+    def lr_at(step):
+        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        cos = 0.5 * (1 + math.cos(math.pi * step / total_steps)) if cfg.scheduler == "cosine" else 1.0
+        return cfg.lr * warm * cos
+
+    history = {"steps": total_steps, "loss": losses, "eval": {}}
+    if start == 0 and evals:
+        history["eval"]["before"] = {k: round(perplexity(model, v), 3) for k, v in evals.items()}
+        log({"event": "eval", "step": 0, **history["eval"]["before"]})
+    first = blocks_or_examples[0]
+    seq = len(first["input_ids"]) if isinstance(first, dict) else first.shape[-1]
+    peak = measured_peak_flops("cuda" if torch.cuda.is_available() else "cpu")
+    fpt = flops_per_token(acc.unwrap_model(model), seq)
+    g = torch.Generator().manual_seed(1234)
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(math.ceil(cfg.epochs) + total_steps)])
+    micro = cfg.global_batch_size // cfg.micro_batch_size
+    model.train()
+    for step in range(start, total_steps):
+        t0, tokens, step_loss = time.perf_counter(), 0, 0.0
+        for k in range(micro):
+            i = (step * micro + k) * cfg.micro_batch_size
+            idx = order[i % len(order): i % len(order) + cfg.micro_batch_size]
+            batch = {kk: v.to(acc.device) for kk, v in collate([blocks_or_examples[j] for j in idx]).items()}
+            with acc.accumulate(model):
+                loss = model(**batch).loss
+                acc.backward(loss)
+                if acc.sync_gradients:
+                    acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(step)
+                opt.step()
+                opt.zero_grad()
+            tokens += int(batch["input_ids"].numel())
+            step_loss += loss.item() / micro
+        dt = time.perf_counter() - t0
+        losses.append(round(step_loss, 4))
+        log({"event": "step", "step": step + 1, "loss": round(step_loss, 4), "tokens_per_s": round(tokens / dt, 1),
+             "mfu": round(fpt * tokens / dt / peak, 4), "lr": lr_at(step)})
+        done = step + 1
+        if evals and (done % cfg.eval_every == 0 or done == total_steps):
+            ppl = {k: round(perplexity(model, v), 3) for k, v in evals.items()}
+            history["eval"][f"step{done}"] = ppl
+            log({"event": "eval", "step": done, **ppl})
+        if done % cfg.checkpoint_every == 0 or done == total_steps:
+            _save(acc, model, opt, ckpt_root, done, fingerprint, losses)
+        if stop_after and done >= stop_after:
+            break
+    if evals:
+        last = [v for k, v in history["eval"].items() if k != "before"]
+        history["eval"]["after"] = last[-1] if last else history["eval"].get("before")
+    return acc.unwrap_model(model), history

@@ -1,0 +1,235 @@
+"""Grounded Q&A: retrieve, prompt with numbered sources, call the LLM, return an answer citing [n].
+
+    from assistant.qa import answer_question, stream_answer
+    answer = answer_question(bot, "How is the UART baud rate set?", user_groups={"silicon-team"})
+    for item in stream_answer(bot, question):   # text pieces, then the final Answer
+        ...
+
+`bot` is an `assistant.service.Assistant` (it gives `bot.index`, `bot.llm` and `bot.settings`). With no LLM
+(the `none` backend) the answer is the most relevant passages, labelled as retrieval-only. If the LLM fails
+(server down, timeout) the answer falls back to retrieval-only with a warning instead of raising. Citations
+to sources that do not exist are removed with a warning; streamed pieces always join to the final text.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from assistant.citations import CitationFilter
+from assistant.llm.errors import LLMError
+from assistant.prompts import Prompt, build_prompt
+from assistant.types import Answer, Source
+from retriever.types import SearchHit
+
+MAX_QUESTION_CHARS = 4000  # longer questions (pasted logs) are cut, with a warning
+RETRIEVAL_QUERY_CHARS = 1000  # the embedder sees ~256 tokens anyway; BM25 gains nothing from more
+SNIPPET_CHARS = 300
+RETRIEVAL_ONLY = "Retrieval-only answer (no LLM configured): the most relevant passages are below."
+LLM_DOWN = "Retrieval-only answer (the LLM is unavailable): the most relevant passages are below."
+NO_SOURCES = ("No passage in the index matches this question (among those you may see), "
+              "so there is nothing to answer from.")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WORD = re.compile(r"\w{3,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s")
+
+
+@dataclass
+class _Retrieved:
+    """A checked question and what retrieval found for it, before any LLM is involved."""
+
+    question: str
+    hits: list[SearchHit]
+    history: list[dict[str, str]]
+    warnings: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+
+# -- retrieval ------------------------------------------------------------------------------------
+def _groups(user_groups: Iterable[str] | None) -> set[str] | None:
+    if user_groups is None or isinstance(user_groups, str):
+        return {user_groups} if user_groups else None
+    return set(user_groups) or None
+
+
+def search(bot, query: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
+           **kw) -> list[SearchHit]:
+    """Top-k chunks for ``query`` visible to ``user_groups`` (None = public only), with configured defaults."""
+    query = _CONTROL.sub("", query or "").strip()
+    if not query:
+        raise ValueError("query is empty: ask about a block, signal, register, command or bug")
+    retrieval = bot.settings.retrieval
+    kw.setdefault("mode", retrieval.mode)
+    kw.setdefault("rerank", retrieval.rerank)
+    groups = _groups(user_groups)
+    hits = bot.index.search(query[:RETRIEVAL_QUERY_CHARS], k=k or retrieval.k, user_groups=groups, **kw)
+    # The index filters by ACL already; checking again here costs nothing and guards every client.
+    return [h for h in hits if h.chunk.visible_to(groups)]
+
+
+def _check_question(question: str) -> tuple[str, list[str]]:
+    text = _CONTROL.sub("", question or "").strip()
+    if not text:
+        raise ValueError("question is empty: ask about a block, signal, register, command or bug")
+    if len(text) > MAX_QUESTION_CHARS:
+        return text[:MAX_QUESTION_CHARS], [f"the question was {len(text):,} characters; only the first "
+                                           f"{MAX_QUESTION_CHARS:,} were used"]
+    return text, []
+
+
+def _check_history(history: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    turns = []
+    for i, turn in enumerate(history or []):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") \
+                or not isinstance(turn.get("content"), str):
+            raise ValueError(f"history[{i}]: expected {{'role': 'user' | 'assistant', 'content': str}}")
+        turns.append({"role": turn["role"], "content": turn["content"]})
+    return turns
+
+
+def _retrieve(bot, question: str, k: int | None, user_groups, history) -> _Retrieved:
+    question, warnings = _check_question(question)
+    turns = _check_history(history)
+    # A follow-up ("and its reset value?") needs the previous question's words to find anything.
+    previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), "")
+    query = f"{previous[:RETRIEVAL_QUERY_CHARS // 2]}\n{question}" if previous else question
+    hits = search(bot, query, k=k, user_groups=user_groups)
+    return _Retrieved(question, hits, turns, warnings)
+
+
+# -- sources and the retrieval-only answer --------------------------------------------------------
+def make_snippet(text: str, query: str, limit: int = SNIPPET_CHARS) -> str:
+    """About ``limit`` characters of ``text``: the sentence-aligned window with the most query words."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    terms = {w.lower() for w in _WORD.findall(query)}
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(flat)]
+    start = max(starts, key=lambda s: (len(terms & {w.lower() for w in _WORD.findall(flat[s:s + limit])}), -s))
+    window = flat[start:start + limit]
+    if start + limit < len(flat):
+        window = window[:window.rfind(" ")] if " " in window else window
+        window += " …"
+    return ("… " if start else "") + window
+
+
+def to_sources(hits: list[SearchHit], query: str) -> list[Source]:
+    return [Source(n=i, chunk_id=h.chunk.id, path=h.chunk.source, title=h.chunk.title,
+                   snippet=make_snippet(h.chunk.text, query), score=round(float(h.score), 4), kind=h.chunk.kind,
+                   start_line=h.chunk.start_line, end_line=h.chunk.end_line)
+            for i, h in enumerate(hits, 1)]
+
+
+def _where(s: Source) -> str:
+    return f"{s.path}:{s.start_line}-{s.end_line}" if s.end_line else s.path
+
+
+def retrieval_only_text(sources: list[Source], label: str = RETRIEVAL_ONLY) -> str:
+    if not sources:
+        return NO_SOURCES
+    passages = [f"[{s.n}] {_where(s)} — {s.title}\n{s.snippet}" for s in sources]
+    return "\n\n".join([label, *passages])
+
+
+def _retrieval_only(r: _Retrieved, *, label: str = RETRIEVAL_ONLY, backend: str = "none", model: str = "",
+                    warnings: list[str] = ()) -> Answer:
+    sources = to_sources(r.hits, r.question)
+    extra = [] if sources else ["no sources found for this question"]
+    return Answer(question=r.question, text=retrieval_only_text(sources, label), sources=sources, backend=backend,
+                  model=model, retrieval_only=True, latency_ms=_ms(r.started),
+                  warnings=[*r.warnings, *warnings, *extra])
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+# -- the LLM path ---------------------------------------------------------------------------------
+def _prompt(bot, llm, r: _Retrieved) -> tuple[Prompt, int]:
+    """The grounded prompt for ``r`` and the number of new tokens to ask for."""
+    context = llm.context_tokens
+    max_new = min(bot.settings.llm.max_new_tokens, context // 2)
+    prompt = build_prompt(r.question, r.hits, count_tokens=llm.count_tokens, context_tokens=context,
+                          max_new_tokens=max_new, history=r.history)
+    r.hits = r.hits[:prompt.n_sources]  # the sources shown are exactly the ones the model saw
+    r.warnings.extend(prompt.warnings)
+    return prompt, max_new
+
+
+def _model_name(llm) -> str:
+    try:
+        return llm.model
+    except LLMError:
+        return ""
+
+
+def _fallback(r: _Retrieved, llm, error: LLMError) -> Answer:
+    return _retrieval_only(r, label=LLM_DOWN, backend=llm.name, model=_model_name(llm),
+                           warnings=[f"LLM failed, showing passages instead: {error}"])
+
+
+def _llm_answer(r: _Retrieved, llm, text: str, checker: CitationFilter, warnings: list[str] = ()) -> Answer:
+    return Answer(question=r.question, text=text, sources=to_sources(r.hits, r.question), backend=llm.name,
+                  model=_model_name(llm), latency_ms=_ms(r.started),
+                  warnings=[*r.warnings, *checker.warnings(), *warnings])
+
+
+def answer_question(bot, question: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
+                    history: list[dict[str, str]] | None = None) -> Answer:
+    """Answer ``question`` from the index, citing [n]; retrieval-only with no LLM or when the LLM fails.
+
+    Raises ValueError for an empty question or malformed history.
+    """
+    r = _retrieve(bot, question, k, user_groups, history)
+    llm = bot.llm
+    if llm is None or not r.hits:
+        return _retrieval_only(r, backend=llm.name if llm else "none")
+    try:
+        prompt, max_new = _prompt(bot, llm, r)
+        text = llm.complete(prompt.messages, max_tokens=max_new)
+    except LLMError as e:
+        return _fallback(r, llm, e)
+    checker = CitationFilter(prompt.n_sources)
+    text = checker.feed(text.lstrip()) + checker.flush()
+    return _llm_answer(r, llm, text, checker)
+
+
+def stream_answer(bot, question: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
+                  history: list[dict[str, str]] | None = None) -> Iterator[str | Answer]:
+    """Yield the answer's text pieces as they are generated, then the final Answer (whose text they join to)."""
+    r = _retrieve(bot, question, k, user_groups, history)
+    llm = bot.llm
+    if llm is None or not r.hits:
+        answer = _retrieval_only(r, backend=llm.name if llm else "none")
+        yield answer.text
+        yield answer
+        return
+    pieces: list[str] = []
+    warnings: list[str] = []
+    started = False  # leading whitespace is dropped, as answer_question does
+    try:
+        prompt, max_new = _prompt(bot, llm, r)
+        checker = CitationFilter(prompt.n_sources)
+        for piece in llm.stream(prompt.messages, max_tokens=max_new):
+            if not started:
+                piece = piece.lstrip()
+                started = bool(piece)
+            shown = checker.feed(piece)
+            if shown:
+                pieces.append(shown)
+                yield shown
+    except LLMError as e:
+        if not pieces:
+            answer = _fallback(r, llm, e)
+            yield answer.text
+            yield answer
+            return
+        warnings.append(f"the LLM stopped mid-answer: {e}")
+    tail = checker.flush()
+    if warnings:
+        tail += "\n\n[answer cut short: the LLM failed]"
+    if tail:
+        pieces.append(tail)
+        yield tail
+    yield _llm_answer(r, llm, "".join(pieces), checker, warnings)

@@ -1,0 +1,192 @@
+"""OpenROAD's command database, parsed from its documentation (OpenROAD is not installed here).
+
+OpenROAD's per-tool READMEs give each command as a ```tcl signature block, where `[-opt value]` is
+optional, `-opt value` is required and `(a | b)` is a choice, followed by an "Options" table::
+
+    initialize_floorplan
+      -site site_name
+      [-aspect_ratio ratio]
+
+Sources: a folder of Markdown files, or the chunks of an index (``bot.index.chunks()``). A prebuilt
+database ships as ``assistant/tcl/data/openroad_commands.json``, generated from the OpenROAD READMEs
+(github.com/The-OpenROAD-Project/OpenROAD, BSD-3-Clause; see its "license" field) with:
+
+    python -m assistant.tcl.openroad_db ../shared/corpora/openroad/src -o assistant/tcl/data/openroad_commands.json
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.tcl.commands import CommandDB, CommandSpec, OptionSpec
+
+SHIPPED = Path(__file__).parent / "data" / "openroad_commands.json"
+ATTRIBUTION = ("OpenROAD documentation (github.com/The-OpenROAD-Project/OpenROAD), "
+               "Copyright (c) 2018-2025, The OpenROAD Authors, BSD-3-Clause")
+
+_BLOCK = re.compile(r"(<!--[^>]*-->\s*)?```tcl[^\n]*\n(.*?)```", re.S)
+_TOKEN = re.compile(r"\{[^{}]*\}|[\[\]()|]|[^\s\[\]()|{}]+")
+_NAME = re.compile(r"^[A-Za-z_][\w:]*$")
+_TABLE_OPTION = re.compile(r"^\|\s*`\[?(-[A-Za-z][\w-]*)[^`]*`")
+_RST_TCL = re.compile(r"\.\. code-tab:: tcl\n\n((?:[ \t]+\S[^\n]*\n|[ \t]*\n)+)")
+# OpenSTA's timing and SDC commands, which OpenROAD scripts use but OpenROAD's READMEs do not document:
+# known by name only, so their options are not checked.
+STA_COMMANDS = """read_liberty read_sdc write_sdc read_spef read_sdf write_sdf link_design create_clock
+create_generated_clock set_input_delay set_output_delay set_load set_driving_cell set_false_path
+set_multicycle_path set_max_delay set_min_delay set_clock_uncertainty set_clock_latency set_propagated_clock
+set_clock_groups set_wire_load_model set_max_fanout set_max_transition set_max_capacitance set_input_transition
+set_timing_derate set_operating_conditions set_units set_cmd_units define_corners report_checks report_tns
+report_wns report_worst_slack report_clock_skew report_power report_design_area report_check_types report_net
+report_instance report_units report_clock_properties report_parasitic_annotation report_slews report_fanout
+get_ports get_pins get_nets get_cells get_clocks get_lib_cells get_libs all_inputs all_outputs all_clocks
+all_registers current_design sta""".split()
+
+
+def _is_value(tok: str | None) -> bool:
+    return tok is not None and tok not in "[]()|" and not re.match(r"^-[A-Za-z]", tok)
+
+
+def parse_signature(text: str, source: str = "") -> CommandSpec | None:
+    """Parse one command signature; None when the text is not one (an example, prose, shell)."""
+    text = text.replace("\\\n", "\n")  # line continuations inside a signature
+    if any(c in text for c in "$;\\\"") or not text.strip():
+        return None
+    tokens = _TOKEN.findall(text)
+    if any(re.match(r"^-[A-Za-z]", a) and re.match(r"^-?[\d.]+$", b) for a, b in zip(tokens, tokens[1:])):
+        return None  # "-utilization 70": an example call, not a signature
+    name = tokens[0]
+    if not _NAME.match(name):
+        return None
+    options: dict[str, OptionSpec] = {}
+    brackets = parens = 0
+    for i, tok in enumerate(tokens[1:], start=1):
+        if tok == "[":
+            brackets += 1
+        elif tok == "]":
+            brackets -= 1
+        elif tok == "(":
+            parens += 1
+        elif tok == ")":
+            parens -= 1
+        elif re.match(r"^-[A-Za-z]", tok):
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            takes = _is_value(nxt) or (nxt == "(" and i + 2 < len(tokens) and _is_value(tokens[i + 2]))
+            after = tokens[i + 2] if takes and i + 2 < len(tokens) else nxt
+            # options in a choice, "( a | b )" or "-a|-b", are not individually required
+            choice = tokens[i - 1] == "|" or after == "|"
+            options.setdefault(tok, OptionSpec(name=tok, takes_value=takes,
+                                               required=brackets == 0 and parens == 0 and not choice))
+    if brackets or parens:
+        return None  # unbalanced: not a signature we can trust
+    return CommandSpec(name=name, usage=text.strip(), options=list(options.values()), source=source)
+
+
+def _split_block(block: str) -> list[str]:
+    """A block may hold several signatures: each starts on an unindented line."""
+    parts: list[list[str]] = []
+    for ln in block.splitlines():
+        if not ln.strip():
+            continue
+        if not ln[0].isspace() and re.match(r"^[A-Za-z_]", ln) or not parts:
+            parts.append([ln])
+        else:
+            parts[-1].append(ln)
+    return ["\n".join(p) for p in parts]
+
+
+def parse_markdown(text: str, source: str = "") -> list[CommandSpec]:
+    """Command specs from one Markdown document: signature blocks plus their option tables."""
+    specs: list[CommandSpec] = []
+    blocks = list(_BLOCK.finditer(text))
+    for n, m in enumerate(blocks):
+        if m.group(1) and "skip" in m.group(1):
+            continue  # the docs' own marker for examples
+        found = [s for s in (parse_signature(p, source) for p in _split_block(m.group(2))) if s]
+        headings = re.findall(r"^#{2,4}\s+(.+)$", text[:m.start()], re.M)
+        for spec in found:
+            spec.summary = headings[-1].strip() if headings else ""
+        if len(found) == 1:  # the following table documents this command's options
+            end = blocks[n + 1].start() if n + 1 < len(blocks) else len(text)
+            _add_table_options(found[0], text[m.end():end])
+        specs.extend(found)
+    for m in _RST_TCL.finditer(text):  # reStructuredText tabs in the top-level README
+        lines = [ln.strip() for ln in m.group(1).splitlines() if ln.strip()]
+        specs.extend(s for s in (parse_signature(ln, source) for ln in lines) if s)
+    return specs
+
+
+def _add_table_options(spec: CommandSpec, after: str) -> None:
+    for ln in after.split("\n### ")[0].splitlines():
+        mt = _TABLE_OPTION.match(ln.strip())
+        if mt and spec.option(mt.group(1)) is None:
+            spec.options.append(OptionSpec(name=mt.group(1), takes_value=False))
+
+
+def _merge(db: CommandDB, spec: CommandSpec) -> None:
+    old = db.commands.get(spec.name)
+    if old is None:
+        db.commands[spec.name] = spec
+        return
+    for opt in spec.options:  # documented twice: union of options; required only if required in both
+        mine = old.option(opt.name)
+        if mine is None:
+            old.options.append(opt.model_copy(update={"required": False}))
+        else:
+            mine.takes_value = mine.takes_value or opt.takes_value
+    names = {o.name for o in spec.options}
+    for opt in old.options:
+        if opt.name not in names:
+            opt.required = False
+
+
+def build_from_documents(docs: Iterable[tuple[str, str]]) -> CommandDB:
+    """Build from (source, markdown text) pairs."""
+    db = CommandDB(tool="openroad", source=ATTRIBUTION)
+    for name in STA_COMMANDS:
+        db.commands[name] = CommandSpec(name=name, source="OpenSTA (name only)", check_options=False)
+    for source, text in docs:
+        for spec in parse_markdown(text, source):
+            _merge(db, spec)
+    return db
+
+
+def build_from_folder(folder: Path) -> CommandDB:
+    """Build from every Markdown file under ``folder`` (e.g. OpenROAD's src/)."""
+    files = sorted(Path(folder).rglob("*.md"))
+    return build_from_documents((str(f.relative_to(folder)), f.read_text(encoding="utf-8", errors="replace"))
+                                for f in files)
+
+
+def build_from_index(index) -> CommandDB:
+    """Build from an index's chunks (kind docs or tcl), for OpenROAD-format docs that were indexed."""
+    return build_from_documents((c.source, c.text) for c in index.chunks() if "```tcl" in c.text)
+
+
+@lru_cache(maxsize=4)
+def load_openroad_db(index_dir: Path | None = None) -> CommandDB:
+    """The prebuilt database shipped with ChipAssist, plus the OpenROAD-format docs of an index if given."""
+    db = CommandDB.load(SHIPPED)
+    if index_dir is not None:
+        from retriever.index import Index
+
+        for spec in build_from_index(Index.open(index_dir)).commands.values():
+            if spec.check_options or spec.name not in db.commands:
+                _merge(db, spec)
+    return db
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path, help="OpenROAD src/ folder (or any folder of its Markdown docs)")
+    ap.add_argument("-o", "--out", type=Path, default=SHIPPED)
+    args = ap.parse_args()
+    db = build_from_folder(args.folder)
+    db.save(args.out)
+    print(f"{len(db.commands)} commands, {sum(len(c.options) for c in db.commands.values())} options -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+read_db alu.odb
+global_route -verbose -guide_file

@@ -1,0 +1,3 @@
+read_verilog alu.v
+synth -top alu
+yosys stat

@@ -1,0 +1,2 @@
+yosys read_verilog alu.v
+yosys synth {*}[list -top alu -flaten]

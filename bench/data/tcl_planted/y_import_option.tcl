@@ -1,0 +1,4 @@
+yosys -import
+read_verilog alu.v
+flatten -all
+synth -top alu

@@ -1,0 +1,290 @@
+"""Structure-aware chunking: documents by heading, code by tree-sitter unit, one bug per chunk.
+
+    from corpora.chunking import chunk_document, ChunkConfig
+    chunks = chunk_document(doc, ChunkConfig(max_chars=1200))
+
+Sizes fit all-MiniLM-L6-v2's 256-token window (~4 characters a token for prose, fewer for code): a
+section or unit longer than `max_chars` is split at paragraph (or line) boundaries, keeping its
+heading path or unit name as the title of every part, so each part still says where it comes from.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from corpora.types import Chunk, Document
+
+_TS_LANG = {"verilog": "verilog", "systemverilog": "verilog", "tcl": "tcl", "python": "python", "c": "c", "cpp": "cpp"}
+# tree-sitter node types that make one retrievable unit, and the word shown before their name
+_UNITS = {
+    "module_declaration": "module", "package_declaration": "package", "interface_declaration": "interface",
+    "class_declaration": "class", "procedure": "proc", "function_definition": "function",
+    "class_definition": "class", "decorated_definition": "function",
+}
+_PROSE = {"markdown", "rst", "html", "pdf", "text"}
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
+
+
+class ChunkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_chars: int = Field(1200, ge=200, le=20000, description="largest chunk, in characters")
+    overlap_chars: int = Field(150, ge=0, description="overlap between line-window parts (fallback splitter)")
+    min_section_chars: int = Field(40, ge=0, description="sections shorter than this merge into the next")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ChunkConfig":
+        if self.overlap_chars >= self.max_chars // 2:
+            raise ValueError("chunking.overlap_chars must be less than half of chunking.max_chars")
+        return self
+
+
+@dataclass
+class _Piece:
+    title: str
+    text: str
+    start: int  # 1-based lines
+    end: int
+    meta: dict
+
+
+def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
+    """Split one Document into Chunks by its structure; ids are f"{source}#{i}"."""
+    config = config or ChunkConfig()
+    if doc.doc_type == "bug":
+        pieces = _bug_pieces(doc, config)
+    elif doc.doc_type in _TS_LANG:
+        pieces = _code_pieces(doc, config)
+    elif doc.doc_type in _PROSE:
+        pieces = _prose_pieces(doc, config)
+    else:
+        pieces = _windows(doc.text, doc.title, 1, config)
+    chunks = []
+    for piece in pieces:
+        if not piece.text.strip():
+            continue
+        chunks.append(Chunk(
+            id=f"{doc.source}#{len(chunks)}", source=doc.source, title=piece.title, text=piece.text.strip("\n"),
+            doc_type=doc.doc_type, kind=doc.kind, acl=list(doc.acl), start_line=piece.start, end_line=piece.end,
+            metadata={**{k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))}, **piece.meta},
+        ))
+    return chunks
+
+
+# -- prose: sections by heading -------------------------------------------------------------------
+def _sections(doc: Document) -> list[tuple[list[str], int, list[str]]]:
+    """(heading path, first line number, lines) per section; fenced code never holds headings."""
+    lines = doc.text.split("\n")
+    sections: list[tuple[list[str], int, list[str]]] = []
+    path: list[tuple[int, str]] = []
+    current: list[str] = []
+    start, fence = 1, False
+    rst_levels: list[str] = []
+
+    def close(next_start: int) -> None:
+        nonlocal current, start
+        if current:
+            sections.append(([h for _, h in path], start, current))
+        current, start = [], next_start
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        level, heading = 0, None
+        if not fence:
+            m = _MD_HEADING.match(line) if doc.doc_type != "rst" else None
+            if m:
+                level, heading = len(m.group(1)), m.group(2).strip()
+            elif doc.doc_type == "rst" and i + 1 < len(lines) and line.strip() and _RST_UNDERLINE.match(lines[i + 1]) \
+                    and len(lines[i + 1].rstrip()) >= len(line.rstrip()):
+                char = lines[i + 1][0]
+                if char not in rst_levels:
+                    rst_levels.append(char)  # RST levels are defined by the order underline styles appear
+                level, heading = rst_levels.index(char) + 1, line.strip()
+        if heading:
+            close(i + 1)
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, heading))
+            current = [line] if doc.doc_type != "rst" else [line, lines[i + 1]]
+            i += 2 if doc.doc_type == "rst" else 1
+            continue
+        current.append(line)
+        i += 1
+    close(len(lines) + 1)
+    return sections
+
+
+def _prose_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    carry: list[str] = []  # a heading-only (or near-empty) section is carried into the next one
+    carry_start, carry_title = 0, doc.title
+    for path, start, lines in _sections(doc):
+        title = " > ".join(path) if path else doc.title
+        if carry:
+            lines, start = carry + lines, carry_start
+            carry = []
+        body = "\n".join(lines)
+        content = "\n".join(l for l in lines if not _MD_HEADING.match(l)).strip()
+        if len(content) < config.min_section_chars and path:
+            carry, carry_start, carry_title = lines, start, title
+            continue
+        if len(body) <= config.max_chars:
+            pieces.append(_Piece(title, body, start, start + len(lines) - 1, {}))
+        else:
+            pieces.extend(_paragraph_split(lines, title, start, config))
+    if carry:
+        pieces.append(_Piece(carry_title, "\n".join(carry), carry_start, carry_start + len(carry) - 1, {}))
+    return pieces
+
+
+def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConfig) -> list[_Piece]:
+    """Pack paragraphs (blank-line separated, fences kept whole) into parts of at most max_chars."""
+    paras: list[tuple[int, list[str]]] = []
+    cur: list[str] = []
+    cur_start, fence = start, False
+    for offset, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+        if not line.strip() and not fence:
+            if cur:
+                paras.append((cur_start, cur))
+            cur, cur_start = [], start + offset + 1
+            continue
+        if not cur:
+            cur_start = start + offset
+        cur.append(line)
+    if cur:
+        paras.append((cur_start, cur))
+    heading = lines[0] if lines and _MD_HEADING.match(lines[0]) else ""
+    pieces: list[_Piece] = []
+    buf: list[str] = []
+    buf_start = start
+    for p_start, p_lines in paras:
+        text = "\n".join(p_lines)
+        if len(text) > config.max_chars:  # one huge paragraph or code block: line windows
+            if buf:
+                pieces.append(_Piece(title, "\n\n".join(buf), buf_start, p_start - 1, {}))
+                buf = []
+            pieces.extend(_windows(text, title, p_start, config))
+            continue
+        if buf and sum(len(b) + 2 for b in buf) + len(text) > config.max_chars:
+            pieces.append(_Piece(title, "\n\n".join(buf), buf_start, p_start - 1, {}))
+            buf = [heading] if heading and len(heading) + len(text) < config.max_chars else []
+        if not buf or buf == [heading]:
+            buf_start = p_start
+        buf.append(text)
+    if buf:
+        pieces.append(_Piece(title, "\n\n".join(buf), buf_start, start + len(lines) - 1, {}))
+    return pieces
+
+
+def _windows(text: str, title: str, first_line: int, config: ChunkConfig, meta: dict | None = None) -> list[_Piece]:
+    """Fallback: windows of whole lines up to max_chars, overlapping by about overlap_chars."""
+    lines = text.split("\n")
+    pieces: list[_Piece] = []
+    i = 0
+    while i < len(lines):
+        size, j = 0, i
+        while j < len(lines) and (size + len(lines[j]) + 1 <= config.max_chars or j == i):
+            size += len(lines[j]) + 1
+            j += 1
+        part = "\n".join(lines[i:j])
+        if len(part) > config.max_chars:  # a single very long line (minified, tables): hard split
+            part = part[: config.max_chars]
+        pieces.append(_Piece(title, part, first_line + i, first_line + j - 1, dict(meta or {})))
+        if j >= len(lines):
+            break
+        back, k = 0, j
+        while k > i + 1 and back + len(lines[k - 1]) + 1 <= config.overlap_chars:
+            back += len(lines[k - 1]) + 1
+            k -= 1
+        i = k
+    if len(pieces) > 1:
+        for n, p in enumerate(pieces, 1):
+            p.title = f"{title} (part {n})"
+    return pieces
+
+
+# -- code: tree-sitter units ----------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _parser(lang: str):
+    from tree_sitter_language_pack import get_parser
+
+    return get_parser(lang)
+
+
+def _unit_name(node) -> str:
+    """The declared name of a module/proc/function node, found by walking its first identifiers."""
+    stack = list(node.children)
+    while stack:
+        n = stack.pop(0)
+        if n.type in ("simple_identifier", "identifier", "simple_word", "name") and n.text:
+            return n.text.decode("utf-8", "replace")
+        if n.type in ("module_header", "module_keyword", "function_declarator", "declarator", "function_definition",
+                      "class_definition", "package_identifier", "interface_identifier", "class_identifier"):
+            stack = list(n.children) + stack
+    return "?"
+
+
+def _code_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
+    try:
+        tree = _parser(_TS_LANG[doc.doc_type]).parse(doc.text.encode("utf-8"))
+    except Exception:  # a grammar failure must never lose the file: fall back to line windows
+        return _windows(doc.text, doc.title, 1, config)
+    lines = doc.text.split("\n")
+    pieces: list[_Piece] = []
+    pending_start = 0  # 0-based line where text not yet emitted begins (comments before a unit belong to it)
+    loose: list[tuple[int, int]] = []  # spans of top-level code that is not a unit
+
+    def emit_loose(until: int) -> None:
+        if pending_start < until:
+            loose.append((pending_start, until))
+
+    for node in tree.root_node.children:
+        kind = _UNITS.get(node.type)
+        if kind is None:
+            continue
+        s, e = node.start_point[0], node.end_point[0]
+        lead = s
+        while lead > pending_start and (not lines[lead - 1].strip() or lines[lead - 1].lstrip().startswith(("//", "#", "/*", "*"))):
+            lead -= 1  # attach the comment block above a unit to it: it documents the unit
+        emit_loose(lead)
+        name = _unit_name(node)
+        if node.type == "decorated_definition":
+            inner = node.children[-1]
+            kind = "class" if inner.type == "class_definition" else "function"
+            name = _unit_name(inner)
+        text = "\n".join(lines[lead:e + 1])
+        title = f"{kind} {name}"
+        meta = {"unit": kind, "name": name}
+        if len(text) <= config.max_chars:
+            pieces.append(_Piece(title, text, lead + 1, e + 1, meta))
+        else:
+            pieces.extend(_windows(text, title, lead + 1, config, meta))
+        pending_start = e + 1
+    emit_loose(len(lines))
+    for s, e in loose:
+        text = "\n".join(lines[s:e])
+        if text.strip():
+            pieces.extend(_windows(text, f"{doc.title} (lines {s + 1}-{e})", s + 1, config))
+    pieces.sort(key=lambda p: p.start)
+    return pieces
+
+
+# -- bugs: one per chunk --------------------------------------------------------------------------
+def _bug_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
+    lines = doc.text.split("\n")
+    if len(doc.text) <= config.max_chars:
+        return [_Piece(doc.title, doc.text, 1, len(lines), {})]
+    header = "\n".join(lines[:2])  # id + title repeated in every part: a part alone still names its bug
+    parts = _windows("\n".join(lines[2:]), doc.title, 3, config.model_copy(update={"max_chars": config.max_chars - len(header) - 1}))
+    for p in parts:
+        p.text = header + "\n" + p.text
+    return parts

@@ -1,0 +1,237 @@
+"""Ingest corpus folders into curated Documents, with a report of every file kept, dropped or deduplicated.
+
+    from corpora.ingest import ingest
+    result = ingest([Path("corpora/sample")])
+    print(result.report.to_markdown())
+
+Pipeline per file: scan (size, links, readability) -> read (binary, oversize, encoding repair) -> load by
+type (bug exports become one Document per bug) -> curate (generated files, license headers, secrets
+scrubbed) -> dedupe (exact + MinHash near-dup). Bad files are skipped and reported, never fatal.
+`scan` + `load_file` are exposed so the indexer can skip unchanged files without reading them.
+"""
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpora import curate, loaders
+from corpora.acl import AclManifest
+from corpora.dedup import Deduplicator
+from corpora.report import Duplicate, IngestReport, Kept
+from corpora.types import Document
+
+SKIP_DIRS = {".git", ".svn", ".hg", "node_modules", "__pycache__", ".venv", "venv", ".chipassist", ".pytest_cache"}
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_bytes: int = Field(5_000_000, ge=1, description="files larger than this are dropped unread")
+    near_dup: bool = True
+    near_dup_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    scrub_secrets: bool = True
+    strip_license_headers: bool = True
+    drop_generated: bool = True
+    # eval/ holds question sets with their answers: indexing them would leak the answers into retrieval
+    exclude: list[str] = Field(default_factory=lambda: ["chipassist-acl.yaml", "*.egg-info/*", "eval/*"])
+    include_unknown_text: bool = True  # files of unknown type that sniff as text are kept as plain text
+
+
+@dataclass
+class FileEntry:
+    path: Path  # absolute path on disk
+    source: str  # POSIX path relative to its root
+    root: Path
+    size: int
+    mtime: float
+
+
+@dataclass
+class Drop:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document]
+    report: IngestReport
+
+
+def _source(root: Path, path: Path) -> str:
+    return path.name if root.is_file() else path.relative_to(root).as_posix()
+
+
+def scan(roots: list[Path], config: IngestConfig | None = None, report: IngestReport | None = None) -> list[FileEntry]:
+    """List candidate files under each root (sorted); unreadable/looping/special files go to `report`."""
+    config = config or IngestConfig()
+    report = report if report is not None else IngestReport()
+    entries: list[FileEntry] = []
+    for root in roots:
+        root = Path(root)
+        if not root.exists():
+            raise FileNotFoundError(f"corpus path not found: {root}")
+        paths = [root] if root.is_file() else _walk(root, report)
+        for path in sorted(paths):
+            source = _source(root, path)
+            if any(fnmatch.fnmatchcase(source, pat) or fnmatch.fnmatchcase(path.name, pat) for pat in config.exclude):
+                continue
+            try:
+                st = path.stat()  # follows links: a loop raises ELOOP, a dangling link ENOENT
+            except OSError as e:
+                reason = {errno.ELOOP: "symlink loop", errno.ENOENT: "broken symlink"}.get(e.errno, f"unreadable: {e.strerror}")
+                report.drop(source, reason)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                report.drop(source, "not a regular file (device, FIFO or socket)")
+                continue
+            entries.append(FileEntry(path, source, root, st.st_size, st.st_mtime))
+    return entries
+
+
+def _walk(root: Path, report: IngestReport) -> list[Path]:
+    out: list[Path] = []
+
+    def onerror(e: OSError) -> None:
+        report.drop(Path(e.filename).relative_to(root).as_posix() if e.filename else str(root), f"unreadable folder: {e.strerror}")
+
+    # Symlinked folders are not followed: following them is how corpora loop forever or escape the tree.
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        base = Path(dirpath)
+        for d in list(dirnames):
+            if d in SKIP_DIRS or (base / d).is_symlink():
+                if (base / d).is_symlink():
+                    report.drop((base / d).relative_to(root).as_posix(), "symlinked folder not followed")
+                dirnames.remove(d)
+        out.extend(base / f for f in filenames)
+    return out
+
+
+def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclManifest | None = None,
+              report: IngestReport | None = None) -> list[Document] | Drop:
+    """Read, type, clean and scrub one file. Returns its Documents (a bug export gives one per bug) or a Drop."""
+    config = config or IngestConfig()
+    acl = acl or AclManifest()
+    report = report if report is not None else IngestReport()
+    path, source = entry.path, entry.source
+    if entry.size == 0:
+        return Drop(source, "empty file (0 bytes)")
+    if entry.size > config.max_bytes:
+        return Drop(source, f"oversize: {entry.size / 2**20:.1f} MiB > {config.max_bytes / 2**20:.1f} MiB limit")
+    if path.suffix.lower() in curate.BINARY_EXT:
+        return Drop(source, f"binary file type ({path.suffix})")
+    doc_type = loaders.doc_type_for(path)
+    groups = acl.groups_for(source)
+    notes: list[str] = []
+    try:
+        if doc_type == "pdf":
+            text, title = loaders.pdf_to_text(path)
+            if not text.strip():
+                return Drop(source, "PDF has no extractable text (scanned?)")
+        else:
+            with path.open("rb") as f:
+                raw = f.read()
+            if curate.is_binary(raw[:8192]):
+                return Drop(source, "binary content")
+            text, note = curate.decode(raw)
+            if note:
+                notes.append(note)
+            if doc_type is None:
+                if not config.include_unknown_text:
+                    return Drop(source, f"unknown file type ({path.suffix or 'no extension'})")
+                doc_type = "text"
+            if doc_type in ("json", "text") and path.suffix.lower() in (".json", ".jsonl", ".csv"):
+                docs = _bug_documents(entry, groups, report)
+                if docs is not None:
+                    return docs
+            title = None
+            if doc_type == "html":
+                text, title = loaders.html_to_text(text)
+    except PermissionError as e:
+        return Drop(source, f"unreadable: {e.strerror}")
+    except ValueError as e:  # malformed PDF and friends
+        return Drop(source, str(e))
+    except OSError as e:
+        return Drop(source, f"unreadable: {e.strerror or e}")
+    text = curate.normalise(text)
+    if not text.strip():
+        return Drop(source, "empty after cleaning (whitespace only)")
+    # Generated docs are still what engineers read (register pages from hjson): only code/config is dropped.
+    if config.drop_generated and doc_type not in ("markdown", "rst", "html", "pdf") and \
+            (why := curate.generated_reason(path.name, text)):
+        return Drop(source, why)
+    if config.strip_license_headers and doc_type in ("verilog", "systemverilog", "tcl", "python", "c", "cpp", "hjson"):
+        text = curate.strip_license_header(text)
+    if config.scrub_secrets:
+        text, found = curate.scrub_secrets(text)
+        if found:
+            report.secrets[source] = dict(found)
+            notes.append(f"{sum(found.values())} secret(s) scrubbed")
+    title = title or loaders.title_for(text, doc_type, path.name)
+    kind = loaders.kind_for(source, doc_type)
+    doc = Document(source=source, title=title, doc_type=doc_type, kind=kind, text=text, mtime=entry.mtime,
+                   acl=groups, metadata={"notes": notes} if notes else {})
+    return [doc]
+
+
+def _bug_documents(entry: FileEntry, groups: list[str], report: IngestReport) -> list[Document] | None:
+    """One Document per bug if the file is a bug export (JSONL, CSV or GitHub issues JSON), else None."""
+    from corpora.bugs import bug_to_text, load_bug_export, looks_like_bug_export
+
+    if not looks_like_bug_export(entry.path):
+        return None
+    export = load_bug_export(entry.path)
+    report.problems.extend(export.problems)
+    docs = []
+    for bug in export.records:
+        text, found = curate.scrub_secrets(bug_to_text(bug))
+        if found:
+            report.secrets[f"{entry.source}#{bug.id}"] = dict(found)
+        docs.append(Document(
+            source=f"{entry.source}#{bug.id}", title=f"{bug.id}: {bug.title}", doc_type="bug", kind="bugs", text=text,
+            mtime=entry.mtime, acl=groups,
+            metadata={"bug_id": bug.id, "status": bug.status, "component": bug.component, "assignee": bug.assignee},
+        ))
+    return docs
+
+
+def ingest(roots: list[Path], config: IngestConfig | None = None, *, progress: bool = True,
+           entries: list[FileEntry] | None = None) -> IngestResult:
+    """Ingest corpus roots (folders or single files); see the module docstring for the pipeline.
+
+    Args:
+        entries: pre-scanned files (from `scan`) to load instead of scanning `roots` again.
+    Raises:
+        FileNotFoundError: a root does not exist. ValueError: an invalid ACL manifest (names the file).
+    """
+    from rich.progress import Progress
+
+    config = config or IngestConfig()
+    roots = [Path(r) for r in roots]
+    report = IngestReport()
+    entries = scan(roots, config, report) if entries is None else entries
+    manifests = {r: AclManifest.load(r if r.is_dir() else r.parent) for r in roots}
+    dedup = Deduplicator(threshold=config.near_dup_threshold)
+    documents: list[Document] = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("ingesting", total=len(entries))
+        for entry in entries:
+            result = load_file(entry, config, manifests.get(entry.root, AclManifest()), report)
+            bar.advance(task)
+            if isinstance(result, Drop):
+                report.drop(result.path, result.reason)
+                continue
+            for doc in result:
+                dup = dedup.check(doc.source, doc.content_hash, doc.text, near=config.near_dup and doc.kind != "bugs")
+                if dup:
+                    report.duplicates.append(Duplicate(doc.source, dup[1], dup[0]))
+                    continue
+                documents.append(doc)
+                report.kept.append(Kept(doc.source, doc.kind, doc.doc_type, len(doc.text), doc.metadata.get("notes", [])))
+    return IngestResult(documents, report)

@@ -1,0 +1,310 @@
+"""Building and updating an index: ingest, diff against the live generation, embed only what changed, commit.
+
+``build_index([root, ...], index_dir)`` (or ``chipassist index ROOT... --index DIR``):
+
+1. ingests the roots with ``corpora.ingest.ingest`` (curation, dedup, ACLs, the ingest report);
+2. copies the live generation into ``.staging-<pid>`` (``retriever.layout``);
+3. compares each document's content hash with the stored one: unchanged documents keep their chunks and
+   vectors; changed ones are re-chunked and re-embedded; documents no longer present are removed;
+4. updates FAISS by id, rebuilds BM25, and commits with an atomic rename + pointer swap.
+
+Every file is re-read (cheap) so dedup and the ingest report always see the whole corpus; only embedding,
+the expensive step, is incremental. A build killed mid-embedding leaves the live generation untouched and its
+finished embedding steps in ``.embed-cache.sqlite``, so the re-run only embeds the rest.
+
+Sources are relative to the root they were found under, so one index can hold several roots; when two roots
+hold the same relative path the first root wins and the clash is reported in ``BuildReport.conflicts``.
+An index records the embedding model that built it (name, path, fingerprint) and refuses to mix models:
+use a new folder, or ``rebuild=True`` (``--rebuild``) to re-embed everything with the new model.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from functools import lru_cache
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpora.types import Chunk, Document
+from retriever import layout, vectors
+from retriever.bm25 import BM25Index
+from retriever.config import IndexConfig
+from retriever.embed_cache import FILE as EMBED_CACHE, EmbedCache
+from retriever.store import FILE as STORE_FILE, Store
+
+FORMAT = 1
+
+
+class ModelMismatchError(ValueError):
+    """The index was built with another embedding model; vectors from two models cannot be compared."""
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    added: int = 0  # documents new to the index
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0  # embedded by this run (not counting vectors a killed run left in the cache)
+    chunks_total: int = 0
+    seconds: float = 0.0
+    model: dict[str, Any] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    ingest_report: Any = None  # corpora.ingest.IngestReport
+
+    def to_dict(self) -> dict[str, Any]:
+        documents = {"added": self.added, "changed": self.changed, "removed": self.removed,
+                     "unchanged": self.unchanged}
+        return {"index_dir": str(self.index_dir), "documents": documents, "chunks_embedded": self.chunks_embedded,
+                "chunks_total": self.chunks_total, "seconds": round(self.seconds, 2), "model": self.model,
+                "conflicts": self.conflicts}
+
+
+def _previous_manifest(index_dir: Path) -> tuple[Path | None, dict[str, Any]]:
+    gen = layout.current_generation(index_dir) if index_dir.is_dir() else None
+    if gen is None:
+        return None, {}
+    try:
+        store = Store(gen / STORE_FILE, readonly=True)
+        try:
+            return gen, store.get_meta("manifest", {})
+        finally:
+            store.close()
+    except Exception as e:  # sqlite3 errors for a damaged file
+        raise layout.CorruptIndexError(f"the index at {index_dir} is unreadable ({gen.name}: {e}); pass "
+                                       f"--rebuild (rebuild=True) to build it again from scratch") from e
+
+
+def _resolve_model(model: str | Path | None, config: IndexConfig, previous: dict[str, Any]) -> Path:
+    from retriever.embedder import default_model_path
+
+    if model is not None:
+        return Path(model).expanduser().resolve()
+    if config.model is not None:
+        return config.model.expanduser().resolve()
+    old = previous.get("model", {}).get("path")
+    return Path(old) if old and Path(old).is_dir() else default_model_path().resolve()
+
+
+def _check_model(path: Path, previous: dict[str, Any], index_dir: Path) -> None:
+    from retriever.embedder import model_fingerprint
+
+    if not path.is_dir():
+        raise FileNotFoundError(f"embedding model folder not found: {path}")
+    new = {"path": str(path), "fingerprint": model_fingerprint(path)}
+    old = previous.get("model")
+    same_path = Path(old.get("path", "")).resolve() == path.resolve() if old else True
+    if old and (old.get("fingerprint") != new["fingerprint"] or not same_path):
+        raise ModelMismatchError(
+            f"{index_dir} was built with embedding model {old.get('name')} ({old.get('path')}, fingerprint "
+            f"{old.get('fingerprint')}), not {path} (fingerprint {new['fingerprint']}); vectors of two "
+            f"models cannot be mixed: index into a new folder, or pass --rebuild (rebuild=True) to re-embed "
+            f"everything")
+
+
+def _unique_documents(docs: list[Document], report: BuildReport) -> dict[str, Document]:
+    out: dict[str, Document] = {}
+    for d in docs:
+        if d.source in out:
+            report.conflicts.append(f"{d.source}: found under two roots; kept the first root's file")
+            continue
+        out[d.source] = d
+    return out
+
+
+def _chunk_all(docs: list[Document], config: IndexConfig) -> list[tuple[Document, list[Chunk]]]:
+    from corpora.chunking import chunk_document
+
+    chunk_config = config.chunk_config()
+    return [(d, chunk_document(d, chunk_config)) for d in docs]
+
+
+@lru_cache(maxsize=2)
+def _load_embedder(path: str, batch_size: int, backend: str, max_seq_length: int | None):
+    from retriever.embedder import Embedder
+
+    return Embedder(path, batch_size=batch_size, backend=backend, max_seq_length=max_seq_length)
+
+
+def get_embedder(model_path: str | Path, config: IndexConfig):
+    """The embedder for ``config`` (loaded once per process: re-indexing and searching share it)."""
+    return _load_embedder(str(model_path), config.batch_size, config.embed_backend, config.max_seq_length)
+
+
+def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Path, progress: bool):
+    """(embedder, vectors, how many were embedded now) for ``texts``, in steps of ``embed_chunk``.
+
+    Vectors a killed build already embedded come from the embedding cache; each new step is added to it.
+    A marker file in the staging folder records progress (tests kill the build when it appears).
+    """
+    from rich.progress import Progress
+
+    embedder = get_embedder(model_path, config)
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    cache = EmbedCache(staging.parent, embedder.fingerprint)
+    keys = [cache.key(t) for t in texts]
+    cached = {k: v for k, v in cache.get(keys).items() if v.shape[0] == embedder.dim}
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    for i, k in enumerate(keys):
+        if k in cached:
+            out[i] = cached[k]
+    marker = staging / "progress.json"
+    with Progress(disable=not progress, transient=False) as bar:
+        task = bar.add_task("embedding chunks", total=len(texts), completed=len(texts) - len(todo))
+        for start in range(0, len(todo), config.embed_chunk):
+            step = todo[start:start + config.embed_chunk]
+            vecs = embedder.embed_documents([texts[i] for i in step])
+            out[step] = vecs
+            cache.put([keys[i] for i in step], vecs)
+            bar.advance(task, len(step))
+            marker.write_text(json.dumps({"embedded": start + len(step), "total": len(todo)}))
+    cache.close()
+    return embedder, out, len(todo)
+
+
+def _update_vectors(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
+                    removed_vids: list[int], new_vids: list[int], new_vecs: np.ndarray, dim: int) -> None:
+    """Apply removals and additions to the copied FAISS index, or rebuild it from the stored vectors."""
+    index = None
+    same_type = all(previous.get("config", {}).get(k) == v for k, v in config.model_dump(mode="json").items()
+                    if k == "faiss" or k.startswith(("hnsw_", "ivf_", "pq_")))
+    if (staging / vectors.FILE).is_file() and same_type:
+        index = vectors.load(staging)
+        if removed_vids and not vectors.supports_remove(index):
+            index = None  # HNSW cannot delete: rebuild below from SQLite, no re-embedding
+        else:
+            vectors.remove(index, removed_vids)
+            vectors.add(index, np.asarray(new_vids), new_vecs)
+    if index is None:
+        ids, vecs = store.vectors()
+        index = vectors.new_index(dim, config, train=vecs if len(vecs) else None) if len(vecs) or \
+            config.faiss != "ivfpq" else vectors.new_index(dim, config.model_copy(update={"faiss": "flat"}))
+        vectors.add(index, ids, vecs)
+    vectors.save(index, staging)
+
+
+@dataclass
+class _Changes:
+    removed_vids: list[int]
+    new_vids: np.ndarray
+    new_vecs: np.ndarray
+    dim: int
+
+
+def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig, previous: dict[str, Any],
+                   model_path: Path, staging: Path, report: BuildReport, progress: bool) -> _Changes | None:
+    """Drop gone/changed documents from the store, embed and insert new/changed ones; None: nothing changed."""
+    same_content = previous.get("content_key") == config.content_key()
+    stored = store.document_hashes()
+    old = stored if same_content else dict.fromkeys(stored, "")  # new chunk settings: re-embed everything
+    todo = [d for s, d in docs.items() if old.get(s) != d.content_hash]
+    gone = [s for s in old if s not in docs]
+    report.added = sum(1 for d in todo if d.source not in old)
+    report.changed, report.removed = len(todo) - report.added, len(gone)
+    report.unchanged = len(docs) - len(todo)
+    replaced = gone + [d.source for d in todo if d.source in old]
+    removed_vids = [v for s in replaced for v in store.remove_document(s)]
+
+    chunked = _chunk_all(todo, config)
+    texts = [f"{c.title}\n{c.text}" if c.title else c.text for _, chunks in chunked for c in chunks]
+    dim = previous.get("model", {}).get("dim")
+    report.model = previous.get("model", {})
+    new_vecs = np.zeros((0, dim or 0), dtype=np.float32)
+    if texts or not previous:
+        embedder, new_vecs, report.chunks_embedded = _embed(texts, config, model_path, staging, progress)
+        dim, report.model = embedder.dim, embedder.describe()
+    new_vids: list[int] = []
+    pos = 0
+    for doc, chunks in chunked:
+        new_vids += store.add_document(doc, chunks, new_vecs[pos:pos + len(chunks)])
+        pos += len(chunks)
+    report.chunks_total = store.count()
+    if not (todo or gone) and previous and previous.get("config") == config.model_dump(mode="json"):
+        return None
+    return _Changes(removed_vids, np.asarray(new_vids, dtype=np.int64), new_vecs, int(dim))
+
+
+def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
+                   changes: _Changes, report: BuildReport) -> None:
+    """Bring FAISS up to date and rebuild BM25 from the store."""
+    _update_vectors(staging, store, config, previous, changes.removed_vids, changes.new_vids,
+                    changes.new_vecs, changes.dim)
+    ids, texts = store.texts()
+    BM25Index.build(ids, texts, k1=config.bm25_k1, b=config.bm25_b).save(staging / "bm25")
+
+
+def _write_ingest_report(index_dir: Path, report: Any) -> None:
+    """The full ingest report of the last build, as JSON and Markdown, next to the generations."""
+    layout.write_atomic(index_dir / "ingest-report.json", json.dumps(report.to_dict(), indent=2, default=str))
+    layout.write_atomic(index_dir / "ingest-report.md", report.to_markdown())
+
+
+def build_index(paths: list[Path], index_dir: Path, config: IndexConfig | None = None, *,
+                model: str | Path | None = None, progress: bool = True, rebuild: bool = False) -> BuildReport:
+    """Create or incrementally update the index in ``index_dir`` from the corpus folders/files ``paths``.
+
+    Args:
+        paths: corpus roots; each document's source is relative to its root.
+        config: build and search settings (default: the index's stored config, else ``IndexConfig()``).
+        model: embedding model folder (overrides ``config.model``; default: the index's model, else MiniLM).
+        rebuild: start from scratch (needed to switch embedding models in place).
+    Returns:
+        BuildReport with document/chunk counts, seconds and the ingest report.
+    Raises:
+        ModelMismatchError: the index was built with another model and ``rebuild`` is False.
+        BuildLockedError: another build is running on ``index_dir``.
+    """
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir)
+    roots = [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(f"corpus path not found: {root}")
+    report = BuildReport(index_dir=index_dir)
+    with layout.build_lock(index_dir):
+        layout.clean_leftovers(index_dir)
+        prev_gen, previous = (None, {}) if rebuild else _previous_manifest(index_dir)
+        if config is None:
+            config = IndexConfig.model_validate(previous.get("config") or {})
+        model_path = _resolve_model(model, config, previous)
+        _check_model(model_path, previous, index_dir)
+        config = config.model_copy(update={"model": model_path})
+
+        from corpora.ingest import ingest
+
+        result = ingest(roots, config.ingest_config(), progress=progress)
+        report.ingest_report = result.report
+        docs = _unique_documents(result.documents, report)
+
+        staging = layout.new_staging(index_dir)
+        if prev_gen is not None:
+            for name in (STORE_FILE, vectors.FILE):
+                if (prev_gen / name).is_file():
+                    shutil.copy2(prev_gen / name, staging / name)
+        store = Store(staging / STORE_FILE)
+        try:
+            changed = _apply_changes(store, docs, config, previous, model_path, staging, report, progress)
+            if changed is not None:
+                _write_derived(staging, store, config, previous, changed, report)
+                store.set_meta("manifest", {
+                    "format": FORMAT, "model": report.model, "config": config.model_dump(mode="json"),
+                    "content_key": config.content_key(), "roots": [str(r.resolve()) for r in roots],
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "counts": {"documents": store.count("documents"), "chunks": report.chunks_total}})
+                store.commit()
+        finally:
+            store.close()
+        if changed is None:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing changed: the live generation stays
+        else:
+            (staging / "progress.json").unlink(missing_ok=True)
+            layout.commit(index_dir, staging)
+        (index_dir / EMBED_CACHE).unlink(missing_ok=True)  # committed: nothing left to resume
+        _write_ingest_report(index_dir, result.report)
+    report.seconds = time.perf_counter() - t0
+    return report

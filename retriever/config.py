@@ -1,0 +1,116 @@
+"""IndexConfig: every knob of an index build and its search, typed, validated, and saved in the index.
+
+Load one from YAML with ``IndexConfig.from_yaml(path)`` (``chipassist index --config FILE``); unknown keys
+and impossible values are rejected naming the field. The config used to build an index is stored in its
+manifest, and ``Index.open`` searches with it (callers may replace ``index.config`` to try other settings).
+
+Example YAML::
+
+    faiss: hnsw
+    hnsw_m: 32
+    fusion: weighted
+    dense_weight: 0.6
+    chunking: {max_chars: 1200}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FaissType = Literal["flat", "hnsw", "ivfpq"]
+Fusion = Literal["rrf", "weighted"]
+
+
+class IndexConfigError(ValueError):
+    """An index config file or value is invalid; the message names the file and the field."""
+
+
+class IndexConfig(BaseModel):
+    """Build and search settings of one index.
+
+    Args:
+        model: local sentence-transformers folder (default: all-MiniLM-L6-v2 from its package).
+        embed_backend / batch_size / max_seq_length: passed to ``retriever.embedder.Embedder``.
+        embed_chunk: chunks embedded per step (a progress and crash-safety unit, not a batch size).
+        faiss: ``flat`` (exact inner product), ``hnsw`` or ``ivfpq`` (approximate, for large corpora).
+        fusion: ``rrf`` (reciprocal-rank fusion) or ``weighted`` (min-max normalised score sum).
+        candidates: how many hits each retriever contributes before fusion (grown when ACLs filter many).
+        chunking / ingest: passed to ``corpora.chunking.ChunkConfig`` / ``corpora.ingest.IngestConfig``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: Path | None = None
+    embed_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
+    batch_size: int = Field(64, ge=1, le=4096)
+    max_seq_length: int | None = Field(None, ge=8, le=8192)
+    embed_chunk: int = Field(1024, ge=1)
+
+    faiss: FaissType = "flat"
+    hnsw_m: int = Field(32, ge=4, le=256)
+    hnsw_ef_construction: int = Field(80, ge=8)
+    hnsw_ef_search: int = Field(64, ge=8)
+    ivf_nlist: int = Field(256, ge=1)
+    ivf_nprobe: int = Field(16, ge=1)
+    pq_m: int = Field(16, ge=1, description="sub-quantizers; must divide the embedding dimension")
+    pq_bits: int = Field(8, ge=4, le=12)
+
+    fusion: Fusion = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(0.5, ge=0.0)
+    bm25_weight: float = Field(0.5, ge=0.0)
+    candidates: int = Field(50, ge=1, le=10_000)
+    bm25_k1: float = Field(1.5, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+
+    reranker: Path | None = None
+    rerank_candidates: int = Field(20, ge=1, le=1000)
+
+    chunking: dict[str, Any] = Field(default_factory=dict)
+    ingest: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "IndexConfig":
+        if self.fusion == "weighted" and self.dense_weight + self.bm25_weight <= 0:
+            raise ValueError("dense_weight + bm25_weight must be > 0 for weighted fusion")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "IndexConfig":
+        """Read a YAML mapping; errors name the file and the field."""
+        path = Path(path)
+        if not path.is_file():
+            raise IndexConfigError(f"index config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise IndexConfigError(f"{path}: invalid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise IndexConfigError(f"{path}: top level must be a mapping of IndexConfig fields")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            raise IndexConfigError(f"{path}: {fields}") from e
+
+    def chunk_config(self):
+        """The ``corpora.chunking.ChunkConfig`` these settings describe."""
+        from corpora.chunking import ChunkConfig
+
+        return ChunkConfig(**self.chunking)
+
+    def ingest_config(self):
+        """The ``corpora.ingest.IngestConfig`` these settings describe."""
+        from corpora.ingest import IngestConfig
+
+        return IngestConfig(**self.ingest)
+
+    def content_key(self) -> str:
+        """Hash of the settings that change chunks or their vectors: a change re-embeds everything."""
+        blob = json.dumps({"chunking": self.chunking, "max_seq_length": self.max_seq_length}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]

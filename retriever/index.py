@@ -1,0 +1,207 @@
+"""The retriever index: open a built index once, then search it (dense + BM25, fused, ACL-filtered, reranked).
+
+Build with ``build_index([root], index_dir)`` (``retriever.build``; ``chipassist index ROOT --index DIR``),
+then::
+
+    index = Index.open(index_dir)
+    hits = index.search("how is the UART baud rate set?", k=5, user_groups={"soc-team"})
+
+``Index.open`` loads FAISS, BM25 and every chunk's ACL into memory; chunk rows come from SQLite and are
+cached, and the embedding model loads on the first dense query. Search never returns a chunk its caller
+may not see: ``user_groups=None`` means public only, and the candidate pools grow until ``k`` visible hits
+remain or the index is exhausted.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from corpora.types import PUBLIC, Chunk
+from retriever import layout, vectors
+from retriever.bm25 import BM25Index
+from retriever.build import BuildReport, ModelMismatchError, build_index, get_embedder
+from retriever.config import IndexConfig
+from retriever.fusion import fuse
+from retriever.layout import CorruptIndexError, IndexNotFoundError
+from retriever.store import FILE as STORE_FILE, Store
+from retriever.types import SearchHit
+
+__all__ = ["Index", "build_index", "BuildReport", "ModelMismatchError", "IndexNotFoundError",
+           "CorruptIndexError"]
+
+Mode = Literal["hybrid", "dense", "bm25"]
+_CACHE_MAX = 50_000
+
+
+class Index:
+    """A committed index generation, loaded for search. Thread-safe for reads."""
+
+    def __init__(self, index_dir: Path, generation: Path, store: Store, manifest: dict[str, Any],
+                 dense: Any, bm25: BM25Index) -> None:
+        self.index_dir = index_dir
+        self.generation = generation
+        self.store = store
+        self.manifest = manifest
+        self.config = IndexConfig.model_validate(manifest["config"])
+        self._dense = dense
+        self._bm25 = bm25
+        self._acl = store.acls()
+        self._cache: dict[int, Chunk] = {}
+        self._lock = threading.Lock()
+        self._reranker = None
+
+    @classmethod
+    def open(cls, index_dir: str | Path) -> "Index":
+        """Load the live generation of ``index_dir``.
+
+        Raises:
+            IndexNotFoundError: the folder is missing or holds no built index.
+            CorruptIndexError: the folder's index files cannot be read.
+        """
+        index_dir = Path(index_dir)
+        hint = f"build one with `chipassist index PATH --index {index_dir}`"
+        if not index_dir.is_dir():
+            raise IndexNotFoundError(f"no index at {index_dir}: the folder does not exist; {hint}")
+        gen = layout.current_generation(index_dir)
+        if gen is None:
+            raise IndexNotFoundError(f"no index at {index_dir}: the folder holds no built index; {hint}")
+        while True:
+            try:
+                return cls(index_dir, gen, *_load_generation(gen))
+            except Exception as e:  # sqlite3, faiss, numpy and json each raise their own types
+                newer = layout.current_generation(index_dir)
+                if newer is not None and newer != gen:
+                    gen = newer  # a build committed a new generation while we were reading: read that one
+                    continue
+                raise CorruptIndexError(f"index at {index_dir} is corrupt or unreadable ({gen.name}: "
+                                        f"{type(e).__name__}: {e}); rebuild it with `chipassist index PATH "
+                                        f"--index {index_dir} --rebuild`") from e
+
+    # -- contents ------------------------------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        """Model (name, path, fingerprint, dim), counts, config and build time of this index."""
+        return {"index_dir": str(self.index_dir), "generation": self.generation.name,
+                "model": self.manifest.get("model", {}), "counts": self.manifest.get("counts", {}),
+                "config": self.config.model_dump(mode="json"), "built_at": self.manifest.get("built_at"),
+                "roots": self.manifest.get("roots", [])}
+
+    def __len__(self) -> int:
+        return len(self._acl)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Every chunk of the index (text, title/heading path, kind, ACL, metadata)."""
+        return self.store.iter_chunks()
+
+    def get(self, chunk_id: str) -> Chunk | None:
+        return self.store.chunk_by_id(chunk_id)
+
+    def _rows(self, vids: Iterable[int]) -> dict[int, Chunk]:
+        vids = list(vids)
+        missing = [v for v in vids if v not in self._cache]
+        if missing:
+            rows = self.store.chunks_by_vid(missing)
+            with self._lock:
+                if len(self._cache) + len(rows) > _CACHE_MAX:
+                    self._cache.clear()
+                self._cache.update(rows)
+        return {v: self._cache[v] for v in vids if v in self._cache}
+
+    # -- search --------------------------------------------------------------------------------
+    @cached_property
+    def embedder(self):
+        """The model that built the index (loaded on the first dense query, shared within the process)."""
+        return get_embedder(self.manifest["model"]["path"], self.config)
+
+    def _only_visible(self, ranking: tuple[np.ndarray, np.ndarray], groups: frozenset[str]):
+        """The (ids, scores) a user in ``groups`` may see; unknown ids are dropped too."""
+        ids, scores = ranking
+        acls = [self._acl.get(i) for i in ids.tolist()]
+        keep = np.asarray([a is not None and (PUBLIC in a or bool(groups & a)) for a in acls], dtype=bool)
+        return ids[keep], scores[keep]
+
+    def search(self, query: str, k: int = 5, user_groups: Iterable[str] | None = None, mode: Mode = "hybrid",
+               rerank: bool = False) -> list[SearchHit]:
+        """The top ``k`` chunks for ``query`` visible to ``user_groups`` (None: public only), best first.
+
+        ``mode``: ``hybrid`` (dense + BM25 fused by ``config.fusion``), ``dense`` or ``bm25``. ``rerank``
+        re-scores the top ``config.rerank_candidates`` with the cross-encoder at ``config.reranker``.
+        Each hit's ``scores`` holds the components (dense, bm25, fused, rerank) that produced it.
+        """
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise ValueError(f"mode must be hybrid, dense or bm25, got {mode!r}")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        groups = frozenset([user_groups] if isinstance(user_groups, str) else (user_groups or ()))
+        cfg = self.config
+        query_vec = self.embedder.embed_query(query) if mode != "bm25" and len(self) else None
+        want = max(k, cfg.rerank_candidates) if rerank else k
+        pool = max(cfg.candidates, 2 * want)
+        while True:
+            dense = vectors.search(self._dense, query_vec, pool) if query_vec is not None else _EMPTY
+            lexical = self._bm25.search(query, pool) if mode != "dense" else _EMPTY
+            exhausted = len(dense[0]) < pool and len(lexical[0]) < pool
+            # Filter each list before fusing, so ranks count only chunks this user may see.
+            dense, lexical = self._only_visible(dense, groups), self._only_visible(lexical, groups)
+            visible = self._rank(mode, dense, lexical)
+            if len(visible) >= want or exhausted or pool >= len(self):
+                break
+            pool *= 4  # ACLs hid too many candidates: over-fetch more
+        top = visible[:want]
+        components = {"dense": dict(zip(dense[0].tolist(), dense[1].tolist())),
+                      "bm25": dict(zip(lexical[0].tolist(), lexical[1].tolist()))}
+        rows = self._rows(v for v, _ in top)
+        if mode == "hybrid":
+            components["fused"] = dict(top)
+        hits = [SearchHit(chunk=rows[v], score=float(s), rank=0,
+                          scores={name: float(c[v]) for name, c in components.items() if v in c})
+                for v, s in top if v in rows]
+        if rerank:
+            hits = self._rerank(query, hits)
+        hits = hits[:k]
+        for rank, h in enumerate(hits, 1):
+            h.rank = rank
+        return hits
+
+    def _rank(self, mode: str, dense, lexical) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return list(zip(dense[0].tolist(), dense[1].tolist()))
+        if mode == "bm25":
+            return list(zip(lexical[0].tolist(), lexical[1].tolist()))
+        cfg = self.config
+        return fuse(cfg.fusion, dense, lexical, rrf_k=cfg.rrf_k, dense_weight=cfg.dense_weight,
+                    bm25_weight=cfg.bm25_weight)
+
+    def _rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+        if self.config.reranker is None:
+            raise ValueError("rerank=True needs a cross-encoder folder: set `reranker` in the index config "
+                             "(IndexConfig.reranker, or retrieval.reranker_path in the settings)")
+        if self._reranker is None:
+            from retriever.rerank import Reranker
+
+            self._reranker = Reranker(self.config.reranker)
+        scores = self._reranker.scores(query, [f"{h.chunk.title}\n{h.chunk.text}" for h in hits])
+        for h, s in zip(hits, scores.tolist()):
+            h.scores["rerank"] = s
+            h.score = s
+        return sorted(hits, key=lambda h: -h.score)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+_EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def _load_generation(gen: Path) -> tuple[Store, dict[str, Any], Any, BM25Index]:
+    store = Store(gen / STORE_FILE, readonly=True)
+    manifest = store.get_meta("manifest")
+    if not manifest:
+        store.close()
+        raise CorruptIndexError("no manifest in store.sqlite")
+    return store, manifest, vectors.load(gen), BM25Index.load(gen / "bm25")

@@ -1,0 +1,144 @@
+"""SQLite store of an index generation: chunk text, metadata, ACLs, vectors, per-document state and manifest.
+
+SQLite is the source of truth; FAISS and BM25 are derived from it. Keeping each chunk's vector here lets an
+HNSW index be rebuilt without re-embedding and lets a build copy the previous generation and change only
+what changed. One file, ``store.sqlite``, per generation folder (see ``retriever.index`` for the layout).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpora.types import Chunk, Document
+
+FILE = "store.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY, content_hash TEXT NOT NULL, mtime REAL, title TEXT, doc_type TEXT, kind TEXT,
+    acl TEXT NOT NULL, n_chunks INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    vid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL, title TEXT,
+    text TEXT NOT NULL, doc_type TEXT, kind TEXT, acl TEXT NOT NULL, start_line INTEGER, end_line INTEGER,
+    metadata TEXT, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+_CHUNK_COLS = "vid, id, source, title, text, doc_type, kind, acl, start_line, end_line, metadata"
+
+
+def _chunk(row: tuple) -> Chunk:
+    _, cid, source, title, text, doc_type, kind, acl, start, end, meta = row
+    return Chunk(id=cid, source=source, title=title or "", text=text, doc_type=doc_type or "",
+                 kind=kind or "", acl=json.loads(acl), start_line=start or 0, end_line=end or 0,
+                 metadata=json.loads(meta or "{}"))
+
+
+class Store:
+    """One SQLite file; safe to read from several threads (one connection behind a lock)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        if not readonly:
+            self._db.executescript(_SCHEMA)
+        else:
+            self._db.execute("SELECT 1 FROM chunks LIMIT 1")  # fail now, not at the first query, if not ours
+
+    def close(self) -> None:
+        self._db.close()
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    # -- manifest ------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
+
+    # -- documents -----------------------------------------------------------------------------
+    def document_hashes(self) -> dict[str, str]:
+        """source -> content hash of every indexed document."""
+        return dict(self._db.execute("SELECT source, content_hash FROM documents"))
+
+    def remove_document(self, source: str) -> list[int]:
+        """Delete a document and its chunks; returns the removed chunks' vector ids."""
+        vids = [r[0] for r in self._db.execute("SELECT vid FROM chunks WHERE source = ?", (source,))]
+        self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+        return vids
+
+    def add_document(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
+        """Insert a document's state and its chunks with their vectors; returns the new vector ids."""
+        self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (doc.source, doc.content_hash, doc.mtime, doc.title, doc.doc_type, doc.kind,
+                          json.dumps(doc.acl), len(chunks)))
+        vids = []
+        for c, v in zip(chunks, vectors, strict=True):
+            cur = self._db.execute(
+                f"INSERT INTO chunks ({_CHUNK_COLS}, vector) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.id, c.source, c.title, c.text, c.doc_type, c.kind, json.dumps(c.acl), c.start_line,
+                 c.end_line, json.dumps(c.metadata, default=str), np.asarray(v, dtype=np.float32).tobytes()))
+            vids.append(int(cur.lastrowid))
+        return vids
+
+    # -- chunks --------------------------------------------------------------------------------
+    def count(self, table: str = "chunks") -> int:
+        assert table in ("chunks", "documents")
+        return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def chunks_by_vid(self, vids: Iterable[int]) -> dict[int, Chunk]:
+        vids = [int(v) for v in vids]
+        if not vids:
+            return {}
+        marks = ",".join("?" * len(vids))
+        with self._lock:
+            sql = f"SELECT {_CHUNK_COLS} FROM chunks WHERE vid IN ({marks})"
+            rows = self._db.execute(sql, vids).fetchall()
+        return {r[0]: _chunk(r) for r in rows}
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        return _chunk(row) if row else None
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """Every chunk in insertion order (a snapshot: safe to search while iterating)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_CHUNK_COLS} FROM chunks ORDER BY vid").fetchall()
+        for r in rows:
+            yield _chunk(r)
+
+    def acls(self) -> dict[int, frozenset[str]]:
+        """vid -> ACL groups, kept in memory by ``Index`` so filtering costs no query."""
+        with self._lock:
+            rows = self._db.execute("SELECT vid, acl FROM chunks").fetchall()
+        return {vid: frozenset(json.loads(acl)) for vid, acl in rows}
+
+    def texts(self) -> tuple[list[int], list[str]]:
+        """(vids, title + text) of every chunk, for the BM25 index."""
+        rows = self._db.execute("SELECT vid, title, text FROM chunks ORDER BY vid").fetchall()
+        return [r[0] for r in rows], [f"{r[1] or ''}\n{r[2]}" for r in rows]
+
+    def vectors(self, vids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(vids, vectors) of the given chunks, or of all chunks."""
+        if vids is None:
+            rows = self._db.execute("SELECT vid, vector FROM chunks ORDER BY vid").fetchall()
+        else:
+            marks = ",".join("?" * len(vids))
+            rows = self._db.execute(f"SELECT vid, vector FROM chunks WHERE vid IN ({marks})", vids).fetchall()
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return ids, np.zeros((0, 0), np.float32)
+        return ids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])

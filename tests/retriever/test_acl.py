@@ -1,0 +1,75 @@
+"""A user outside a group never sees a chunk restricted to it: through the API, the adapter and the CLI."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from retriever.config import IndexConfig
+from retriever.index import Index, build_index
+from retriever.langchain import ChipRetriever
+
+from .conftest import RESTRICTED, SECRET, write_corpus
+
+QUERY = f"tapeout plan of project {SECRET}"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_api_hides_restricted_chunks(mini_index_master, mode):
+    index = Index.open(mini_index_master[1])
+    for groups in (None, set(), {"other-team"}, "other-team"):
+        hits = index.search(QUERY, k=50, user_groups=groups, mode=mode)
+        assert all(not h.chunk.source.startswith("docs/restricted/") for h in hits), (groups, mode)
+        assert all("public" in h.chunk.acl for h in hits)
+    hits = index.search(QUERY, k=3, user_groups={RESTRICTED, "x"}, mode=mode)
+    assert hits[0].chunk.source == "docs/restricted/tapeout.md"
+
+
+def test_over_fetch_still_returns_k_visible_hits(tmp_path):
+    """Forty restricted chunks outrank every public one; a public user still gets k public hits."""
+    files = {f"docs/restricted/secret{i}.md": f"# Secret {i}\n\nOrion mask set {i} orion orion.\n"
+             for i in range(40)}
+    files |= {f"docs/public{i}.md": f"# Public {i}\n\nThe orion test chip {i} is public.\n" for i in range(6)}
+    corpus = write_corpus(tmp_path / "corpus", files)
+    build_index([corpus], tmp_path / "index", IndexConfig(candidates=5), progress=False)
+    index = Index.open(tmp_path / "index")
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = index.search("orion mask set", k=5, mode=mode)
+        assert len(hits) == 5, mode
+        assert all(h.chunk.source.startswith("docs/public") for h in hits), mode
+
+
+def test_langchain_adapter_returns_documents_and_honours_acl(mini_index_master):
+    from langchain_core.documents import Document
+
+    index = Index.open(mini_index_master[1])
+    docs = ChipRetriever(index=index, k=3).invoke("How is the UART baud rate set?")
+    assert docs and all(isinstance(d, Document) for d in docs)
+    top = docs[0]
+    assert top.metadata["source"] == "docs/uart.md" and top.metadata["rank"] == 1
+    assert top.id == top.metadata["id"] and "fused" in top.metadata["scores"] and top.page_content
+    assert all(d.metadata["source"] != "docs/restricted/tapeout.md"
+               for d in ChipRetriever(index=index, k=10, mode="bm25").invoke(QUERY))
+    team = ChipRetriever(index=index, k=1, mode="bm25", user_groups=[RESTRICTED]).invoke(QUERY)
+    assert team[0].metadata["source"] == "docs/restricted/tapeout.md"
+
+
+def test_cli_search_hides_restricted_chunks(mini_index_master):
+    runner = CliRunner()
+    out = str(mini_index_master[1])
+    for extra in ([], ["--user-groups", "other-team"]):
+        for mode in ("hybrid", "bm25"):
+            args = ["search", QUERY, "--index", out, "-k", "20", "--json", "--mode", mode, *extra]
+            res = runner.invoke(app, args)
+            assert res.exit_code == 0, res.output
+            hits = json.loads(res.stdout)
+            assert all(not h["source"].startswith("docs/restricted/") for h in hits)
+            assert hits or mode == "bm25"  # no public chunk shares a word with the query
+            assert SECRET not in res.stdout
+    res = runner.invoke(app, ["search", QUERY, "--index", out, "-k", "2", "--json", "--mode", "bm25",
+                              "--user-groups", f"x,{RESTRICTED}"])
+    assert json.loads(res.stdout)[0]["source"] == "docs/restricted/tapeout.md"
+    res = runner.invoke(app, ["search", QUERY, "--index", out, "-k", "20"])  # the formatted output too
+    assert res.exit_code == 0 and "uart" in res.stdout.lower() and SECRET not in res.stdout

@@ -1,0 +1,74 @@
+"""Embedder backends: the ONNX and int8 exports agree with torch, are cached outside the model folder, and
+bad options are refused by name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retriever.embedder import Embedder, default_model_path
+
+TEXTS = [
+    "How do I set the target placement density for global placement?",
+    "The DMA engine raises an error interrupt when a transfer hits an unmapped address.",
+    "module uart_tx (input clk_i, input rst_ni, output logic tx_o);",
+    "x",
+    "set_wire_rc -signal -layer metal3 ; estimate_parasitics -placement " * 20,  # longer than 256 tokens
+]
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx_cache")
+
+
+@pytest.fixture(scope="session")
+def torch_vectors():
+    return Embedder().embed_documents(TEXTS)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_backends_match_torch(backend, onnx_cache, torch_vectors):
+    e = Embedder(backend=backend, cache_dir=onnx_cache)
+    vecs = e.embed_documents(TEXTS)
+    assert vecs.shape == (len(TEXTS), e.dim) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    cosine = (vecs * torch_vectors).sum(axis=1)
+    assert cosine.min() > (0.999 if backend == "onnx" else 0.95), cosine
+    # the query path is the same encoder
+    assert float(e.embed_query(TEXTS[0]) @ torch_vectors[0]) > 0.95
+    assert e.describe()["backend"] == backend
+
+
+def test_exports_are_cached_outside_the_model_folder(onnx_cache, torch_vectors):
+    Embedder(backend="onnx-int8", cache_dir=onnx_cache)
+    exported = sorted(p.name for p in onnx_cache.rglob("*.onnx"))
+    assert exported == ["model.onnx", "model_int8.onnx"]
+    assert not list(default_model_path().rglob("*.onnx"))
+    assert not [p for p in onnx_cache.rglob(".*") if p.is_file()], "temporary export files left behind"
+
+
+def test_input_order_and_empty_input(torch_vectors):
+    e = Embedder()
+    single = np.stack([e.embed_query(t) for t in TEXTS])  # no batching, no sorting
+    np.testing.assert_allclose(single, torch_vectors, atol=1e-4)
+    assert e.embed_documents([]).shape == (0, e.dim)
+
+
+def test_max_seq_length_truncates():
+    e = Embedder(max_seq_length=16)
+    assert e.describe()["max_seq_length"] == 16
+    long_a = "clock gating " * 40 + "first ending"
+    long_b = "clock gating " * 40 + "a completely different ending about routing congestion"
+    a, b = e.embed_documents([long_a, long_b])
+    assert float(a @ b) > 0.9999  # both truncated before they differ
+
+
+def test_bad_options_are_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="backend"):
+        Embedder(backend="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch_size"):
+        Embedder(batch_size=0)
+    with pytest.raises(FileNotFoundError, match="nope"):
+        Embedder(tmp_path / "nope")
+    with pytest.raises(ValueError, match="not a sentence-transformers model"):
+        Embedder(tmp_path)

@@ -1,0 +1,79 @@
+"""`chipassist tcl check|commands|generate`: JSON shape, exit codes, clean errors."""
+import json
+
+from typer.testing import CliRunner
+
+from assistant.cli import app
+
+runner = CliRunner()
+
+
+def test_check_json_shape_and_exit_codes(yosys, design, tmp_path):
+    bad = tmp_path / "bad.tcl"
+    bad.write_text("yosys read_verilog counter.v\nyosys synth -top counter -flaten\n")
+    res = runner.invoke(app, ["tcl", "check", str(bad), "--tool", "yosys", "--design", str(design), "--json"])
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.stdout)
+    assert set(out) == {"ok", "syntax", "lint", "run"} and out["ok"] is False
+    assert out["lint"] == [{"line": 2, "command": "synth", "option": "-flaten", "problem": "unknown_option",
+                            "suggestion": "-flatten, -lut, -flowmap"}]
+    assert out["run"]["ran"] and out["run"]["errors"][0]["line"] == 2
+    good = tmp_path / "good.tcl"
+    good.write_text("yosys read_verilog counter.v\nyosys synth -top counter\n")
+    res = runner.invoke(app, ["tcl", "check", str(good), "--design", str(design)])
+    assert res.exit_code == 0 and "OK" in res.stdout
+
+
+def test_check_bad_input_exits_2_naming_the_file(tmp_path):
+    latin = tmp_path / "latin.tcl"
+    latin.write_bytes(b"puts caf\xe9\n")
+    res = runner.invoke(app, ["tcl", "check", str(latin)])
+    assert res.exit_code == 2 and "latin.tcl:" in res.output and "not UTF-8" in res.output
+    ok = tmp_path / "ok.tcl"
+    ok.write_text("puts hi\n")
+    res = runner.invoke(app, ["tcl", "check", str(ok), "--design", str(tmp_path / "gone.v")])
+    assert res.exit_code == 2 and "design file not found" in res.output and "gone.v" in res.output
+
+
+def test_check_timeout_option(yosys, tmp_path):
+    loop = tmp_path / "loop.tcl"
+    loop.write_text("while 1 {}\n")
+    res = runner.invoke(app, ["tcl", "check", str(loop), "--timeout", "1", "--json"])
+    assert res.exit_code == 1 and json.loads(res.stdout)["run"]["timed_out"] is True
+
+
+def test_commands_lists_tools_and_one_command(yosys):
+    res = runner.invoke(app, ["tcl", "commands", "--tool", "openroad", "initialize_floorplan", "--json"])
+    (spec,) = json.loads(res.stdout)
+    assert res.exit_code == 0 and any(o["name"] == "-site" and o["required"] for o in spec["options"])
+    res = runner.invoke(app, ["tcl", "commands", "--tool", "yosys"])
+    assert res.exit_code == 0 and "synth" in res.stdout
+    res = runner.invoke(app, ["tcl", "commands", "--tool", "yosys", "synht"])
+    assert res.exit_code == 1 and "synth" in res.output
+
+
+def test_generate_with_none_backend_prints_references(yosys, tmp_path):
+    res = runner.invoke(app, ["tcl", "generate", "synthesize and report cells", "--backend", "none",
+                              "--index", str(tmp_path / "none"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["script"] is None and out["retrieval_only"] and any(s["title"] == "synth" for s in out["sources"])
+
+
+def test_generate_over_an_openai_compatible_server_writes_the_repaired_script(yosys, design, tmp_path,
+                                                                              scripted_llm, monkeypatch):
+    """CLI -> service -> OpenAI backend over real HTTP -> a local server whose 'model' answers from a script."""
+    from tests.support.openai_server import OpenAIServer
+
+    answers = ["```tcl\nyosys read_verilog counter.v\nyosys synth -top counter -flaten\n```",
+               "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter -flatten\n```"]
+    out = tmp_path / "flow.tcl"
+    with OpenAIServer(scripted_llm(answers), model_id="scripted") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        res = runner.invoke(app, ["tcl", "generate", "synthesize counter.v", "--backend", "openai",
+                                  "--design", str(design), "--rounds", "2", "-o", str(out),
+                                  "--index", str(tmp_path / "none"), "--json"])
+    assert res.exit_code == 0, res.output
+    gen = json.loads(res.stdout)
+    assert gen["backend"] == "openai" and gen["rounds_used"] == 1 and gen["check"]["ok"]
+    assert out.read_text() == gen["script"] and "-flatten" in gen["script"]
