@@ -43,7 +43,10 @@ test-all: setup
 	$(BIN)/python -m pytest -q -m "not gpu"
 
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python bench/retrieval.py --every 10
+	$(BIN)/python bench/tcl_bench.py --part planted
+	$(BIN)/python bench/bug_assign.py
 
 clean:
 	rm -rf .chipassist .pytest_cache

@@ -95,8 +95,21 @@ class Pipeline:
         if rec.get("event") != "step" or rec["step"] % 10 == 0 or rec["step"] == 1:
             self.log(json.dumps(rec))
 
+    def preflight(self, stages: list[str]) -> None:
+        """Cheap checks of every input the stages name, so bad input fails before any compute."""
+        for root in self.r.data.domain_roots:
+            if not Path(root).exists():
+                raise RecipeError(f"data.domain_roots: {root} does not exist")
+        if self.r.model.base is not None and not (Path(self.r.model.base) / "config.json").is_file():
+            raise RecipeError(f"model.base: {self.r.model.base} has no config.json (missing or not a HF model)")
+        for f in self.r.autoeval.mc_files if "autoeval" in stages else []:
+            if not Path(f).is_file():
+                raise RecipeError(f"autoeval.mc_files: {f} not found")
+
     def run(self, stages: list[str] | None = None) -> dict:
-        for stage in stages or self.r.stages:
+        stages = stages or self.r.stages
+        self.preflight(stages)
+        for stage in stages:
             t = time.perf_counter()
             self.log(f"== stage {stage}")
             rep = getattr(self, stage.replace("-", "_"))()
@@ -133,6 +146,8 @@ def summary_markdown(report: dict) -> str:
         lines.append(f"- export: {s['export']['folder']}; serve with `{s['export']['serve']}`")
     if "autoeval" in s:
         for name, r in s["autoeval"].items():
+            if not isinstance(r, dict):
+                continue
             acc = {f: v["overall"]["accuracy"] for f, v in r["mc"].items()}
             lines.append(f"- AutoEval {name}: MC accuracy {acc}, domain ppl {r.get('domain_ppl')}")
     lines.append(f"- seconds per stage: { {k: v.get('seconds') for k, v in s.items()} }")

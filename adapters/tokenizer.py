@@ -157,7 +157,7 @@ def augment_folder(base_dir: Path, out_dir: Path, texts_by_kind: dict[str, list[
         model = AutoModelForCausalLM.from_pretrained(model_dir)
         if model.get_input_embeddings().weight.shape[0] < len(base):
             raise RecipeError(f"{model_dir}: embedding rows ({model.get_input_embeddings().weight.shape[0]}) "
-                              f"fewer than the tokenizer in {base_dir} ({len(base)}): mismatched folders")
+                              f"fewer than the tokenizer in {base_dir} ({len(base)}) (tokenizer and model folders do not match)")
     domain = [t for ts in texts_by_kind.values() for t in ts]
     tok, kept = augment_tokenizer(base, domain, general, train_vocab_size=cfg.train_vocab_size,
                                   min_frequency=cfg.min_frequency, coverage=cfg.coverage,

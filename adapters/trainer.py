@@ -134,7 +134,8 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
     peak = measured_peak_flops("cuda" if torch.cuda.is_available() else "cpu")
     fpt = flops_per_token(acc.unwrap_model(model), seq)
     g = torch.Generator().manual_seed(1234)
-    order = torch.cat([torch.randperm(n, generator=g) for _ in range(math.ceil(cfg.epochs) + total_steps)])
+    reps = math.ceil(total_steps * cfg.global_batch_size / n) + 1  # epochs' worth of shuffled indices
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(reps)])
     micro = cfg.global_batch_size // cfg.micro_batch_size
     model.train()
     for step in range(start, total_steps):

@@ -6,6 +6,7 @@
 Sizes fit all-MiniLM-L6-v2's 256-token window (~4 characters a token for prose, fewer for code): a
 section or unit longer than `max_chars` is split at paragraph (or line) boundaries, keeping its
 heading path or unit name as the title of every part, so each part still says where it comes from.
+Code and config get their own, smaller budget (`code_max_chars`): they tokenize at fewer characters a token.
 """
 from __future__ import annotations
 
@@ -32,14 +33,17 @@ _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 class ChunkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_chars: int = Field(1200, ge=200, le=20000, description="largest chunk, in characters")
+    max_chars: int = Field(1200, ge=200, le=20000, description="largest prose chunk, in characters")
+    # Code tokenizes at ~2.5 characters a token against ~4.5 for prose (measured with the MiniLM tokenizer
+    # on ../shared/corpora), so the same window holds far fewer characters of RTL, Tcl or hjson.
+    code_max_chars: int = Field(600, ge=200, le=20000, description="largest code/config chunk, in characters")
     overlap_chars: int = Field(150, ge=0, description="overlap between line-window parts (fallback splitter)")
     min_section_chars: int = Field(40, ge=0, description="sections shorter than this merge into the next")
 
     @model_validator(mode="after")
     def _check(self) -> "ChunkConfig":
-        if self.overlap_chars >= self.max_chars // 2:
-            raise ValueError("chunking.overlap_chars must be less than half of chunking.max_chars")
+        if self.overlap_chars >= min(self.max_chars, self.code_max_chars) // 2:
+            raise ValueError("chunking.overlap_chars must be less than half of chunking.max_chars and code_max_chars")
         return self
 
 
@@ -55,6 +59,8 @@ class _Piece:
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
     """Split one Document into Chunks by its structure; ids are f"{source}#{i}"."""
     config = config or ChunkConfig()
+    if doc.doc_type not in _PROSE and doc.doc_type != "bug":
+        config = config.model_copy(update={"max_chars": config.code_max_chars})
     if doc.doc_type == "bug":
         pieces = _bug_pieces(doc, config)
     elif doc.doc_type in _TS_LANG:
@@ -176,7 +182,7 @@ def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConf
             continue
         if buf and sum(len(b) + 2 for b in buf) + len(text) > config.max_chars:
             pieces.append(_Piece(title, "\n\n".join(buf), buf_start, p_start - 1, {}))
-            buf = [heading] if heading and len(heading) + len(text) < config.max_chars else []
+            buf = [heading] if heading and len(heading) + 2 + len(text) <= config.max_chars else []
         if not buf or buf == [heading]:
             buf_start = p_start
         buf.append(text)
@@ -233,6 +239,21 @@ def _unit_name(node) -> str:
     return "?"
 
 
+def _module_ports(node) -> list[str]:
+    """Port names of a Verilog module: from its ANSI header, else from its `input`/`output` declarations.
+    Only the header and top-level port declarations are walked, never the body's instances."""
+    ports: list[str] = []
+    stack = [c for c in node.children if c.type in ("module_ansi_header", "module_nonansi_header", "port_declaration")
+             or (c.type == "module_or_generate_item" and c.child_count and c.children[0].type == "port_declaration")]
+    while stack:
+        n = stack.pop(0)
+        if n.type == "port_identifier" and n.text:
+            ports.append(n.text.decode("utf-8", "replace"))
+        elif n.type not in ("parameter_port_list", "list_of_ports"):
+            stack = list(n.children) + stack
+    return list(dict.fromkeys(ports))
+
+
 def _code_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
     try:
         tree = _parser(_TS_LANG[doc.doc_type]).parse(doc.text.encode("utf-8"))
@@ -264,6 +285,8 @@ def _code_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
         text = "\n".join(lines[lead:e + 1])
         title = f"{kind} {name}"
         meta = {"unit": kind, "name": name}
+        if node.type == "module_declaration" and (ports := _module_ports(node)):
+            meta["ports"] = ports
         if len(text) <= config.max_chars:
             pieces.append(_Piece(title, text, lead + 1, e + 1, meta))
         else:

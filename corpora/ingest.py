@@ -162,9 +162,9 @@ def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclMani
     text = curate.normalise(text)
     if not text.strip():
         return Drop(source, "empty after cleaning (whitespace only)")
-    # Generated docs are still what engineers read (register pages from hjson): only code/config is dropped.
-    if config.drop_generated and doc_type not in ("markdown", "rst", "html", "pdf") and \
-            (why := curate.generated_reason(path.name, text)):
+    # Generated docs are still what engineers read (register pages from hjson): the header rule skips prose.
+    if config.drop_generated and (why := curate.generated_reason(
+            path.name, text, check_header=doc_type not in ("markdown", "rst", "html", "pdf"))):
         return Drop(source, why)
     if config.strip_license_headers and doc_type in ("verilog", "systemverilog", "tcl", "python", "c", "cpp", "hjson"):
         text = curate.strip_license_header(text)

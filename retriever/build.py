@@ -234,7 +234,7 @@ def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: d
     """Bring FAISS up to date and rebuild BM25 from the store."""
     _update_vectors(staging, store, config, previous, changes.removed_vids, changes.new_vids,
                     changes.new_vecs, changes.dim)
-    ids, texts = store.texts()
+    ids, texts = store.texts(with_source=config.bm25_source)
     BM25Index.build(ids, texts, k1=config.bm25_k1, b=config.bm25_b).save(staging / "bm25")
 
 

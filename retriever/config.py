@@ -40,6 +40,8 @@ class IndexConfig(BaseModel):
         faiss: ``flat`` (exact inner product), ``hnsw`` or ``ivfpq`` (approximate, for large corpora).
         fusion: ``rrf`` (reciprocal-rank fusion) or ``weighted`` (min-max normalised score sum).
         candidates: how many hits each retriever contributes before fusion (grown when ACLs filter many).
+        bm25_source: BM25 also indexes each chunk's source path (``hw/ip/uart/doc/...`` -> ``uart``, ``doc``),
+            so a question naming a block or tool finds its files; the path is split like identifiers.
         chunking / ingest: passed to ``corpora.chunking.ChunkConfig`` / ``corpora.ingest.IngestConfig``.
     """
 
@@ -67,6 +69,7 @@ class IndexConfig(BaseModel):
     candidates: int = Field(50, ge=1, le=10_000)
     bm25_k1: float = Field(1.5, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
+    bm25_source: bool = True
 
     reranker: Path | None = None
     rerank_candidates: int = Field(20, ge=1, le=1000)

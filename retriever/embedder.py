@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -43,15 +44,54 @@ def default_cache_dir() -> Path:
     return Path(base) / "onnx"
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def _digest_file(path: Path) -> str:
+    """sha256 of a weights file, streamed; cached by (path, size, mtime) in memory and on disk.
+
+    Hashing MiniLM's 90 MB takes ~0.2 s; the cache (``<cache>/digests.json``) makes every later call free.
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    store = default_cache_dir().parent / "digests.json"
+    disk_key = "|".join(map(str, key))
+    try:
+        saved = json.loads(store.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    digest = saved.get(disk_key) if isinstance(saved, dict) else None
+    if not isinstance(digest, str):
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        saved = saved if isinstance(saved, dict) else {}
+        saved[disk_key] = digest
+        try:  # atomic: concurrent builds never see a half-written cache
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(saved))
+            os.replace(tmp, store)
+        except OSError:
+            pass  # a read-only cache only costs re-hashing next time
+    _DIGESTS[key] = digest
+    return digest
+
+
 def model_fingerprint(path: Path) -> str:
-    """Identity of a model folder (config + weights size/mtime-free hash of config files), to refuse mixing models."""
+    """Identity of a model folder: its config files and the CONTENT of its weights (a fine-tuned copy of
+    a model differs from its base even with identical configs and sizes), to refuse mixing models."""
     h = hashlib.sha256()
     for name in ("config.json", "config_sentence_transformers.json", "modules.json"):
         p = path / name
         if p.is_file():
             h.update(p.read_bytes())
     for w in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        h.update(f"{w.name}:{w.stat().st_size}".encode())
+        h.update(f"{w.name}:{_digest_file(w)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -102,12 +142,19 @@ class Embedder:
         self.dim = int(self.model.get_embedding_dimension())
         self._onnx = None
         if backend != "torch":
-            from retriever.onnx_encoder import OnnxEncoder, export_onnx
+            try:
+                self._onnx = self._load_onnx(Path(cache_dir) if cache_dir else default_cache_dir(), threads)
+            except ImportError as e:  # onnx / onnxscript / onnxruntime missing: still embed, say so once
+                warnings.warn(f"embedder backend {backend!r} unavailable ({e}); using torch", stacklevel=2)
+                self.backend = "torch"
 
-            folder = (Path(cache_dir) if cache_dir else default_cache_dir()) / f"{path.name}-{self.fingerprint}"
-            name = "model_int8.onnx" if backend == "onnx-int8" else "model.onnx"
-            onnx_file = export_onnx(self.model, folder / name, int8=backend == "onnx-int8")
-            self._onnx = OnnxEncoder(onnx_file, self.model, threads=threads)
+    def _load_onnx(self, cache_dir: Path, threads: int | None):
+        from retriever.onnx_encoder import OnnxEncoder, export_onnx
+
+        folder = cache_dir / f"{self.path.name}-{self.fingerprint}"
+        int8 = self.backend == "onnx-int8"
+        onnx_file = export_onnx(self.model, folder / ("model_int8.onnx" if int8 else "model.onnx"), int8=int8)
+        return OnnxEncoder(onnx_file, self.model, threads=threads)
 
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """Embed texts (sorted by length internally, so batches carry little padding); one row per text."""

@@ -126,10 +126,10 @@ class Store:
             rows = self._db.execute("SELECT vid, acl FROM chunks").fetchall()
         return {vid: frozenset(json.loads(acl)) for vid, acl in rows}
 
-    def texts(self) -> tuple[list[int], list[str]]:
-        """(vids, title + text) of every chunk, for the BM25 index."""
-        rows = self._db.execute("SELECT vid, title, text FROM chunks ORDER BY vid").fetchall()
-        return [r[0] for r in rows], [f"{r[1] or ''}\n{r[2]}" for r in rows]
+    def texts(self, *, with_source: bool = False) -> tuple[list[int], list[str]]:
+        """(vids, title + text) of every chunk, for the BM25 index; ``with_source`` puts the source path first."""
+        rows = self._db.execute("SELECT vid, source, title, text FROM chunks ORDER BY vid").fetchall()
+        return [r[0] for r in rows], [f"{r[1] + chr(10) if with_source else ''}{r[2] or ''}\n{r[3]}" for r in rows]
 
     def vectors(self, vids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(vids, vectors) of the given chunks, or of all chunks."""

@@ -12,6 +12,7 @@ feedback_app = typer.Typer(help="User feedback collected by the UI and the Slack
 
 def register(app: typer.Typer) -> None:
     app.command("slack")(slack)
+    app.command("ui")(ui)
     app.add_typer(feedback_app, name="feedback")
 
 
@@ -43,6 +44,26 @@ def slack(
         port = port or settings.slack.port
         console.print(f"[green]Slack bot listening on http://{host}:{port}/slack/events[/]")
         serve_http(app, host=host, port=port)
+
+
+def ui(
+    index: Path = IndexOpt,
+    config: Path = ConfigOpt,
+    host: str = typer.Option(None, help="Interface to listen on (default ui.host, 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default ui.port, 8000)."),
+    headless: bool = typer.Option(False, "--headless", help="Do not open a browser."),
+) -> None:
+    """Serve the Chainlit chat page (Ask, Tcl script, Bug summary) on http://127.0.0.1:8000."""
+    from ui.launch import serve
+
+    settings = settings_from(index, config)
+    if not settings.index_dir.is_dir():
+        fail(f"no index at {settings.index_dir}; build one first, e.g. "
+             f"`chipassist index corpora/sample --index {settings.index_dir}`", code=1)
+    host, port = host or settings.ui.host, port or settings.ui.port
+    console.print(f"[green]ChipAssist UI on http://{host}:{port} (index {settings.index_dir}, "
+                  f"backend {settings.llm.backend}, auth {settings.ui.auth})[/]")
+    serve(settings, host=host, port=port, headless=headless, config_file=config)
 
 
 @feedback_app.command("export")

@@ -47,6 +47,8 @@ def index_cmd(
     except (FileNotFoundError, IndexConfigError, ModelMismatchError, CorruptIndexError,
             BuildLockedError) as e:
         fail(str(e))
+    except (ValueError, OSError) as e:  # --model is not a loadable sentence-transformers folder
+        fail(f"cannot embed with model {model or 'default'}: {e}")
     if json_out:
         print_json(report.to_dict() | {"ingest": _ingest_summary(report.ingest_report)})
         return
@@ -63,9 +65,9 @@ def index_cmd(
 
 
 def _ingest_summary(report) -> dict[str, int]:
-    """Counts per section of the ingest report (kept / dropped / duplicates ...)."""
-    d = report.to_dict() if report is not None else {}
-    return {k: len(v) for k, v in d.items() if isinstance(v, list | dict)}
+    """The ingest report's counts (kept, dropped, duplicates, secrets scrubbed, problems)."""
+    summary = report.summary() if report is not None else {}
+    return {k: v for k, v in summary.items() if isinstance(v, int)}
 
 
 def search_cmd(

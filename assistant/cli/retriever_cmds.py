@@ -1,6 +1,159 @@
-"""CLI commands (placeholder until its area lands)."""
+"""`chipassist retriever`: fine-tune the dense retriever on the indexed corpus, and compare it with the base.
+
+    chipassist retriever gen-pairs --index DIR [--out pairs.jsonl] [--backend openai --base-url URL] [--max-pairs N]
+    chipassist retriever train --pairs pairs.jsonl --out models/tuned [--base-model DIR] [--loss mnrl|cached|gist]
+    chipassist retriever eval --index DIR --queries FILE.jsonl --model models/tuned [--json]
+    chipassist index CORPUS --index DIR --model models/tuned --rebuild     # then search with the tuned model
+
+Exit codes: 0 ok, 1 no index, 2 bad input (pairs file, model folder, too small a corpus).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
 import typer
+
+from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, print_json, settings_from
+
+retriever_app = typer.Typer(help="Fine-tune the dense retriever on your corpus.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(retriever_app, name="retriever")
+
+
+def _open(index_dir: Path):
+    from retriever.index import CorruptIndexError, Index, IndexNotFoundError
+
+    try:
+        return Index.open(index_dir)
+    except (IndexNotFoundError, CorruptIndexError) as e:
+        fail(str(e), code=1)
+
+
+def _bad_option(e) -> None:
+    """A pydantic error as a CLI message naming the field."""
+    fail("; ".join(f"{'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}" for err in e.errors()))
+
+
+@retriever_app.command("gen-pairs")
+def gen_pairs(
+    index: Path = IndexOpt,
+    config: Path = ConfigOpt,
+    out: Path = typer.Option(Path("retriever-pairs.jsonl"), "--out", help="JSONL file to write."),
+    backend: str = typer.Option("derived", "--backend", help="derived (from structure) or openai (an LLM server)."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible server, for --backend openai."),
+    llm_model: str = typer.Option(None, "--llm-model", help="Model name on that server (default: its first)."),
+    max_pairs: int = typer.Option(3000, "--max-pairs", help="Total (query, chunk) pairs."),
+    negatives: int = typer.Option(1, "--negatives", help="Hard negatives per pair."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Generate (query, chunk, hard negatives) pairs from an index, with a held-out split."""
+    from pydantic import ValidationError
+
+    from retriever.finetune.config import PairsConfig
+    from retriever.finetune.gen_pairs import PairsError, generate_pairs, write_pairs
+
+    settings = settings_from(index, config)
+    try:
+        cfg = PairsConfig(backend=backend, base_url=base_url, llm_model=llm_model, max_pairs=max_pairs,
+                          num_negatives=negatives)
+    except ValidationError as e:
+        _bad_option(e)
+    idx = _open(settings.index_dir)
+    try:
+        rows, report = generate_pairs(idx, cfg, progress=not json_out)
+    except PairsError as e:
+        fail(str(e))
+    write_pairs(rows, out)
+    if json_out:
+        print_json(report.to_dict() | {"out": str(out)})
+        return
+    d = report.to_dict()
+    console.print(f"{d['pairs']} pairs ({d['train']} train, {d['heldout']} held out) from {d['chunks_sampled']} "
+                  f"chunks, {d['negatives']} hard negatives; false negatives dropped: {d['filtered']}")
+    console.print(f"wrote {out}")
+
+
+@retriever_app.command("train")
+def train(
+    pairs: Path = typer.Option(..., "--pairs", help="JSONL from `chipassist retriever gen-pairs`."),
+    out: Path = typer.Option(..., "--out", help="Folder for the tuned model (replaced only when training ends)."),
+    base_model: Path = typer.Option(None, "--base-model", help="sentence-transformers folder (default MiniLM)."),
+    loss: str = typer.Option("mnrl", "--loss", help="mnrl | cached | gist."),
+    epochs: float = typer.Option(1.0, "--epochs"),
+    max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: epochs decide)."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    max_minutes: float = typer.Option(18.0, "--max-minutes", help="Time budget; the best checkpoint is kept."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Fine-tune an embedding model on generated pairs; the best held-out checkpoint is saved atomically."""
+    from pydantic import ValidationError
+
+    from retriever.finetune.config import TrainConfig
+    from retriever.finetune.gen_pairs import PairsError
+    from retriever.finetune.train import TrainError, train_model
+
+    try:
+        cfg = TrainConfig(base_model=base_model, loss=loss, epochs=epochs, max_steps=max_steps,
+                          batch_size=batch_size, max_minutes=max_minutes)
+    except ValidationError as e:
+        _bad_option(e)
+    try:
+        report = train_model(pairs, out, cfg, progress=not json_out)
+    except (TrainError, PairsError) as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail(f"training interrupted; {out} was not changed", code=130)
+    if json_out:
+        print_json(report.to_dict())
+        return
+    console.print(f"trained {report.steps} steps in {report.seconds:.0f} s on {report.train_pairs} pairs; "
+                  f"held-out {report.base} -> {report.best}")
+    console.print(f"model: {out}  (use it: chipassist index CORPUS --index DIR --model {out} --rebuild)")
+
+
+@retriever_app.command("eval")
+def eval_cmd(
+    queries: Path = typer.Option(..., "--queries", help="JSONL file: {id, query, gold: [{source, contains}]}."),
+    model: Path = typer.Option(..., "--model", help="The tuned sentence-transformers folder."),
+    index: Path = IndexOpt,
+    config: Path = ConfigOpt,
+    k: int = typer.Option(10, "-k", "--k", min=1),
+    mode: str = typer.Option(None, "--mode", help="hybrid, dense or bm25 (default: from settings)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Base index vs the same corpus re-embedded with --model: hit@1/5/10, MRR@10, latency, side by side."""
+    from retriever.evaluate import QueryFileError, load_queries
+    from retriever.finetune.compare import METRICS, compare, reembed
+    from retriever.finetune.train import TrainError
+
+    settings = settings_from(index, config)
+    mode = mode or settings.retrieval.mode
+    try:
+        qs = load_queries(queries)
+    except QueryFileError as e:
+        fail(str(e))
+    base = _open(settings.index_dir)
+    with tempfile.TemporaryDirectory(prefix="chipassist-tuned-") as tmp:
+        try:
+            tuned = reembed(base, model, Path(tmp) / "index", progress=not json_out)
+        except (TrainError, FileNotFoundError, ValueError) as e:
+            fail(str(e))
+        results = compare({"base": base, "tuned": tuned}, qs, k=k, mode=mode)
+        tuned.close()
+    if json_out:
+        print_json({name: {m: r[m] for m in METRICS} for name, r in results.items()})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"retrieval ({mode}): {queries} ({len(qs)} questions), base vs {model}")
+    table.add_column("model")
+    for col in METRICS:
+        table.add_column(col, justify="right")
+    for name, r in results.items():
+        table.add_row(name, *(f"{r[m]:.3f}" if "ms" not in m else f"{r[m]:.1f}" for m in METRICS))
+    table.add_row("tuned/base", *(f"{results['tuned'][m] / results['base'][m]:.2f}x" if results["base"][m] else "-"
+                                  for m in METRICS))
+    console.print(table)

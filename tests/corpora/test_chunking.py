@@ -37,6 +37,9 @@ def test_verilog_tcl_python_units():
     chunks = chunk_document(_doc(v, "verilog", "rtl"))
     assert [c.title for c in chunks] == ["module uart_tx", "module uart_rx"]
     assert chunks[0].text.startswith("// UART transmitter") and chunks[0].metadata["name"] == "uart_tx"
+    assert chunks[0].metadata["ports"] == ["clk", "tx"] and chunks[1].metadata["ports"] == ["rx"]
+    non_ansi = "module sync(a, y);\n  input a;\n  output y;\n  inner u (.p(a), .q(y));\nendmodule\n"
+    assert chunk_document(_doc(non_ansi, "verilog", "rtl"))[0].metadata["ports"] == ["a", "y"]  # not instance pins
     tcl = "set out /tmp/x\nproc read_design {top} {\n  yosys read_verilog $top.v\n}\nproc report_area {} {\n  yosys stat\n}\nread_design uart\n"
     titles = [c.title for c in chunk_document(_doc(tcl, "tcl", "tcl"))]
     assert "proc read_design" in titles and "proc report_area" in titles and len(titles) == 4
@@ -46,11 +49,11 @@ def test_verilog_tcl_python_units():
 
 def test_fallback_windows_for_unparsed_types_and_long_units():
     text = "\n".join(f"key_{i}: value number {i} with some padding text" for i in range(200))
-    chunks = chunk_document(_doc(text, "yaml", "config"), ChunkConfig(max_chars=500, overlap_chars=100))
-    assert len(chunks) > 10 and all(len(c.text) <= 500 for c in chunks)
+    chunks = chunk_document(_doc(text, "yaml", "config"), ChunkConfig(code_max_chars=500, overlap_chars=100))
+    assert len(chunks) > 10 and all(len(c.text) <= 500 for c in chunks)  # code/config use the code budget
     assert chunks[1].start_line <= chunks[0].end_line  # windows overlap
     long_module = "module big(input a);\n" + "\n".join(f"  wire w{i} = a;" for i in range(300)) + "\nendmodule\n"
-    parts = chunk_document(_doc(long_module, "verilog", "rtl"), ChunkConfig(max_chars=600))
+    parts = chunk_document(_doc(long_module, "verilog", "rtl"), ChunkConfig(code_max_chars=600))
     assert len(parts) > 1 and all(p.title.startswith("module big (part") for p in parts)
 
 

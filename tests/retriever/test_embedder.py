@@ -2,6 +2,8 @@
 bad options are refused by name."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,28 @@ def test_bad_options_are_refused_by_name(tmp_path):
         Embedder(tmp_path / "nope")
     with pytest.raises(ValueError, match="not a sentence-transformers model"):
         Embedder(tmp_path)
+
+
+def test_fingerprint_hashes_weight_content_and_caches_it(tmp_path, monkeypatch):
+    """A fine-tuned copy (same configs, same weight size, other bytes) must not share its base's fingerprint."""
+    import retriever.embedder as emb
+
+    monkeypatch.setenv("CHIPASSIST_CACHE", str(tmp_path / "cache"))
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    for folder, weights in ((base, b"\x00" * 4096), (tuned, b"\x00" * 4095 + b"\x01")):
+        folder.mkdir()
+        (folder / "config.json").write_text('{"hidden_size": 8}')
+        (folder / "model.safetensors").write_bytes(weights)
+    assert emb.model_fingerprint(base) != emb.model_fingerprint(tuned)
+    assert (tmp_path / "cache" / "digests.json").is_file()
+    # a repeat is served from the disk cache (keyed by path, size, mtime): plant a digest and see it used
+    store = tmp_path / "cache" / "digests.json"
+    saved = json.loads(store.read_text())
+    key = next(k for k in saved if k.startswith(str((base / "model.safetensors").resolve())))
+    first = emb.model_fingerprint(base)
+    store.write_text(json.dumps({**saved, key: "planted"}))
+    emb._DIGESTS.clear()
+    assert emb.model_fingerprint(base) != first
+    # rewriting the weights (new mtime) invalidates the cached digest
+    (base / "model.safetensors").write_bytes(b"\x00" * 4095 + b"\x01")
+    assert emb.model_fingerprint(base) == emb.model_fingerprint(tuned)

@@ -82,3 +82,15 @@ def test_reranker_reorders_by_cross_encoder_scores(mini_index_master, tiny_cross
         assert all("rerank" in h.scores and "fused" in h.scores for h in hits)
         changed += [h.chunk.id for h in hits] != [h.chunk.id for h in plain]
     assert changed, "a random cross-encoder should reorder at least one query's results"
+
+
+def test_bm25_indexes_source_paths_by_default(mini_index_master):
+    """A word found only in file paths ("docs") reaches exactly the chunks under docs/ via BM25."""
+    index = Index.open(mini_index_master[1])
+    assert index.config.bm25_source is True
+    ids, scores = index._bm25.search("docs", 50)
+    sources = {c.source for c in index.store.chunks_by_vid(ids.tolist()).values()}
+    assert sources and all(s.startswith("docs/") for s in sources)
+    ids_plain, texts_plain = index.store.texts()
+    assert not BM25Index.build(ids_plain, texts_plain).search("docs", 50)[0].size  # without paths: no match
+    index.close()

@@ -1,0 +1,144 @@
+"""Retriever fine-tuning benchmark: base MiniLM vs the domain-tuned model, on the same corpus, in one run.
+
+    python bench/finetune_retriever.py [--corpus ../shared/corpora] [--queries bench/queries/shared.jsonl]
+        [--base-index DIR] [--work DIR] [--max-pairs 3000] [--loss mnrl] [--max-minutes 18] [--threads 2]
+
+Steps (each timed): index the corpus with the base model (or reuse ``--base-index``), generate derived pairs
+from that index (``retriever.finetune.gen_pairs``; the question file is never read before the last step),
+train (``retriever.finetune.train``), index the same roots with the tuned model, then score both indexes on
+the question file with ``retriever.evaluate`` in the default search configuration (hybrid) and dense-only.
+Prints a table with tuned/base ratios and the goal check (hit@1 >= 1.3x base, hit@5 >= 0.92), writes
+bench/out/finetune_retriever.json and bench/out/finetune_retriever.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+OUT = ROOT / "bench" / "out"
+MODES = ("hybrid", "dense")
+SHOWN = ("hit@1", "hit@5", "hit@10", "mrr@10")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpora")
+    ap.add_argument("--queries", type=Path, default=ROOT / "bench" / "queries" / "shared.jsonl")
+    ap.add_argument("--base-index", type=Path, help="an index of --corpus built with the base model (reused)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/chipassist-finetune-bench"))
+    ap.add_argument("--max-pairs", type=int, default=3000)
+    ap.add_argument("--loss", default="mnrl", choices=["mnrl", "cached", "gist"])
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--max-minutes", type=float, default=18.0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from retriever.evaluate import load_queries
+    from retriever.finetune.compare import compare, reembed
+    from retriever.finetune.config import PairsConfig, TrainConfig
+    from retriever.finetune.gen_pairs import generate_pairs, write_pairs
+    from retriever.finetune.train import train_model
+    from retriever.index import Index, build_index
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t = time.monotonic()
+    base_dir = args.base_index or args.work / "base-index"
+    if not args.base_index:
+        build_index([args.corpus], base_dir)
+    base = Index.open(base_dir)
+    timings["base index"] = time.monotonic() - t
+
+    t = time.monotonic()
+    rows, pairs_report = generate_pairs(base, PairsConfig(max_pairs=args.max_pairs))
+    pairs = args.work / "pairs.jsonl"
+    write_pairs(rows, pairs)
+    timings["gen-pairs"] = time.monotonic() - t
+
+    t = time.monotonic()
+    model_dir = args.work / f"tuned-{args.loss}"
+    train_report = train_model(pairs, model_dir, TrainConfig(loss=args.loss, epochs=args.epochs,
+                                                             max_minutes=args.max_minutes, threads=args.threads,
+                                                             max_eval_corpus=1000))
+    timings["train"] = time.monotonic() - t
+
+    t = time.monotonic()
+    tuned = reembed(base, model_dir, args.work / f"tuned-index-{args.loss}")
+    timings["tuned index"] = time.monotonic() - t
+
+    queries = load_queries(args.queries)  # read only now: it never influences the training data
+    results = {mode: compare({"base": base, "tuned": tuned}, queries, mode=mode) for mode in MODES}
+    summary = {"corpus": str(args.corpus), "queries": str(args.queries), "chunks": len(base),
+               "pairs": pairs_report.to_dict(), "train": train_report.to_dict(), "loss": args.loss,
+               "timings_s": {k: round(v, 1) for k, v in timings.items()}, "results": results}
+    summary["goal"] = goal(results["hybrid"])
+    print_table(summary)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "finetune_retriever.json").write_text(json.dumps(summary, indent=2))
+    plot(results, OUT / "finetune_retriever.png", args.loss)
+    print(f"wrote {OUT / 'finetune_retriever.json'} and {OUT / 'finetune_retriever.png'}")
+
+
+def goal(r: dict) -> dict:
+    base1, tuned1 = r["base"]["hit@1"], r["tuned"]["hit@1"]
+    ratio = tuned1 / base1 if base1 else None
+    return {"hit@1_ratio": ratio, "hit@1_goal_met": bool(ratio and ratio >= 1.3),
+            "hit@5": r["tuned"]["hit@5"], "hit@5_goal_met": r["tuned"]["hit@5"] >= 0.92}
+
+
+def print_table(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"retriever fine-tuning on {summary['chunks']} chunks ({summary['loss']}, "
+                        f"{summary['train']['train_pairs']} train pairs, {summary['train']['steps']} steps)")
+    table.add_column("mode")
+    table.add_column("model")
+    for m in SHOWN:
+        table.add_column(m, justify="right")
+    for mode, res in summary["results"].items():
+        for name in ("base", "tuned"):
+            table.add_row(mode, name, *(f"{res[name][m]:.3f}" for m in SHOWN))
+        table.add_row(mode, "tuned/base", *(f"{res['tuned'][m] / res['base'][m]:.2f}x" if res["base"][m] else "-"
+                                            for m in SHOWN))
+    console = Console()
+    console.print(table)
+    console.print(f"timings (s): {summary['timings_s']}; held-out during training: {summary['train']['base']} "
+                  f"-> {summary['train']['best']}")
+    console.print(f"goal (hybrid): {summary['goal']}")
+
+
+def plot(results: dict, path: Path, loss: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), sharey=True)
+    for ax, (mode, res) in zip(axes, results.items()):
+        x = range(len(SHOWN))
+        ax.bar([i - 0.2 for i in x], [res["base"][m] for m in SHOWN], 0.4, label="base MiniLM")
+        ax.bar([i + 0.2 for i in x], [res["tuned"][m] for m in SHOWN], 0.4, label=f"tuned ({loss})")
+        ax.set_xticks(list(x), SHOWN)
+        ax.set_title(f"{mode} search")
+        ax.axhline(0.92, ls=":", c="grey")
+        ax.set_ylim(0, 1)
+    axes[0].legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""DAPT trains for real on a tiny model: loss and domain perplexity fall, checkpoints resume, an interrupted save
+keeps the last checkpoint, and bad inputs fail before compute."""
+import json
+import os
+
+import pytest
+
+from adapters.config import RecipeError
+from adapters.dapt import run_dapt
+from adapters.trainer import latest_checkpoint
+
+
+def test_dapt_lowers_loss_and_domain_perplexity(make_recipe, tiny_base, tmp_path):
+    rep = run_dapt(make_recipe(), tiny_base, tmp_path / "dapt", log=lambda r: None)
+    assert rep["loss_last"] < rep["loss_first"]
+    assert rep["eval"]["after"]["domain_ppl"] < 0.8 * rep["eval"]["before"]["domain_ppl"]
+    assert "general_ppl" in rep["eval"]["after"]
+    assert (tmp_path / "dapt" / "model" / "config.json").is_file()
+
+
+def test_resume_continues_and_rejects_a_changed_recipe(make_recipe, tiny_base, tmp_path):
+    out = tmp_path / "dapt"
+    logs = []
+    run_dapt(make_recipe(), tiny_base, out, log=logs.append, stop_after=4)
+    assert latest_checkpoint(out / "checkpoints").name == "step-0000004"
+    logs.clear()
+    run_dapt(make_recipe(), tiny_base, out, log=logs.append)
+    steps = [r["step"] for r in logs if r.get("event") == "step"]
+    assert logs[0] == {"event": "resumed", "step": 4} and steps[0] == 5 and steps[-1] == 12
+    with pytest.raises(RecipeError, match="different recipe"):
+        run_dapt(make_recipe(dapt={"lr": 1e-2}), tiny_base, out, log=lambda r: None)
+
+
+def test_interrupted_save_keeps_last_checkpoint(make_recipe, tiny_base, tmp_path, monkeypatch):
+    out = tmp_path / "dapt"
+    run_dapt(make_recipe(), tiny_base, out, log=lambda r: None, stop_after=4)
+    real_replace = os.replace
+
+    def crash(src, dst):  # the process "dies" while moving the next checkpoint into place
+        if "step-0000008" in str(dst):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_dapt(make_recipe(), tiny_base, out, log=lambda r: None)
+    ck = latest_checkpoint(out / "checkpoints")
+    assert ck.name == "step-0000004" and json.loads((ck / "meta.json").read_text())["step"] == 4
+    monkeypatch.setattr(os, "replace", real_replace)
+    rep = run_dapt(make_recipe(), tiny_base, out, log=lambda r: None)
+    assert rep["steps"] == 12
+
+
+def test_bad_inputs_fail_before_compute(make_recipe, tiny_base, tmp_path):
+    with pytest.raises(RecipeError, match="config.json"):
+        run_dapt(make_recipe(), tmp_path / "missing", tmp_path / "o", log=print)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RecipeError, match="no usable documents"):
+        run_dapt(make_recipe(data={"domain_roots": [str(empty)]}), tiny_base, tmp_path / "o", log=print)
+    from adapters.tiny import build_tokenizer
+    build_tokenizer(["some general text here"] * 50 + [str(i) * 30 for i in range(999)], 2000).save_pretrained(
+        tiny_base)
+    with pytest.raises(RecipeError, match="do not match"):
+        run_dapt(make_recipe(), tiny_base, tmp_path / "o", log=print)

@@ -1,0 +1,74 @@
+"""SFT masks all but assistant tokens and trains (full and LoRA); export merges LoRA into a loadable bf16 folder;
+AutoEval's log-likelihood scoring picks the right choice; gen-data derives samples from structure."""
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from adapters.autoeval import evaluate_mc
+from adapters.config import GenDataSection, RecipeError
+from adapters.data import chat_example
+from adapters.export import export
+from adapters.gendata import generate
+from adapters.sft import run_sft
+
+
+def test_labels_cover_only_assistant_replies(tiny_base):
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    msgs = [{"role": "user", "content": "What does the uart_ctrl register do?"},
+            {"role": "assistant", "content": "It enables the UART."},
+            {"role": "user", "content": "And dma?"}, {"role": "assistant", "content": "It starts transfers."}]
+    ex = chat_example(tok, msgs, 512)
+    learned = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != -100]
+    text = tok.decode(learned)
+    assert "It enables the UART." in text and "It starts transfers." in text
+    assert "uart_ctrl" not in text and "user" not in text and "And dma" not in text
+    assert learned.count(tok.eos_token_id) == 2
+
+
+@pytest.fixture
+def sft_data(domain_root, tmp_path):
+    path = tmp_path / "sft.jsonl"
+    rep = generate([domain_root], GenDataSection(min_answer_chars=5), path)
+    assert rep["kept"] > 10 and set(rep["per_kind"]) >= {"qa", "tcl"}
+    assert sum(v["dropped"] for v in rep["per_kind"].values()) > 0  # repeated sections are deduplicated
+    return path
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_sft_loss_falls_and_export_loads(method, make_recipe, tiny_base, sft_data, tmp_path):
+    r = make_recipe(sft={"method": method, "lr": 1e-2 if method == "lora" else 3e-3})
+    rep = run_sft(r, tiny_base, sft_data, tmp_path / "sft", base_vocab=400, log=lambda x: None)
+    assert rep["loss_last"] < rep["loss_first"]
+    out = export(tmp_path / "sft" / "model", tmp_path / "export")
+    assert out["serve"].startswith("vllm serve ")
+    m = AutoModelForCausalLM.from_pretrained(tmp_path / "export")
+    assert m.dtype == torch.bfloat16 and not any("lora" in n for n, _ in m.named_parameters())
+    assert len(AutoTokenizer.from_pretrained(tmp_path / "export")) == len(AutoTokenizer.from_pretrained(tiny_base))
+
+
+def test_qlora_on_cpu_is_a_clear_error(make_recipe, tiny_base, sft_data, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CPU-only check")
+    with pytest.raises(RecipeError, match="qlora needs a CUDA GPU"):
+        run_sft(make_recipe(sft={"method": "qlora"}), tiny_base, sft_data, tmp_path / "s", log=print)
+
+
+def test_autoeval_picks_the_choice_the_model_learned(tiny_base):
+    from adapters.data import pack
+    from adapters.tiny import pretrain
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    facts = "Question: Which block owns resets?\nAnswer: cru\n\n" * 40
+    pretrain(model, pack([facts], tok, 64), steps=40, lr=5e-3, batch_size=4)
+    rows = [{"question": "Which block owns resets?", "choices": ["uart", "cru", "dma"], "answer": 1,
+             "category": "design"}]
+    res = evaluate_mc(model, tok, rows, shots=0)
+    assert res["design"]["accuracy"] == 1.0 and res["overall"]["n"] == 1
+
+
+@pytest.mark.gpu
+def test_qlora_path_on_gpu():
+    pytest.importorskip("bitsandbytes")
+    assert torch.cuda.is_available()

@@ -1,0 +1,222 @@
+"""Retriever fine-tuning: derived pairs with filtered hard negatives, real training on a tiny model, atomic
+saves that survive interruption, clear errors on bad input, and the `chipassist retriever` commands."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from corpora.types import Chunk
+from retriever.finetune.config import PairsConfig, TrainConfig
+from retriever.finetune.gen_pairs import PairsError, false_negative_reason, generate_pairs, write_pairs
+from retriever.finetune.templates import derive_queries
+from retriever.finetune.train import TrainError, load_model, train_model
+
+TINY_TRAIN = dict(batch_size=8, max_steps=2, eval_every=2, learning_rate=1e-3, max_eval_corpus=60)
+
+
+def _digest(folder: Path) -> str:
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ gen-pairs
+def test_derived_queries_are_varied_and_cover_every_kind(sample_pairs):
+    rows, report, _ = sample_pairs
+    assert report.pairs == len(rows) >= 200
+    assert {"docs", "rtl", "bugs", "tcl"} <= set(report.kinds)
+    openings = {r["query"].split()[0].lower() for r in rows}
+    assert len(openings) >= 15, openings  # templates + paraphrase, not one phrasing
+    assert len({r["query"] for r in rows}) == len(rows)
+    # structured facts become questions: option tables, bug titles, Verilog modules
+    queries = " | ".join(r["query"] for r in rows)
+    assert "global_placement" in queries or "read_lef" in queries
+    assert any(r["kind"] == "bugs" and "PICO-" not in r["query"] for r in rows)
+
+
+def test_hard_negatives_exclude_false_negatives(sample_pairs, sample_index_master):
+    from retriever.index import Index
+
+    rows, report, _ = sample_pairs
+    idx = Index.open(sample_index_master)
+    assert all(len(r["negatives"]) == 1 for r in rows)
+    for r in rows:
+        pos = idx.get(r["chunk_id"])
+        for nid in r["negative_ids"]:
+            neg = idx.get(nid)
+            assert nid != r["chunk_id"]
+            assert false_negative_reason(pos, neg, -1.0, 1.0, PairsConfig()) is None
+    assert report.filtered["positive"] > 0 and report.filtered["same section"] > 0
+    # held-out split: whole documents, never trained on
+    train_src = {r["source"] for r in rows if r["split"] == "train"}
+    held_src = {r["source"] for r in rows if r["split"] == "heldout"}
+    assert held_src and not (train_src & held_src)
+
+
+def test_false_negative_rules():
+    cfg = PairsConfig(relative_margin=0.05, near_duplicate=0.8)
+    text = "The UART baud divisor is BAUD_DIV = clk / (16 * baud) and resets to 0x1A."
+    pos = Chunk(id="a#0", source="docs/uart.md", title="UART > Baud", text=text, doc_type="markdown", kind="docs")
+    part = Chunk(id="a#1", source="docs/uart.md", title="UART > Baud (part 2)", text="other words here",
+                 doc_type="markdown", kind="docs")
+    dup = Chunk(id="b#0", source="docs/copy.md", title="Copy", text=text + " Copy.", doc_type="markdown", kind="docs")
+    far = Chunk(id="c#0", source="docs/dma.md", title="DMA", text="DMA channels move words.", doc_type="markdown",
+                kind="docs")
+    assert false_negative_reason(pos, pos, 0.9, 0.9, cfg) == "positive"
+    assert false_negative_reason(pos, part, 0.2, 0.9, cfg) == "same section"
+    assert false_negative_reason(pos, dup, 0.2, 0.9, cfg) == "near duplicate"
+    assert false_negative_reason(pos, far, 0.88, 0.9, cfg) == "score margin"
+    assert false_negative_reason(pos, far, 0.5, 0.9, cfg) is None
+
+
+def test_templates_turn_option_rows_into_questions():
+    text = ("```tcl\nglobal_placement\n    [-density target_density]\n```\n\n| Switch Name | Description |\n"
+            "| ----- | ----- |\n| `-density` | Set target density. The default value is `0.7`. |\n")
+    chunk = Chunk(id="g#0", source="gpl/README.md", title="Global Placement > Options", text=text,
+                  doc_type="markdown", kind="docs")
+    qs = {q for seed in range(12) for q in derive_queries(chunk, random.Random(seed), 3)}
+    assert any("target density" in q and "0.7" not in q for q in qs)
+    assert any("global_placement" in q for q in qs)
+    assert len(qs) >= 6
+
+
+class _FakeIndex:
+    def __init__(self, chunks, index_dir="fake-index"):
+        self._chunks, self.index_dir = chunks, index_dir
+
+    def chunks(self):
+        return iter(self._chunks)
+
+
+def test_gen_pairs_rejects_an_index_without_text_or_too_small():
+    empty = [Chunk(id=f"x#{i}", source="x", title="", text="  ", doc_type="text", kind="text") for i in range(5)]
+    with pytest.raises(PairsError, match="no chunk text"):
+        generate_pairs(_FakeIndex(empty), progress=False)
+    tiny = [Chunk(id=f"t#{i}", source="t.md", title="T", text="word " * 30, doc_type="text", kind="text")
+            for i in range(2)]
+    with pytest.raises(PairsError, match="too small"):
+        generate_pairs(_FakeIndex(tiny), progress=False)
+
+
+# ------------------------------------------------------------------------------------------ train
+@pytest.fixture(scope="module")
+def tuned(tiny_model, sample_pairs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tuned") / "model"
+    report = train_model(sample_pairs[2], out, TrainConfig(base_model=tiny_model, **TINY_TRAIN), progress=False)
+    return out, report
+
+
+def test_training_saves_a_model_that_builds_an_index(tuned, sample_dir, tmp_path):
+    from retriever.config import IndexConfig
+    from retriever.embedder import Embedder
+    from retriever.index import Index, build_index
+
+    out, report = tuned
+    assert report.steps == 2 and report.best and report.base
+    assert json.loads((out / "chipassist-finetune.json").read_text())["report"]["steps"] == 2
+    assert not list(out.parent.glob(".model.*"))  # temp folders gone
+    assert Embedder(out).embed_query("baud rate").shape == (32,)
+    build_index([sample_dir / "docs"], tmp_path / "idx", IndexConfig(embed_backend="torch"), model=out,
+                progress=False)
+    idx = Index.open(tmp_path / "idx")
+    assert idx.info["model"]["path"] == str(out)
+    assert idx.search("UART baud divisor", k=3, mode="dense")
+
+
+def test_interrupted_training_keeps_the_previous_model(tuned, sample_pairs, monkeypatch):
+    from transformers import Trainer
+
+    out, _ = tuned
+    before = _digest(out)
+    calls = {"n": 0}
+    real_step = Trainer.training_step
+
+    def step_then_interrupt(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "training_step", step_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(sample_pairs[2], out, TrainConfig(base_model=out, **TINY_TRAIN | {"max_steps": 4}),
+                    progress=False)
+    assert calls["n"] == 2
+    assert _digest(out) == before
+    assert not list(out.parent.glob(".model.*"))
+    load_model(out)  # still a whole, loadable model
+
+
+def test_bad_model_folder_and_tiny_pairs_file_are_clear_errors(tmp_path, sample_pairs, tiny_model):
+    junk = tmp_path / "not-a-model"
+    junk.mkdir()
+    (junk / "config.json").write_text("{}")
+    with pytest.raises(TrainError, match="not a sentence-transformers model"):
+        train_model(sample_pairs[2], tmp_path / "out", TrainConfig(base_model=junk, **TINY_TRAIN), progress=False)
+    few = tmp_path / "few.jsonl"
+    write_pairs(sample_pairs[0][:3], few)
+    with pytest.raises(TrainError, match="fewer than one batch"):
+        train_model(few, tmp_path / "out", TrainConfig(base_model=tiny_model, **TINY_TRAIN), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_config_rejects_bad_values_naming_the_field():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="batch_size"):
+        TrainConfig(batch_size=1)
+    with pytest.raises(ValidationError, match="loss"):
+        TrainConfig(loss="triplet")
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def test_cli_gen_pairs_train_and_errors(sample_index_master, tiny_model, tmp_path):
+    from assistant.cli import app
+
+    runner = CliRunner()
+    pairs = tmp_path / "pairs.jsonl"
+    r = runner.invoke(app, ["retriever", "gen-pairs", "--index", str(sample_index_master), "--out", str(pairs),
+                            "--max-pairs", "120", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["pairs"] == 120 == len(pairs.read_text().splitlines())
+    out = tmp_path / "model"
+    r = runner.invoke(app, ["retriever", "train", "--pairs", str(pairs), "--out", str(out), "--base-model",
+                            str(tiny_model), "--max-steps", "1", "--batch-size", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    assert (out / "modules.json").is_file()
+    r = runner.invoke(app, ["retriever", "train", "--pairs", str(pairs), "--out", str(out), "--base-model",
+                            str(tmp_path), "--max-steps", "1"])
+    assert r.exit_code == 2 and "not a sentence-transformers model" in " ".join(r.output.split())
+    r = runner.invoke(app, ["retriever", "gen-pairs", "--index", str(tmp_path / "none"), "--out", str(pairs)])
+    assert r.exit_code == 1
+
+
+def test_cli_eval_prints_base_and_tuned_side_by_side(sample_index, tuned, sample_dir, tmp_path):
+    from assistant.cli import app
+
+    runner = CliRunner()
+    queries = sample_dir / "eval" / "queries.jsonl"
+    r = runner.invoke(app, ["retriever", "eval", "--index", str(sample_index), "--queries", str(queries),
+                            "--model", str(tuned[0]), "--mode", "dense", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert set(res) == {"base", "tuned"} and {"hit@1", "hit@5", "mrr@10"} <= set(res["base"])
+    assert res["base"]["hit@5"] > res["tuned"]["hit@5"]  # a 2-step random tiny model is worse than MiniLM
+    r = runner.invoke(app, ["retriever", "eval", "--index", str(sample_index), "--queries", str(queries),
+                            "--model", str(tmp_path)])
+    assert r.exit_code == 2 and "not a sentence-transformers model" in " ".join(r.output.split())
+
+
+def test_cli_index_with_a_bad_model_folder_keeps_the_index(sample_index, sample_dir, tmp_path):
+    from assistant.cli import app
+    from retriever.index import Index
+
+    before = Index.open(sample_index).info["generation"]
+    r = CliRunner().invoke(app, ["index", str(sample_dir), "--index", str(sample_index), "--model", str(tmp_path),
+                                 "--rebuild"])
+    assert r.exit_code == 2 and "sentence-transformers model" in " ".join(r.output.split())
+    idx = Index.open(sample_index)
+    assert idx.info["generation"] == before and idx.search("UART baud rate", k=1, mode="bm25")

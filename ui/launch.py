@@ -1,0 +1,65 @@
+"""Start the Chainlit server for `chipassist ui`: prepare its app root, auth secret and environment, then run.
+
+    from ui.launch import serve
+    serve(settings, host="127.0.0.1", port=8000, headless=True)
+
+Chainlit reads its app root from $CHAINLIT_APP_ROOT when it is first imported (default: the working
+directory), and writes translations, `.files` uploads and chainlit.md there. We point it at
+`<data_dir>/ui` and copy the shipped ui/chainlit.toml in, so `chipassist ui` behaves the same from any
+working directory and nothing is written into the source tree. The app reads its settings back from
+$CHIPASSIST_CONFIG / $CHIPASSIST_INDEX / $CHIPASSIST_DATA_DIR.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from assistant.config import Settings
+
+UI_DIR = Path(__file__).resolve().parent
+SECRET_FILE = "chainlit_auth_secret"
+
+
+def auth_secret(data_dir: Path) -> str:
+    """$CHAINLIT_AUTH_SECRET, else a random secret persisted (mode 0600) in ``data_dir`` so logins survive restarts."""
+    if os.environ.get("CHAINLIT_AUTH_SECRET"):
+        return os.environ["CHAINLIT_AUTH_SECRET"]
+    path = data_dir / SECRET_FILE
+    if not path.is_file():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        os.replace(tmp, path)  # atomic: two servers starting at once never read half a secret
+    return path.read_text().strip()
+
+
+def prepare_app_root(data_dir: Path) -> Path:
+    """Create ``<data_dir>/ui/.chainlit/config.toml`` from the shipped ui/chainlit.toml; return the app root."""
+    root = data_dir / "ui"
+    config = root / ".chainlit" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    shipped = (UI_DIR / "chainlit.toml").read_text(encoding="utf-8")
+    if not config.is_file() or config.read_text(encoding="utf-8") != shipped:
+        config.write_text(shipped, encoding="utf-8")
+    return root
+
+
+def serve(settings: Settings, *, host: str, port: int, headless: bool, config_file: Path | None = None) -> None:
+    """Run the chat app until interrupted (blocks)."""
+    data_dir = settings.data_dir.resolve()
+    os.environ["CHAINLIT_APP_ROOT"] = str(prepare_app_root(data_dir))
+    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(data_dir)
+    os.environ["CHIPASSIST_INDEX"] = str(settings.index_dir.resolve())
+    os.environ["CHIPASSIST_DATA_DIR"] = str(data_dir)
+    if config_file is not None:
+        os.environ["CHIPASSIST_CONFIG"] = str(Path(config_file).resolve())
+    os.environ["CHAINLIT_HOST"], os.environ["CHAINLIT_PORT"] = host, str(port)
+
+    from chainlit.cli import run_chainlit  # imported only now: Chainlit reads its app root on import
+    from chainlit.config import config
+
+    config.run.headless = headless
+    run_chainlit(str(UI_DIR / "app.py"))
