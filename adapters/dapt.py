@@ -54,12 +54,20 @@ def apply_lora(model, cfg, tokenizer_added: int = 0):
 
 
 def save_model_atomic(model, tok, out: Path) -> None:
-    tmp = out.with_name(out.name + ".tmp")
+    """Write model + tokenizer to ``out`` so that a crash at any point leaves a complete folder there.
+
+    Written beside ``out`` first; the old folder is moved aside, not deleted, until the new one is in place
+    (a crash between the two renames leaves ``out.old`` complete, and the next save cleans it up).
+    """
+    tmp, old = out.with_name(out.name + ".tmp"), out.with_name(out.name + ".old")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
     os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None) -> dict:

@@ -4,13 +4,12 @@ embeddings, so we always merge. Run: `chipassist adapt export RECIPE` or `--mode
 """
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import torch
 
 from adapters.config import RecipeError
+from adapters.dapt import save_model_atomic
 
 
 def load_merged(model_dir: Path):
@@ -30,12 +29,7 @@ def load_merged(model_dir: Path):
 def export(model_dir: Path, out_dir: Path, dtype: str = "bfloat16", tp: int = 1) -> dict:
     model, tok = load_merged(model_dir)
     model = model.to(getattr(torch, dtype))
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
+    save_model_atomic(model, tok, out_dir)
     cmd = (f"vllm serve {out_dir.resolve()} --dtype {dtype} --served-model-name {out_dir.name} "
            f"--tensor-parallel-size {tp} --max-model-len 4096")
     return {"folder": str(out_dir), "vocab": len(tok), "dtype": dtype, "serve": cmd}

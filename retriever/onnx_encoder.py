@@ -53,11 +53,12 @@ def _export_fp32(st_model, out: Path, torch) -> None:
         def forward(self, *inputs):
             return self.net(**dict(zip(names, inputs))).last_hidden_state
 
+    encoder = Encoder().eval()  # the wrapper is a fresh Module (training mode); export in eval mode
     sample = st_model.tokenizer(["a sample sentence for export", "another one"] * 2, padding=True,
                                 return_tensors="pt")
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=net.config.max_position_embeddings)
     with contextlib.redirect_stdout(sys.stderr):  # the exporter prints progress; keep stdout for --json output
-        program = torch.onnx.export(Encoder(), tuple(sample[n] for n in names), input_names=names,
+        program = torch.onnx.export(encoder, tuple(sample[n] for n in names), input_names=names,
                                     output_names=["last_hidden_state"], dynamo=True, verbose=False,
                                     dynamic_shapes=(tuple({0: batch, 1: seq} for _ in names),))
     program.save(str(out))

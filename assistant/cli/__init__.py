@@ -33,4 +33,10 @@ for _mod in _AREAS:
 
 
 def main() -> None:
+    import os
+
+    # Loading a model folder is instant here; transformers' per-load "Loading weights" bar is only noise in
+    # a CLI whose own progress bars (indexing, training) matter. Users can turn it back on.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     app()
