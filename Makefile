@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all bench ui clean system-deps
+.PHONY: setup demo test test-all bench clean system-deps
 
 setup: $(STAMP) system-deps
 

@@ -33,6 +33,9 @@ NO_SOURCES = ("No passage in the index matches this question (among those you ma
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WORD = re.compile(r"\w{3,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s")
+# A follow-up leans on the previous turn: a pronoun or "what about ...", or too few words to stand alone.
+_FOLLOW_UP = re.compile(r"^\s*(and|but|also|what about|how about)\b|\b(it|its|this|that|these|those|they|them|"
+                        r"their|there|same|above|previous|former|latter)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -88,12 +91,18 @@ def _check_history(history: list[dict[str, str]] | None) -> list[dict[str, str]]
     return turns
 
 
+def is_follow_up(question: str) -> bool:
+    """Whether retrieval for ``question`` should also use the previous question's words."""
+    return bool(_FOLLOW_UP.search(question)) or len(_WORD.findall(question)) <= 2
+
+
 def _retrieve(bot, question: str, k: int | None, user_groups, history) -> _Retrieved:
     question, warnings = _check_question(question)
     turns = _check_history(history)
-    # A follow-up ("and its reset value?") needs the previous question's words to find anything.
+    # A follow-up ("and its reset value?") needs the previous question's words to find anything; a question
+    # that stands alone ("What is DMA-E1?" after a UART question) must not be pulled towards the old topic.
     previous = next((t["content"] for t in reversed(turns) if t["role"] == "user"), "")
-    query = f"{previous[:RETRIEVAL_QUERY_CHARS // 2]}\n{question}" if previous else question
+    query = f"{previous[:RETRIEVAL_QUERY_CHARS // 2]}\n{question}" if previous and is_follow_up(question) else question
     hits = search(bot, query, k=k, user_groups=user_groups)
     return _Retrieved(question, hits, turns, warnings)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from chainlit.input_widget import Select, Slider, Switch
 
 from assistant.config import LLMConfig, load_settings
 from assistant.feedback import FeedbackStore
+from assistant.qa import MAX_QUESTION_CHARS
 from assistant.service import Assistant
 from assistant.types import Answer, BugSummary, CheckResult, Source, TclGeneration
 from ui.history import SQLiteDataLayer
@@ -29,9 +31,13 @@ FEEDBACK = FeedbackStore(SETTINGS.feedback_db)
 ASK, TCL, BUG = "Ask", "Tcl script", "Bug summary"
 MODES = {ASK: "ask", TCL: "tcl", BUG: "bug"}
 HISTORY_TURNS = 6  # earlier question/answer pairs sent along for follow-up questions
+MAX_SCRIPT_CHARS = 50_000  # a pasted Tcl script to check; flow scripts are a few KB
+SUMMARY_KINDS = ("all", "technical", "managerial", "assignment")
+_EXPORT_HELP = ("A bug export is JSON lines or a JSON list (one bug per record with at least `id` and `title`), "
+                "CSV with a header row, or a GitHub issues JSON export.")
 _TCL_FENCE = re.compile(r"```(?:tcl)?\s*\n(.*?)```", re.S)
 _HEADING = re.compile(r"(?m)^(\s*)#")
-_BUG_ID = re.compile(r"^[A-Za-z][\w.-]*-?\d+$")
+_BUG_ID = re.compile(r"^[\w.#/-]{1,64}$")  # PICO-101, 1234, owner/repo#12
 
 
 @lru_cache(maxsize=None)
@@ -52,13 +58,15 @@ if SETTINGS.ui.auth == "password":
     @cl.password_auth_callback
     def password_login(username: str, password: str) -> cl.User | None:
         user = SETTINGS.ui.users.get(username)
-        if user is None or user.password is None or user.password.get_secret_value() != password:
+        if user is None or user.password is None or not secrets.compare_digest(
+                user.password.get_secret_value().encode(), (password or "").encode()):
             return None
         return _user(username)
 
 elif SETTINGS.ui.auth == "header":
     @cl.header_auth_callback
     def header_login(headers) -> cl.User | None:
+        # The proxy authenticated the user; names missing from ui.users get public documents only.
         name = headers.get(SETTINGS.ui.trusted_header)
         return _user(name) if name else None
 
@@ -87,12 +95,25 @@ async def chat_profiles(user: cl.User | None = None) -> list[cl.ChatProfile]:
     ]
 
 
+@lru_cache(maxsize=1)
+def _has_reranker() -> bool:
+    """Whether the index was built with a cross-encoder (`rerank=True` fails without one)."""
+    try:
+        return assistant_for(SETTINGS.llm.backend, False).index.config.reranker is not None
+    except Exception:  # a broken index shows up on the first question, with its own message
+        return False
+
+
 async def _send_settings() -> None:
     backends = sorted({"none", SETTINGS.llm.backend})
+    has_reranker = await asyncio.to_thread(_has_reranker)
     values = await cl.ChatSettings([
         Slider(id="k", label="Number of sources", initial=SETTINGS.retrieval.k, min=1, max=20, step=1),
-        Select(id="backend", label="Backend", values=backends, initial_value=SETTINGS.llm.backend),
-        Switch(id="rerank", label="Reranker", initial=SETTINGS.retrieval.rerank),
+        Select(id="backend", label="Backend", values=backends, initial_value=SETTINGS.llm.backend,
+               description="`none` answers with the retrieved passages only (no LLM)."),
+        Switch(id="rerank", label="Reranker", initial=SETTINGS.retrieval.rerank and has_reranker,
+               disabled=not has_reranker,
+               description=None if has_reranker else "This index was built without a cross-encoder reranker."),
     ]).send()
     cl.user_session.set("prefs", values)
 
@@ -114,7 +135,7 @@ async def resume(thread: dict[str, Any]) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
-    cl.user_session.set("prefs", values)
+    cl.user_session.set("prefs", {**(cl.user_session.get("prefs") or {}), **values})
 
 
 def _bot() -> tuple[Assistant, int]:
@@ -137,6 +158,15 @@ def _sources_footer(sources: list[Source]) -> str:
     return "\n\n**Sources**\n" + "\n".join(lines)
 
 
+def _inline(text: str) -> str:
+    """User-supplied text quoted inside a reply: one line, no backticks (it is shown, never rendered)."""
+    return " ".join(text.replace("`", "'").split())
+
+
+def _too_long(n: int, limit: int, what: str) -> str:
+    return f"That message is {n:,} characters; {what} can be at most {limit:,}. Nothing was sent to the assistant."
+
+
 def _warnings(warnings: list[str]) -> str:
     return "".join(f"\n\n> ⚠ {w}" for w in warnings)
 
@@ -146,7 +176,7 @@ def _check_text(check: CheckResult | None) -> str:
         return ""
     lines = [f"**Check: {'passed ✅' if check.ok else 'failed ❌'}**"]
     lines += [f"- line {i.line}: syntax: {i.message}" for i in check.syntax]
-    lines += [f"- line {i.line}: `{i.command}`: {i.problem}" + (f" (did you mean `{i.suggestion}`?)" if i.suggestion
+    lines += [f"- line {i.line}: `{i.command}`: {i.problem}" + (f" (did you mean: {_inline(i.suggestion)})" if i.suggestion
               else "") for i in check.lint]
     run = check.run
     if run.ran:
@@ -163,14 +193,15 @@ async def _reply(content: str, mode: str, record: dict[str, Any] | None = None,
     msg = cl.Message(content=content, elements=elements or [])
     await msg.send()
     if record is not None:
-        _log(msg, record, mode)
+        await _log(msg, record, mode)
     return msg
 
 
-def _log(msg: cl.Message, record: dict[str, Any] | Answer, mode: str) -> None:
+async def _log(msg: cl.Message, record: dict[str, Any] | Answer, mode: str) -> None:
+    """Log the answer under the message id (a SQLite write: off the event loop, which serves every user)."""
     user = cl.user_session.get("user")
-    FEEDBACK.record_answer(record, client="ui", user=user.identifier if user else "", mode=mode,
-                           external_ref=msg.id)
+    await asyncio.to_thread(FEEDBACK.record_answer, record, client="ui", user=user.identifier if user else "",
+                            mode=mode, external_ref=msg.id)
 
 
 # -- the three modes ------------------------------------------------------------------------------------
@@ -178,6 +209,10 @@ _DONE = object()
 
 
 async def ask(question: str) -> None:
+    if len(question) > MAX_QUESTION_CHARS:
+        await _reply(_too_long(len(question), MAX_QUESTION_CHARS, "a question") +
+                     " Ask about the relevant part (a register, a signal, an error line).", "ask")
+        return
     bot, k = _bot()
     history = cl.user_session.get("history") or []
     stream = bot.ask_stream(question, k=k, user_groups=_groups(), history=history[-2 * HISTORY_TURNS:])
@@ -193,7 +228,7 @@ async def ask(question: str) -> None:
     msg.content = text + _sources_footer(answer.sources) + _warnings(answer.warnings)
     msg.elements = _source_elements(answer.sources)
     await msg.send()
-    _log(msg, answer, "ask")
+    await _log(msg, answer, "ask")
     history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
     cl.user_session.set("history", history[-2 * HISTORY_TURNS:])
 
@@ -203,8 +238,15 @@ async def tcl(task: str) -> None:
     pasted = _TCL_FENCE.search(task)
     if pasted:  # the engineer wants their own script checked
         script = pasted.group(1)
+        if len(script) > MAX_SCRIPT_CHARS:
+            await _reply(_too_long(len(script), MAX_SCRIPT_CHARS, "a pasted script"), "tcl")
+            return
         check = await asyncio.to_thread(bot.tcl_check, script)
-        await _reply(f"```tcl\n{script}```\n\n{_check_text(check)}", "tcl")
+        text = f"```tcl\n{script}```\n\n{_check_text(check)}"
+        await _reply(text, "tcl", {"question": task, "text": text, "backend": "none", "model": ""})
+        return
+    if len(task) > MAX_QUESTION_CHARS:
+        await _reply(_too_long(len(task), MAX_QUESTION_CHARS, "a task description"), "tcl")
         return
     gen: TclGeneration = await asyncio.to_thread(bot.tcl_generate, task, user_groups=_groups())
     if gen.script is None:
@@ -226,27 +268,44 @@ async def bug(text: str, files: list) -> None:
 
     bot, _ = _bot()
     for f in files:
+        # Chainlit keeps uploads under a random path; messages name the file as the engineer knows it.
+        name = _inline(f.name)
         try:
             report = await asyncio.to_thread(bot.bugs_import, Path(f.path))
         except BugExportError as e:
-            await _reply(f"**{f.name}** is not a bug export I can read: {e}\n\n"
-                         "Upload JSONL, CSV or GitHub issues JSON with one bug per record.", "bug")
-            return
-        problems = "".join(f"\n- {p}" for p in report.problems[:10])
-        await _reply(f"Imported **{f.name}** ({report.format}): {report.inserted} new, {report.updated} updated, "
-                     f"{report.unchanged} unchanged; {report.total_in_store} bugs stored.{problems}", "bug")
-    bug_id = text.strip()
-    if not bug_id:
+            await _reply(f"**{name}** is not a bug export I can read: {_inline(str(e).replace(str(f.path), f.name))}"
+                         f"\n\n{_EXPORT_HELP}", "bug")
+            continue
+        problems = "".join(f"\n- {_inline(p.replace(str(f.path), f.name))}" for p in report.problems[:10])
+        more = f"\n- … and {len(report.problems) - 10} more" if len(report.problems) > 10 else ""
+        if report.records == 0:
+            await _reply(f"**{name}** has no bug records I can read, so nothing was imported.{problems}{more}"
+                         f"\n\n{_EXPORT_HELP}", "bug")
+            continue
+        await _reply(f"Imported **{name}** ({report.format}): {report.inserted} new, {report.updated} updated, "
+                     f"{report.unchanged} unchanged; {report.total_in_store} bugs stored.{problems}{more}", "bug")
+    words = text.split()
+    if not words:
         if not files:
-            await _reply("Give a bug ID (e.g. `PICO-101`) or upload a bug export.", "bug")
+            await _reply("Give a bug ID (e.g. `PICO-101`, optionally followed by technical, managerial or "
+                         "assignment) or upload a bug export (JSONL, CSV or GitHub issues JSON).", "bug")
         return
-    if not _BUG_ID.match(bug_id):
-        await _reply(f"`{bug_id[:80]}` does not look like a bug ID (e.g. `PICO-101`).", "bug")
+    bug_id, kind = words[0], (words[1].lower() if len(words) > 1 else "all")
+    if len(words) > 2 or not _BUG_ID.match(bug_id) or kind not in SUMMARY_KINDS:
+        await _reply(f"`{_inline(text[:80])}` is not a bug request. Send a bug ID such as `PICO-101`, optionally "
+                     f"followed by one of {', '.join(SUMMARY_KINDS)}; or upload a bug export.", "bug")
         return
     try:
-        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id)
-    except KeyError as e:
-        await _reply(f"Unknown bug: {e.args[0] if e.args else bug_id}", "bug")
+        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id, kind=kind)
+    except KeyError as e:  # UnknownBugError: its message names the store's path and a CLI hint; say it for a chat
+        near = getattr(e, "near", None)
+        if near:
+            hint = "Did you mean " + ", ".join(f"`{_inline(i)}`" for i in near) + "?"
+        elif "no bugs in" in str(e):
+            hint = f"No bugs are imported yet: upload a bug export in this chat. {_EXPORT_HELP}"
+        else:
+            hint = _inline(str(e).replace(str(bot.settings.bugs_db), "the bug store"))
+        await _reply(f"Unknown bug `{_inline(bug_id)}`. {hint}", "bug")
         return
     body = "\n\n".join(f"### {name.title()}\n{section}" for name, section in summary.sections.items())
     content = f"## {summary.bug_id}\n\n{body}{_warnings(summary.warnings)}"
@@ -260,10 +319,16 @@ async def on_message(message: cl.Message) -> None:
     text = (message.content or "").strip()
     files = [e for e in (message.elements or []) if getattr(e, "path", None)]
     try:
+        if files and profile != BUG:
+            await _reply(f"Uploads are read in the **{BUG}** mode (bug exports); switch to it in the profile menu "
+                         "to import a file. The file was not used.", MODES.get(profile, "ask"))
+            if not text:
+                return
         if profile == BUG:
             await bug(text, files)
         elif not text:
-            await _reply("Please type a question (the message was empty).", MODES.get(profile, "ask"))
+            await _reply("The message was empty: type a question" + (" or a task (or paste a script in a ```tcl "
+                         "block)" if profile == TCL else "") + ".", MODES.get(profile, "ask"))
         elif profile == TCL:
             await tcl(text)
         else:

@@ -51,18 +51,28 @@ class SQLiteDataLayer(BaseDataLayer):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.feedback = feedback
         self._lock = threading.Lock()  # one writer at a time; SQLite would serialise anyway
+        self._local = threading.local()
         with self._connect() as c:
             c.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30)
-        conn.row_factory = sqlite3.Row
+        """One connection per worker thread, in WAL mode: readers never wait for the writer and a commit
+        costs no fsync of the whole file (history is a convenience; a crash may lose the last message)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
         return conn
 
     def _run(self, sql: str, params: tuple = (), *, fetch: bool = False) -> list[sqlite3.Row]:
-        with self._lock, self._connect() as c:
-            cur = c.execute(sql, params)
-            return cur.fetchall() if fetch else []
+        with self._lock:
+            c = self._connect()
+            with c:  # one transaction per statement: committed on success, rolled back on error
+                cur = c.execute(sql, params)
+                return cur.fetchall() if fetch else []
 
     async def _q(self, sql: str, params: tuple = (), *, fetch: bool = False) -> list[sqlite3.Row]:
         return await asyncio.to_thread(self._run, sql, params, fetch=fetch)
@@ -152,6 +162,8 @@ class SQLiteDataLayer(BaseDataLayer):
     async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
                             metadata: dict | None = None, tags: list[str] | None = None) -> None:
         await self._ensure_thread(thread_id)
+        if name is not None and not name.strip():
+            name = "(file upload)"  # a chat opened with an upload and no text still belongs in the history list
         identifier = None
         if user_id:
             rows = await self._q("SELECT identifier FROM users WHERE id = ?", (user_id,), fetch=True)

@@ -37,13 +37,14 @@ def auth_secret(data_dir: Path) -> str:
 
 
 def prepare_app_root(data_dir: Path) -> Path:
-    """Create ``<data_dir>/ui/.chainlit/config.toml`` from the shipped ui/chainlit.toml; return the app root."""
+    """Create ``<data_dir>/ui/`` with ``.chainlit/config.toml`` (from ui/chainlit.toml) and the page's readme
+    ``chainlit.md`` (from ui/chainlit.md), refreshed when the shipped files change; return the app root."""
     root = data_dir / "ui"
-    config = root / ".chainlit" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    shipped = (UI_DIR / "chainlit.toml").read_text(encoding="utf-8")
-    if not config.is_file() or config.read_text(encoding="utf-8") != shipped:
-        config.write_text(shipped, encoding="utf-8")
+    for shipped, target in (("chainlit.toml", root / ".chainlit" / "config.toml"), ("chainlit.md", root / "chainlit.md")):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = (UI_DIR / shipped).read_text(encoding="utf-8")
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
     return root
 
 

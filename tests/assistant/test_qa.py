@@ -76,6 +76,18 @@ def test_bad_questions(qa_index, tmp_path):
     assert huge.sources and any("characters" in w for w in huge.warnings)
 
 
+def test_follow_up_uses_the_previous_question_but_a_new_topic_does_not(qa_index, tmp_path):
+    bot = make_bot(qa_index, tmp_path)
+    uart = [{"role": "user", "content": "How is the UART baud rate set?"},
+            {"role": "assistant", "content": "Through BAUD_DIV [1]."}]
+    follow = bot.ask("and what is its reset value?", history=uart)
+    assert "uart" in follow.sources[0].path.lower()
+    fresh = bot.ask("How do I reset the DMA engine?", history=uart)
+    alone = bot.ask("How do I reset the DMA engine?")
+    assert [s.chunk_id for s in fresh.sources] == [s.chunk_id for s in alone.sources]
+    assert "dma" in fresh.sources[0].path.lower()
+
+
 # -- with an LLM ----------------------------------------------------------------------------------
 def test_local_backend_answers_with_valid_citations(qa_index, tmp_path, tiny_model):
     bot = make_bot(qa_index, tmp_path, backend="local", model_path=tiny_model)
