@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class RecipeError(ValueError):
@@ -107,16 +107,40 @@ class TrainSection(_Strict):
 
 
 class TeacherSection(_Strict):
-    base_url: str
+    """An OpenAI-compatible server (vLLM, TGI, OpenAI, ...) that writes samples from corpus chunks."""
+    base_url: str  # e.g. http://127.0.0.1:8000/v1
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    max_chunks: int = Field(200, ge=1)
+    api_key_env: str = "OPENAI_API_KEY"  # unset: "EMPTY" (local servers without --api-key)
+    max_chunks: int = Field(200, ge=1)  # requests in all, shared round-robin by qa / tcl / bugs
+    samples_per_chunk: int = Field(3, ge=1, le=20)
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=16)
+    timeout_s: float = Field(120, gt=0)
+    concurrency: int = Field(4, ge=1, le=64)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+        return v.rstrip("/")
 
 
 class GenDataSection(_Strict):
     teacher: TeacherSection | None = None  # None: derive samples from document structure
     max_per_kind: int = Field(2000, ge=1)
     min_answer_chars: int = Field(20, ge=1)
+    max_answer_chars: int = Field(4000, ge=1)
+    max_question_chars: int = Field(4000, ge=1)
+    min_overlap: float = Field(0.1, ge=0, le=1)  # share of an answer's content words found in its source chunk
+    near_dup_threshold: float = Field(0.9, gt=0.5, le=1)  # question word-set Jaccard (same identifiers) = duplicate
+    autoeval_mc: bool = True  # also write gendata/autoeval_mc.jsonl (multiple choice from tables and bugs)
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        if self.min_answer_chars >= self.max_answer_chars:
+            raise ValueError("gendata.min_answer_chars must be less than gendata.max_answer_chars")
+        return self
 
 
 class AutoEvalSection(_Strict):

@@ -105,6 +105,10 @@ class Pipeline:
         for f in self.r.autoeval.mc_files if "autoeval" in stages else []:
             if not Path(f).is_file():
                 raise RecipeError(f"autoeval.mc_files: {f} not found")
+        if "gen-data" in stages and self.r.gendata.teacher is not None:
+            from adapters.gendata import check_teacher
+
+            check_teacher(self.r.gendata.teacher)  # a dead teacher must not be found after hours of DAPT
 
     def run(self, stages: list[str] | None = None) -> dict:
         stages = stages or self.r.stages

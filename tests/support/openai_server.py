@@ -8,8 +8,11 @@
 FastAPI + uvicorn on 127.0.0.1 (a free port, in a background thread) serving GET /v1/models,
 POST /v1/chat/completions with and without `stream: true`, and vLLM's POST /tokenize; streamed answers are SSE chunks in OpenAI's format
 (`chat.completion.chunk`, a role delta first, a finish_reason chunk last) ending with `data: [DONE]`. Generation
-is delegated to any object with the LLM protocol (the LocalBackend over a tiny model in tests). An optional
+is delegated to any object with the LLM protocol (the LocalBackend over a tiny model in tests, or a ScriptedLLM
+that answers from a script, for clients that parse replies, e.g. the gen-data teacher). An optional
 API key is enforced like `vllm serve --api-key`.
+
+    python -m tests.support.openai_server --replies replies.json --port 8001  # scripted: a JSON list, served in turn
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -113,6 +116,30 @@ def _sse(pieces: Iterator[str], completion_id: str, model_id: str) -> Iterator[s
     yield "data: [DONE]\n\n"
 
 
+class ScriptedLLM:
+    """The LLM protocol answering from a script: ``replies(messages) -> str``, or a list of replies served in turn
+    (cycled). Every request's messages are kept in ``calls``; tokens are counted as whitespace-separated words."""
+
+    def __init__(self, replies: Callable[[list[dict]], str] | list[str], context_tokens: int = 32768):
+        if not callable(replies) and not replies:
+            raise ValueError("ScriptedLLM needs a reply function or a non-empty list of replies")
+        self.replies, self.context_tokens = replies, context_tokens
+        self.calls: list[list[dict]] = []
+        self._lock = threading.Lock()
+
+    def complete(self, messages: list[dict], **kw) -> str:
+        with self._lock:
+            self.calls.append(messages)
+            n = len(self.calls) - 1
+        return self.replies(messages) if callable(self.replies) else self.replies[n % len(self.replies)]
+
+    def stream(self, messages: list[dict], **kw) -> Iterator[str]:
+        yield self.complete(messages, **kw)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,13 +176,20 @@ def main() -> None:
     from assistant.llm.local_backend import LocalBackend
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-path", required=True)
+    parser.add_argument("--model-path")
+    parser.add_argument("--replies", help="JSON file with a list of replies: serve a ScriptedLLM instead of a model")
     parser.add_argument("--adapter-path")
     parser.add_argument("--model-id", default="tiny-llama")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api-key")
     args = parser.parse_args()
-    llm = LocalBackend(LLMConfig(backend="local", model_path=args.model_path, adapter_path=args.adapter_path))
+    if args.replies:
+        with open(args.replies) as f:
+            llm = ScriptedLLM(json.load(f))
+    elif args.model_path:
+        llm = LocalBackend(LLMConfig(backend="local", model_path=args.model_path, adapter_path=args.adapter_path))
+    else:
+        parser.error("give --model-path or --replies")
     uvicorn.run(make_app(llm, args.model_id, api_key=args.api_key), host="127.0.0.1", port=args.port)
 
 
