@@ -59,6 +59,9 @@ class DataSection(_Strict):
     general: str = "stdlib"  # "stdlib" (Python stdlib docstrings) or a path to a text file / folder
     heldout_fraction: float = Field(0.1, gt=0, lt=0.5)
     max_general_chars: int = Field(400_000, ge=1000)
+    # Documents visible to these ACL groups are trained on (public ones always). A model repeats what it was
+    # trained on to anyone who can query it, so restricted documents stay out unless their group is listed here.
+    acl_groups: list[str] = Field(default_factory=lambda: ["public"])
 
 
 class TokenizerSection(_Strict):

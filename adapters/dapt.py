@@ -73,7 +73,7 @@ def save_model_atomic(model, tok, out: Path) -> None:
 def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None) -> dict:
     """Train from `model_dir` into `out_dir/model`; returns a report with perplexities before/after."""
     cfg = recipe.dapt
-    domain = load_domain(recipe.data.domain_roots)  # errors on an empty corpus before loading the model
+    domain = load_domain(recipe.data.domain_roots, recipe.data.acl_groups)  # errors on an empty corpus before loading the model
     general = load_general(recipe.data.general, recipe.data.max_general_chars)
     model, tok = load_model_and_tokenizer(model_dir, recipe.model.dtype)
     d_train, d_held = split_heldout([t for _, t in domain], recipe.data.heldout_fraction)

@@ -16,9 +16,6 @@ import torch
 
 from adapters.config import RecipeError
 
-_SUFFIX_KIND = {".md": "docs", ".rst": "docs", ".txt": "docs", ".html": "docs", ".v": "rtl", ".sv": "rtl",
-                ".svh": "verification", ".tcl": "tcl", ".sdc": "tcl", ".py": "code", ".c": "code", ".cpp": "code",
-                ".hjson": "config", ".yaml": "config", ".json": "config", ".jsonl": "bugs"}
 # A fixed module list keeps the general text the same run to run.
 _STDLIB = ("collections", "json", "pathlib", "argparse", "logging", "subprocess", "itertools", "functools",
            "datetime", "random", "statistics", "textwrap", "string", "re", "csv", "email", "http", "urllib",
@@ -27,26 +24,23 @@ _STDLIB = ("collections", "json", "pathlib", "argparse", "logging", "subprocess"
            "threading", "configparser", "tempfile", "glob", "fnmatch", "gettext", "locale", "pdb", "doctest")
 
 
-def load_domain(roots: list[Path]) -> list[tuple[str, str]]:
-    """(kind, text) for every curated document under `roots`; raises RecipeError on an empty corpus."""
+def curated_documents(roots: list[Path], acl_groups=("public",)) -> list:
+    """corpora.Documents under `roots` (same files, exclusions and secret scrubbing as indexing) that a user of
+    `acl_groups` may see; raises RecipeError for a missing root."""
+    roots = [Path(r) for r in roots]
     for root in roots:
-        if not Path(root).exists():
+        if not root.exists():
             raise RecipeError(f"data.domain_roots: {root} does not exist")
-    try:
-        ingest = importlib.import_module("corpora.ingest").ingest
-    except ImportError:
-        ingest = None
-    if ingest is not None:
-        docs = [(d.kind, d.text) for d in ingest([Path(r) for r in roots], progress=False).documents]
-    else:
-        docs = []
-        for root in roots:
-            files = [Path(root)] if Path(root).is_file() else sorted(Path(root).rglob("*"))
-            for f in files:
-                kind = _SUFFIX_KIND.get(f.suffix.lower())
-                if kind and f.is_file() and "eval" not in f.parts:
-                    text = f.read_text(errors="replace")
-                    docs.append((kind, text))
+    from corpora.ingest import ingest
+    from corpora.types import PUBLIC
+
+    allowed = set(acl_groups) | {PUBLIC}
+    return [d for d in ingest(roots, progress=False).documents if allowed.intersection(d.acl) and d.text.strip()]
+
+
+def load_domain(roots: list[Path], acl_groups=("public",)) -> list[tuple[str, str]]:
+    """(kind, text) for every curated document under `roots` visible to `acl_groups`; RecipeError when empty."""
+    docs = [(d.kind, d.text) for d in curated_documents(roots, acl_groups)]
     docs = [(k, t) for k, t in docs if t.strip()]
     if not docs:
         raise RecipeError(f"data.domain_roots: no usable documents under {', '.join(map(str, roots))}")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.config import GenDataSection, RecipeError, TeacherSection
+from adapters.data import curated_documents
 
 STRUCTURE_KINDS = ("qa", "commands", "options", "registers", "tcl", "bugs")
 TEACHER_KINDS = ("qa", "tcl", "bugs")
@@ -62,16 +63,12 @@ class McGroup:
 
 # -- corpus ----------------------------------------------------------------------------------------------------
 
-def load_documents(roots: list[Path]):
-    """Curated Documents (corpora.ingest: same files, exclusions and secret scrubbing as indexing and DAPT)."""
+def load_documents(roots: list[Path], acl_groups=("public",)):
+    """Curated Documents visible to `acl_groups` (adapters.data.curated_documents, as DAPT reads them)."""
     roots = [Path(r) for r in roots]
     if not roots:
         raise RecipeError("data.domain_roots is empty: gen-data needs a corpus")
-    missing = [str(r) for r in roots if not r.exists()]
-    if missing:
-        raise RecipeError(f"data.domain_roots: {', '.join(missing)} does not exist")
-    from corpora.ingest import ingest
-    docs = [d for d in ingest(roots, progress=False).documents if d.text.strip()]
+    docs = curated_documents(roots, acl_groups)
     if not docs:
         raise RecipeError(f"data.domain_roots: no usable documents under {', '.join(map(str, roots))}")
     return docs
@@ -741,7 +738,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None) -> dict:
+def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None, acl_groups=("public",)) -> dict:
     """Write filtered, deduplicated SFT samples to `out_path` (JSONL, atomically), the dropped ones with reasons to
     dropped.jsonl and (cfg.autoeval_mc) multiple-choice questions to autoeval_mc.jsonl beside it; return the report.
 
@@ -749,7 +746,7 @@ def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None) -
     and when nothing at all is kept.
     """
     t0 = time.perf_counter()
-    docs = load_documents(roots)
+    docs = load_documents(roots, acl_groups)
     extra: dict = {}
     if cfg.teacher:
         cands, extra = from_teacher(docs, cfg.teacher, log)

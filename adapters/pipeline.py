@@ -52,7 +52,7 @@ class Pipeline:
     def tokenizer(self) -> dict:
         from adapters.data import load_domain, load_general
         from adapters.tokenizer import augment_folder
-        domain = load_domain(self.r.data.domain_roots)
+        domain = load_domain(self.r.data.domain_roots, self.r.data.acl_groups)
         by_kind: dict[str, list[str]] = {}
         for k, t in domain:
             by_kind.setdefault(k, []).append(t)
@@ -66,7 +66,8 @@ class Pipeline:
 
     def gen_data(self) -> dict:
         from adapters.gendata import generate
-        return generate(self.r.data.domain_roots, self.r.gendata, self._dir("gendata") / "sft.jsonl")
+        return generate(self.r.data.domain_roots, self.r.gendata, self._dir("gendata") / "sft.jsonl",
+                        acl_groups=self.r.data.acl_groups)
 
     def sft(self) -> dict:
         from transformers import AutoTokenizer
@@ -84,7 +85,7 @@ class Pipeline:
     def autoeval(self) -> dict:
         from adapters.autoeval import run_autoeval
         from adapters.data import load_domain, split_heldout
-        _, held = split_heldout([t for _, t in load_domain(self.r.data.domain_roots)], self.r.data.heldout_fraction)
+        _, held = split_heldout([t for _, t in load_domain(self.r.data.domain_roots, self.r.data.acl_groups)], self.r.data.heldout_fraction)
         out = {}
         for name, d in (("base", self.latest_model("tokenizer")), ("adapted", self.latest_model("sft", "dapt"))):
             out[name] = run_autoeval(d, self.r.autoeval.mc_files, held, self.r.autoeval.shots,

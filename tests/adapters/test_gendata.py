@@ -277,3 +277,14 @@ def test_pipeline_refuses_a_dead_teacher_before_any_stage_runs(tmp_path):
     with pytest.raises(RecipeError, match=f"cannot reach the teacher at {url}"):
         Pipeline(recipe, log=lambda m: None).run()
     assert not (tmp_path / "report.json").exists()  # nothing ran
+
+
+def test_restricted_documents_are_trained_on_only_when_their_group_is_listed():
+    from adapters.data import load_domain
+
+    def has_errata(groups):
+        return any("not been disclosed to customers" in text for _, text in load_domain([SAMPLE], groups))
+
+    assert not has_errata(("public",))  # default: what every user may see
+    assert has_errata(("silicon-team",))
+    assert "public" in load_recipe("adapters/recipes/tiny-cpu.yaml").data.acl_groups
