@@ -2,6 +2,8 @@
 
     python bench/finetune_retriever.py [--corpus ../shared/corpora] [--queries bench/queries/shared.jsonl]
         [--base-index DIR] [--work DIR] [--max-pairs 3000] [--loss mnrl] [--max-minutes 18] [--threads 2]
+        [--pairs FILE] [--model DIR] [--tuned-index DIR]      # reuse earlier steps' outputs
+    python bench/finetune_retriever.py --base-index DIR --pairs FILE --compare-losses mnrl,gist,cached --steps 30
 
 Steps (each timed): index the corpus with the base model (or reuse ``--base-index``), generate derived pairs
 from that index (``retriever.finetune.gen_pairs``; the question file is never read before the last step),
@@ -40,6 +42,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--max-minutes", type=float, default=18.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair")
+    ap.add_argument("--pairs", type=Path, help="reuse a pairs file (from gen-pairs on the base index)")
+    ap.add_argument("--model", type=Path, help="reuse a tuned model folder (skip training)")
+    ap.add_argument("--tuned-index", type=Path, help="reuse an index of --corpus built with --model")
+    ap.add_argument("--compare-losses", help="comma list (mnrl,gist,cached): train each for --steps on the same "
+                                             "pairs and compare held-out metrics only (no re-indexing)")
+    ap.add_argument("--steps", type=int, default=30, help="steps per loss for --compare-losses")
     args = ap.parse_args()
 
     import torch
@@ -62,26 +72,41 @@ def main() -> None:
     timings["base index"] = time.monotonic() - t
 
     t = time.monotonic()
-    rows, pairs_report = generate_pairs(base, PairsConfig(max_pairs=args.max_pairs))
-    pairs = args.work / "pairs.jsonl"
-    write_pairs(rows, pairs)
-    timings["gen-pairs"] = time.monotonic() - t
+    pairs = args.pairs or args.work / "pairs.jsonl"
+    if args.pairs:
+        pairs_report = {"reused": str(pairs)}
+    else:
+        rows, report = generate_pairs(base, PairsConfig(max_pairs=args.max_pairs, num_negatives=args.negatives))
+        write_pairs(rows, pairs)
+        pairs_report = report.to_dict()
+        timings["gen-pairs"] = time.monotonic() - t
+    print(f"pairs: {pairs_report}", flush=True)
+
+    train_cfg = TrainConfig(loss=args.loss, epochs=args.epochs, max_minutes=args.max_minutes,
+                            threads=args.threads, learning_rate=args.lr)
+    if args.compare_losses:
+        compare_losses(pairs, args, train_cfg)
+        return
+    t = time.monotonic()
+    model_dir = args.model or args.work / f"tuned-{args.loss}"
+    if args.model:
+        train_report = json.loads((model_dir / "chipassist-finetune.json").read_text())["report"]
+    else:
+        train_report = train_model(pairs, model_dir, train_cfg).to_dict()
+        timings["train"] = time.monotonic() - t
+    print(f"train: {train_report}", flush=True)
 
     t = time.monotonic()
-    model_dir = args.work / f"tuned-{args.loss}"
-    train_report = train_model(pairs, model_dir, TrainConfig(loss=args.loss, epochs=args.epochs,
-                                                             max_minutes=args.max_minutes, threads=args.threads,
-                                                             max_eval_corpus=1000))
-    timings["train"] = time.monotonic() - t
-
-    t = time.monotonic()
-    tuned = reembed(base, model_dir, args.work / f"tuned-index-{args.loss}")
-    timings["tuned index"] = time.monotonic() - t
+    if args.tuned_index:
+        tuned = Index.open(args.tuned_index)
+    else:
+        tuned = reembed(base, model_dir, args.work / f"tuned-index-{args.loss}")
+        timings["tuned index"] = time.monotonic() - t
 
     queries = load_queries(args.queries)  # read only now: it never influences the training data
     results = {mode: compare({"base": base, "tuned": tuned}, queries, mode=mode) for mode in MODES}
     summary = {"corpus": str(args.corpus), "queries": str(args.queries), "chunks": len(base),
-               "pairs": pairs_report.to_dict(), "train": train_report.to_dict(), "loss": args.loss,
+               "pairs": pairs_report, "train": train_report, "loss": args.loss, "lr": args.lr,
                "timings_s": {k: round(v, 1) for k, v in timings.items()}, "results": results}
     summary["goal"] = goal(results["hybrid"])
     print_table(summary)
@@ -89,6 +114,32 @@ def main() -> None:
     (OUT / "finetune_retriever.json").write_text(json.dumps(summary, indent=2))
     plot(results, OUT / "finetune_retriever.png", args.loss)
     print(f"wrote {OUT / 'finetune_retriever.json'} and {OUT / 'finetune_retriever.png'}")
+
+
+def compare_losses(pairs: Path, args, base_cfg) -> None:
+    """Each loss trained for the same number of steps on the same pairs; held-out split metrics and time."""
+    from retriever.finetune.train import train_model
+
+    rows = {}
+    for loss in args.compare_losses.split(","):
+        t = time.monotonic()
+        cfg = base_cfg.model_copy(update={"loss": loss, "max_steps": args.steps, "eval_every": args.steps,
+                                          "max_minutes": 600.0})
+        r = train_model(pairs, args.work / f"cmp-{loss}", cfg).to_dict()
+        rows[loss] = {"seconds": round(time.monotonic() - t, 1), "steps": r["steps"], "base": r["base"],
+                      "best": r["best"]}
+        print(loss, rows[loss], flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "finetune_losses.json").write_text(json.dumps(rows, indent=2))
+    print("| loss | steps | seconds | held-out hit@1 | hit@5 | mrr@10 | ndcg@10 |")
+    print("|---|---|---|---|---|---|---|")
+    first = next(iter(rows.values()))["base"]
+    print(f"| base (no training) | 0 | | {first.get('hit@1')} | {first.get('hit@5')} | {first.get('mrr@10')} | "
+          f"{first.get('ndcg@10')} |")
+    for loss, r in rows.items():
+        b = r["best"]
+        print(f"| {loss} | {r['steps']} | {r['seconds']} | {b.get('hit@1')} | {b.get('hit@5')} | {b.get('mrr@10')} | "
+              f"{b.get('ndcg@10')} |")
 
 
 def goal(r: dict) -> dict:

@@ -3,6 +3,7 @@
     chipassist retriever gen-pairs --index DIR [--out pairs.jsonl] [--backend openai --base-url URL] [--max-pairs N]
     chipassist retriever train --pairs pairs.jsonl --out models/tuned [--base-model DIR] [--loss mnrl|cached|gist]
     chipassist retriever eval --index DIR --queries FILE.jsonl --model models/tuned [--json]
+    chipassist retriever eval --index DIR --queries FILE.jsonl --tuned-index DIR2   # already re-embedded
     chipassist index CORPUS --index DIR --model models/tuned --rebuild     # then search with the tuned model
 
 Exit codes: 0 ok, 1 no index, 2 bad input (pairs file, model folder, too small a corpus).
@@ -85,7 +86,10 @@ def train(
     epochs: float = typer.Option(1.0, "--epochs"),
     max_steps: int = typer.Option(-1, "--max-steps", help="Stop after this many steps (-1: epochs decide)."),
     batch_size: int = typer.Option(32, "--batch-size"),
-    max_minutes: float = typer.Option(18.0, "--max-minutes", help="Time budget; the best checkpoint is kept."),
+    max_minutes: float = typer.Option(18.0, "--max-minutes", help="Time budget of the whole run; the run is "
+                                                                 "fitted into it and the best checkpoint kept."),
+    lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate (linear warm-up and decay)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: one per core)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Fine-tune an embedding model on generated pairs; the best held-out checkpoint is saved atomically."""
@@ -97,7 +101,7 @@ def train(
 
     try:
         cfg = TrainConfig(base_model=base_model, loss=loss, epochs=epochs, max_steps=max_steps,
-                          batch_size=batch_size, max_minutes=max_minutes)
+                          batch_size=batch_size, max_minutes=max_minutes, learning_rate=lr, threads=threads)
     except ValidationError as e:
         _bad_option(e)
     try:
@@ -117,38 +121,52 @@ def train(
 @retriever_app.command("eval")
 def eval_cmd(
     queries: Path = typer.Option(..., "--queries", help="JSONL file: {id, query, gold: [{source, contains}]}."),
-    model: Path = typer.Option(..., "--model", help="The tuned sentence-transformers folder."),
+    model: Path = typer.Option(None, "--model", help="The tuned sentence-transformers folder (the corpus is "
+                                                     "re-embedded with it into a temporary index)."),
+    tuned_index: Path = typer.Option(None, "--tuned-index", help="An index of the same corpus already built "
+                                                                 "with the tuned model (instead of --model)."),
     index: Path = IndexOpt,
     config: Path = ConfigOpt,
     k: int = typer.Option(10, "-k", "--k", min=1),
     mode: str = typer.Option(None, "--mode", help="hybrid, dense or bm25 (default: from settings)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Base index vs the same corpus re-embedded with --model: hit@1/5/10, MRR@10, latency, side by side."""
+    """Base index vs the tuned model on the same corpus: hit@1/5/10, MRR@10, latency, side by side."""
     from retriever.evaluate import QueryFileError, load_queries
     from retriever.finetune.compare import METRICS, compare, reembed
     from retriever.finetune.train import TrainError
 
     settings = settings_from(index, config)
     mode = mode or settings.retrieval.mode
+    if mode not in ("hybrid", "dense", "bm25"):
+        fail(f"--mode must be hybrid, dense or bm25, got {mode!r}")
+    if (model is None) == (tuned_index is None):
+        fail("give the tuned model as --model FOLDER or an index built with it as --tuned-index DIR (one of them)")
     try:
         qs = load_queries(queries)
     except QueryFileError as e:
         fail(str(e))
     base = _open(settings.index_dir)
     with tempfile.TemporaryDirectory(prefix="chipassist-tuned-") as tmp:
-        try:
-            tuned = reembed(base, model, Path(tmp) / "index", progress=not json_out)
-        except (TrainError, FileNotFoundError, ValueError) as e:
-            fail(str(e))
+        if tuned_index is not None:
+            tuned = _open(tuned_index)
+            if tuned.info["model"].get("fingerprint") == base.info["model"].get("fingerprint"):
+                fail(f"{tuned_index} and {settings.index_dir} were built with the same model "
+                     f"({base.info['model'].get('path')}): nothing to compare")
+        else:
+            try:
+                tuned = reembed(base, model, Path(tmp) / "index", progress=not json_out)
+            except (TrainError, FileNotFoundError, ValueError) as e:
+                fail(str(e))
         results = compare({"base": base, "tuned": tuned}, qs, k=k, mode=mode)
         tuned.close()
+    label = model or tuned.info["model"].get("path")
     if json_out:
-        print_json({name: {m: r[m] for m in METRICS} for name, r in results.items()})
+        print_json({name: {m: v for m, v in r.items() if m != "ranks"} for name, r in results.items()})
         return
     from rich.table import Table
 
-    table = Table(title=f"retrieval ({mode}): {queries} ({len(qs)} questions), base vs {model}")
+    table = Table(title=f"retrieval ({mode}): {queries} ({len(qs)} questions), base vs {label}")
     table.add_column("model")
     for col in METRICS:
         table.add_column(col, justify="right")

@@ -68,8 +68,8 @@ class TrainConfig(BaseModel):
     learning_rate: float = Field(5e-5, gt=0, lt=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     max_seq_length: int = Field(128, ge=8, le=8192)
-    eval_every: int = Field(0, ge=0)  # steps between evaluations; 0: four times per run
-    max_minutes: float = Field(18.0, gt=0)  # stop (and keep the best checkpoint) when time runs out
-    max_eval_corpus: int = Field(2000, ge=10)
+    eval_every: int = Field(0, ge=0)  # steps between evaluations; 0: three times per run
+    max_minutes: float = Field(18.0, gt=0)  # whole run; stops (keeping the best checkpoint) in time
+    max_eval_corpus: int = Field(1000, ge=10)
     seed: int = 13
     threads: int | None = Field(None, ge=1)

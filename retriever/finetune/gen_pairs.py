@@ -120,20 +120,26 @@ def _heldout_sources(sources: list[str], config: PairsConfig, rng: random.Random
 
 def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig, report: PairsReport, *,
                    progress: bool = True) -> list[list[Chunk]]:
-    """Per query, up to ``num_negatives`` hard negatives: nearest chunks by the index's model, false ones dropped."""
+    """Per query, up to ``num_negatives`` hard negatives: nearest chunks by the index's model, false ones dropped.
+
+    The positive's score is its exact cosine to the query (from its stored vector), as in
+    ``sentence_transformers.util.mine_hard_negatives``: a candidate scoring above
+    ``(1 - relative_margin) * positive score`` may answer the query too and is dropped. When every near
+    candidate is dropped (the base model ranks the positive far down), random chunks of other documents
+    fill in, so every row has the same number of negatives.
+    """
     if config.num_negatives == 0:
         return [[] for _ in queries]
     q_vecs = index.embedder.embed_documents([q for q, _ in queries], progress=progress)
     ids, scores = _nearest(index, q_vecs, config.mine_depth)
     rows = index._rows({int(v) for row in ids for v in row if v >= 0})
+    pos_vecs = _vectors_by_id(index, {c.id for _, c in queries})
     pool = [c for _, c in queries]
     rng = random.Random(config.seed)
     out = []
     for i, (_, chunk) in enumerate(queries):
-        # The positive's score from the same search; when it is not in the top ``mine_depth`` it scores
-        # below every candidate, so the lowest candidate score stands in for it (all are then too close).
-        found = [s for v, s in zip(ids[i], scores[i]) if (c := rows.get(int(v))) is not None and c.id == chunk.id]
-        pos_score = float(found[0]) if found else float(scores[i][-1])
+        pos_vec = pos_vecs.get(chunk.id)
+        pos_score = float(q_vecs[i] @ pos_vec) if pos_vec is not None else float(scores[i][0])
         keep: list[Chunk] = []
         for vid, score in zip(ids[i], scores[i]):
             cand = rows.get(int(vid))
@@ -148,10 +154,20 @@ def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig,
             if len(keep) >= config.num_negatives:
                 break
             cand = rng.choice(pool)
-            if cand.source != chunk.source:
+            if cand.source != chunk.source and all(cand.id != k.id for k in keep):
                 keep.append(cand)
                 report.filtered["filled at random"] += 1
         out.append(keep)
+    return out
+
+
+def _vectors_by_id(index, chunk_ids: set[str]) -> dict[str, np.ndarray]:
+    """Stored vectors of the given chunks (store rows and vectors are both in vid order)."""
+    _, vecs = index.store.vectors()
+    out = {}
+    for chunk, vec in zip(index.chunks(), vecs):
+        if chunk.id in chunk_ids:
+            out[chunk.id] = vec
     return out
 
 

@@ -24,6 +24,7 @@ SYNONYMS = {"set": ["configure", "specify", "choose"], "enable": ["turn on", "ac
 OPENINGS = ["how do I {x}", "how can I {x}", "is there a way to {x}", "which option lets me {x}", "{x}?"]
 ABOUT = ["what does {name} do in {ctx}", "{ctx} {name} meaning", "what is {name} of {ctx} for",
          "explain {name} in {ctx}", "{name} {ctx}"]
+MAX_WORDS = 20  # engineers' questions are short; a pasted table row is not one
 TABLE_ROW = re.compile(r"^\s*\|(.+)\|\s*$")
 NAME_CELL = re.compile(r"^`?\[?`?([-\w.\[\]:]{2,60})`?\]?(?:\(#[\w-]+\))?`?$")
 MODULE = re.compile(r"^\s*module\s+(\w+)", re.M)
@@ -41,7 +42,7 @@ def derive_queries(chunk: Chunk, rng: random.Random, n: int) -> list[str]:
     rng.shuffle(general)
     out: list[str] = []
     for q in specific[: max(1, n - 1)] + general + specific[max(1, n - 1):]:
-        q = " ".join(q.split()).strip(" -:")
+        q = " ".join(q.split()[:MAX_WORDS]).strip(" -:")
         if len(q.split()) >= 2 and q not in out:
             out.append(q)
         if len(out) == n:
@@ -49,11 +50,39 @@ def derive_queries(chunk: Chunk, rng: random.Random, n: int) -> list[str]:
     return out
 
 
+GENERIC_DIRS = {"doc", "docs", "rtl", "dv", "src", "hw", "ip", "sw", "test", "tests", "include", "contrib",
+                "user", "data", "util", "lib", "ip_templates", "top_earlgrey", "top_darjeeling", "README.md"}
+
+
+def block_name(chunk: Chunk) -> str:
+    """The block or tool a file belongs to, from its path: 'opentitan/hw/ip/uart/doc/x.md' -> 'uart',
+    'openroad/src/gpl/README.md' -> 'gpl' (the first specific folder under a generic one)."""
+    parts = chunk.source.split("/")[:-1]
+    for prev, part in zip(parts, parts[1:]):
+        if prev.lower() in {"ip", "src"} and part.lower() not in GENERIC_DIRS:
+            return part
+    specific = [p for p in parts[1:] if p.lower() not in GENERIC_DIRS]
+    return specific[-1] if specific else ""
+
+
+def with_block(ctx: str, chunk: Chunk) -> str:
+    """'Registers' -> 'mbx Registers': engineers name the block; a heading alone rarely does."""
+    block = block_name(chunk)
+    if not block or block.lower() in ctx.lower() or ctx.lower() in block.lower():
+        return ctx
+    return f"{block} {ctx}"
+
+
 def context_name(chunk: Chunk) -> str:
-    """What the chunk is about in a few words: a command or module name, else the deepest useful heading."""
+    """What the chunk is about in a few words: a command or module name, else the deepest useful heading
+    (prefixed with the block name from the path when the heading does not name it)."""
     m = USAGE.search(chunk.text) or MODULE.search(chunk.text)
     if m:
         return m.group(1)
+    return with_block(_heading_context(chunk), chunk)
+
+
+def _heading_context(chunk: Chunk) -> str:
     parts = [p for p in re.split(r"\s*>\s*", chunk.title) if p and not p.lower().startswith(("part", "lines"))]
     parts = [re.sub(r"\s*\((?:part|lines)[^)]*\)", "", p) for p in parts]
     generic = {"options", "example", "examples", "fields", "usage", "arguments", "description", "summary"}
@@ -167,7 +196,7 @@ def _heading_queries(chunk: Chunk, rng: random.Random) -> list[str]:
     parts = [p.strip() for p in re.split(r"\s*>\s*", clean_title(chunk.title)) if p.strip()]
     if not parts or chunk.kind == "bugs":
         return []
-    leaf, top = parts[-1], parts[0]
+    leaf, top = parts[-1], with_block(parts[0], chunk)
     if leaf == top:
         return [rng.choice(["{l} overview", "what is {l}", "explain {l}"]).format(l=leaf)]
     return [rng.choice(["{l} in {t}", "explain {l} of {t}", "how does {t} handle {l}", "{t} {l}"])
@@ -180,10 +209,10 @@ def _sentence_queries(chunk: Chunk, ctx: str, rng: random.Random) -> list[str]:
     prose = "\n".join(ln for ln in prose.splitlines() if not ln.lstrip().startswith(("#", "|", "[2")))
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", prose))
                  if 6 <= len(s.split()) <= 40 and not re.search(r"[|{}<>=;]|```", s)]
-    if not sentences:
+    if not sentences or chunk.kind == "rtl":  # code comments make poor questions
         return []
     s = first_sentence(rng.choice(sentences), max_words=12)
-    return [rng.choice(["{c}: {s}", "why {s}", "{s} in {c}?", "does {c} {s}"]).format(
+    return [rng.choice(["{c}: {s}", "{s} in {c}?", "{c} {s}", "{s}"]).format(
         c=ctx, s=paraphrase(lower_first(s), rng, drop=0.4))]
 
 

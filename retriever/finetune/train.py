@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from retriever.finetune.config import TrainConfig
 from retriever.finetune.gen_pairs import read_pairs
 
 MANIFEST = "chipassist-finetune.json"
+CALIBRATION_STEPS = 3  # steps timed before the run is fitted into its time budget
 EVAL_NAME = "heldout"
 
 
@@ -128,6 +130,7 @@ def train_model(pairs_path: Path, out: Path, config: TrainConfig | None = None, 
 
     config = config or TrainConfig()
     out = Path(out)
+    start = time.monotonic()  # ``max_minutes`` covers the whole call: loading, evaluations, saving
     if config.threads:
         import torch
 
@@ -137,21 +140,52 @@ def train_model(pairs_path: Path, out: Path, config: TrainConfig | None = None, 
     evaluator = build_evaluator(heldout, Path(pairs_path), config)
     report = TrainReport(out=out, train_pairs=len(train_ds), heldout_pairs=len(heldout))
     metric = f"eval_{EVAL_NAME}_cosine_ndcg@10"
+    eval_s = 0.0
     if evaluator is not None:
+        t = time.monotonic()
         report.base = _metrics(evaluator(model))
+        eval_s = time.monotonic() - t
 
     steps_per_epoch = max(1, len(train_ds) // config.batch_size)
     total = config.max_steps if config.max_steps > 0 else max(1, round(steps_per_epoch * config.epochs))
-    every = config.eval_every or max(1, total // 4)
+    every = config.eval_every or max(1, total // 3)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".{out.name}.training-{os.getpid()}"
-    start = time.monotonic()
+    reserve = 2 * eval_s + 20  # the last evaluation, loading the best checkpoint and saving it
+
+    budget = config.max_minutes * 60
+    warmup = int(config.warmup_ratio * total)
+    evals_left = total // every
 
     class TimeBudget(TrainerCallback):
-        """Stop when ``max_minutes`` is spent, evaluating and saving first so the best checkpoint counts."""
+        """Fit the run into ``max_minutes``: after a few steps (and every 10 steps after, as the load of a
+        shared machine changes), shorten the planned run and its linear learning-rate decay to the steps that
+        fit; stop at the latest when the time is spent, evaluating and saving first so the best checkpoint
+        counts."""
 
-        def on_step_end(self, args, state, control, **kw):
-            if time.monotonic() - start > config.max_minutes * 60 and state.global_step < total:
+        def __init__(self) -> None:
+            self.plan = total
+            self.began = start
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.began = time.monotonic()
+
+        def on_step_end(self, args, state, control, lr_scheduler=None, **kw):
+            step, now = state.global_step, time.monotonic()
+            calibrate = step == min(CALIBRATION_STEPS, total - 1) or (step > CALIBRATION_STEPS and step % 10 == 0)
+            if calibrate and lr_scheduler is not None and step < self.plan:  # the machine's load may change
+                per_step = (now - self.began) / step
+                left = budget - (now - start) - reserve - evals_left * eval_s
+                fit = max(step + 1, step + int(left / per_step))
+                if fit < self.plan:
+                    self.plan = fit
+                    lr_scheduler.lr_lambdas = [_linear_schedule(warmup, fit)] * len(lr_scheduler.lr_lambdas)
+                    report.stopped_early = True
+                    if progress:
+                        print(f"\ntime budget {config.max_minutes:g} min at {per_step:.1f} s/step: training "
+                              f"{fit} of {total} planned steps (learning-rate decay re-planned)", file=sys.stderr)
+            late = now - start + reserve > budget
+            if step < total and (step >= self.plan or late):
                 report.stopped_early = True
                 control.should_training_stop = True
                 control.should_evaluate = evaluator is not None
@@ -161,7 +195,7 @@ def train_model(pairs_path: Path, out: Path, config: TrainConfig | None = None, 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(work / "checkpoints"), num_train_epochs=config.epochs, max_steps=total,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
-        learning_rate=config.learning_rate, warmup_steps=int(config.warmup_ratio * total), seed=config.seed,
+        learning_rate=config.learning_rate, warmup_steps=warmup, seed=config.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True, dataloader_num_workers=0,
         eval_strategy="steps" if evaluator else "no", eval_steps=every, save_strategy="steps",
         save_steps=every, save_total_limit=2, load_best_model_at_end=evaluator is not None,
@@ -175,7 +209,7 @@ def train_model(pairs_path: Path, out: Path, config: TrainConfig | None = None, 
         report.steps = trainer.state.global_step
         report.seconds = time.monotonic() - start
         if evaluator is not None:
-            report.best = _metrics(evaluator(model))
+            report.best = _best_metrics(trainer.state) or _metrics(evaluator(model))
         final = work / "final"
         model.save(str(final))
         (final / MANIFEST).write_text(json.dumps({"config": config.model_dump(mode="json"),
@@ -199,6 +233,25 @@ def publish(folder: Path, out: Path) -> None:
             os.replace(old, out)  # put the previous model back
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _linear_schedule(warmup: int, total: int):
+    """Linear warm-up then linear decay to 0 at ``total`` (the trainer's default schedule, re-planned)."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return factor
+
+
+def _best_metrics(state) -> dict[str, float]:
+    """The held-out metrics the trainer logged for the checkpoint it kept (no second evaluation)."""
+    best = state.best_model_checkpoint
+    step = int(best.rsplit("-", 1)[1]) if best else state.global_step
+    for entry in reversed(state.log_history):
+        if entry.get("step") == step and any(k.startswith(f"eval_{EVAL_NAME}_") for k in entry):
+            return _metrics(entry) | {"step": step}
+    return {}
 
 
 def _metrics(result: dict[str, float]) -> dict[str, float]:

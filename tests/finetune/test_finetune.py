@@ -126,6 +126,15 @@ def test_training_saves_a_model_that_builds_an_index(tuned, sample_dir, tmp_path
     assert idx.search("UART baud divisor", k=3, mode="dense")
 
 
+def test_time_budget_shortens_the_run_and_keeps_the_best_checkpoint(tiny_model, sample_pairs, tmp_path):
+    out = tmp_path / "budget"
+    cfg = TrainConfig(base_model=tiny_model, **TINY_TRAIN | {"max_steps": 400, "eval_every": 100, "max_minutes": 0.05})
+    report = train_model(sample_pairs[2], out, cfg, progress=False)
+    assert report.stopped_early and 1 <= report.steps < 400
+    assert report.best and (out / "modules.json").is_file()
+    assert report.seconds < 60
+
+
 def test_interrupted_training_keeps_the_previous_model(tuned, sample_pairs, monkeypatch):
     from transformers import Trainer
 
@@ -220,3 +229,95 @@ def test_cli_index_with_a_bad_model_folder_keeps_the_index(sample_index, sample_
     assert r.exit_code == 2 and "sentence-transformers model" in " ".join(r.output.split())
     idx = Index.open(sample_index)
     assert idx.info["generation"] == before and idx.search("UART baud rate", k=1, mode="bm25")
+
+
+# ------------------------------------------------------------------------------------------ bad input, via the CLI
+def _tiny_corpus(folder: Path, sections: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n\n".join(f"## Register R{i}\n\nThe R{i} register of the timer block holds counter value number {i}, "
+                       f"reset to zero, and raises interrupt {i} on overflow." for i in range(sections))
+    (folder / "timer.md").write_text(f"# Timer\n\n{body}\n")
+    return folder
+
+
+def test_cli_tiny_corpus_and_index_without_text_are_clear_errors(tmp_path):
+    from assistant.cli import app
+
+    runner = CliRunner()
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    (blank / "empty.md").write_text("  \n\n")
+    for name, corpus, message in [("blank", blank, "no chunk text"),
+                                  ("two", _tiny_corpus(tmp_path / "two", 1), "too small")]:
+        idx = tmp_path / f"idx-{name}"
+        assert runner.invoke(app, ["index", str(corpus), "--index", str(idx), "--json"]).exit_code == 0
+        r = runner.invoke(app, ["retriever", "gen-pairs", "--index", str(idx), "--out", str(tmp_path / "p.jsonl")])
+        assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+        assert not (tmp_path / "p.jsonl").exists()
+    # fewer chunks than a batch: pairs can be written, training refuses before loading anything
+    idx = tmp_path / "idx-small"
+    assert runner.invoke(app, ["index", str(_tiny_corpus(tmp_path / "small", 8)), "--index", str(idx),
+                               "--json"]).exit_code == 0
+    pairs = tmp_path / "small.jsonl"
+    r = runner.invoke(app, ["retriever", "gen-pairs", "--index", str(idx), "--out", str(pairs), "--json"])
+    assert r.exit_code == 0, r.output
+    assert 0 < json.loads(r.stdout)["pairs"] < 32
+    r = runner.invoke(app, ["retriever", "train", "--pairs", str(pairs), "--out", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "fewer than one batch" in " ".join(r.output.split()), r.output
+    assert not (tmp_path / "m").exists()
+    r = runner.invoke(app, ["retriever", "train", "--pairs", str(tmp_path / "missing.jsonl"), "--out",
+                            str(tmp_path / "m")])
+    assert r.exit_code == 2 and "pairs file not found" in " ".join(r.output.split()), r.output
+
+
+def test_cli_interrupted_training_exits_clearly_and_keeps_the_model(tuned, sample_pairs, monkeypatch):
+    from transformers import Trainer
+
+    from assistant.cli import app
+
+    out, _ = tuned
+    before = _digest(out)
+
+    def interrupt(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "training_step", interrupt)
+    r = CliRunner().invoke(app, ["retriever", "train", "--pairs", str(sample_pairs[2]), "--out", str(out),
+                                 "--base-model", str(out), "--batch-size", "8", "--max-steps", "3"])
+    assert r.exit_code == 130 and "interrupted" in r.output and "not changed" in " ".join(r.output.split())
+    assert _digest(out) == before and not list(out.parent.glob(".model.*"))
+    load_model(out)
+
+
+def test_cli_index_refuses_to_mix_models_then_rebuilds_with_the_tuned_one(sample_index, sample_dir, tuned):
+    from assistant.cli import app
+    from retriever.index import Index
+
+    runner = CliRunner()
+    base_info = Index.open(sample_index).info
+    r = runner.invoke(app, ["index", str(sample_dir), "--index", str(sample_index), "--model", str(tuned[0])])
+    assert r.exit_code == 2 and "cannot be mixed" in " ".join(r.output.split()), r.output
+    idx = Index.open(sample_index)
+    assert idx.info["generation"] == base_info["generation"]
+    assert idx.info["model"]["fingerprint"] == base_info["model"]["fingerprint"]
+    assert idx.search("UART baud rate", k=1)  # the previous index still answers (dense + BM25)
+    # a separate index of the same corpus with the tuned model, compared side by side with the base
+    tuned_index = sample_index.parent / "tuned-index"
+    r = runner.invoke(app, ["index", str(sample_dir), "--index", str(tuned_index), "--model", str(tuned[0]),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    assert Index.open(tuned_index).info["model"]["path"] == str(tuned[0].resolve())
+    r = runner.invoke(app, ["retriever", "eval", "--index", str(sample_index), "--tuned-index", str(tuned_index),
+                            "--queries", str(sample_dir / "eval" / "queries.jsonl")])
+    assert r.exit_code == 0, r.output
+    assert "tuned/base" in r.output and "hit@1" in r.output
+    r = runner.invoke(app, ["retriever", "eval", "--index", str(sample_index), "--tuned-index", str(sample_index),
+                            "--queries", str(sample_dir / "eval" / "queries.jsonl")])
+    assert r.exit_code == 2 and "same model" in " ".join(r.output.split())
+    # --rebuild switches the index in place, all chunks re-embedded with the tuned model
+    r = runner.invoke(app, ["index", str(sample_dir), "--index", str(sample_index), "--model", str(tuned[0]),
+                            "--rebuild", "--json"])
+    assert r.exit_code == 0, r.output
+    rebuilt = Index.open(sample_index)
+    assert rebuilt.info["model"]["fingerprint"] != base_info["model"]["fingerprint"]
+    assert len(rebuilt) == base_info["counts"]["chunks"]
