@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=18.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--merge", type=float, default=0.5, help="weight of the tuned model averaged with the base")
     ap.add_argument("--negatives", type=int, default=1, help="hard negatives per pair")
     ap.add_argument("--pairs", type=Path, help="reuse a pairs file (from gen-pairs on the base index)")
     ap.add_argument("--model", type=Path, help="reuse a tuned model folder (skip training)")
@@ -83,7 +84,7 @@ def main() -> None:
     print(f"pairs: {pairs_report}", flush=True)
 
     train_cfg = TrainConfig(loss=args.loss, epochs=args.epochs, max_minutes=args.max_minutes,
-                            threads=args.threads, learning_rate=args.lr)
+                            threads=args.threads, learning_rate=args.lr, merge=args.merge)
     if args.compare_losses:
         compare_losses(pairs, args, train_cfg)
         return
@@ -124,7 +125,8 @@ def compare_losses(pairs: Path, args, base_cfg) -> None:
     for loss in args.compare_losses.split(","):
         t = time.monotonic()
         cfg = base_cfg.model_copy(update={"loss": loss, "max_steps": args.steps, "eval_every": args.steps,
-                                          "max_minutes": 600.0})
+                                          "max_minutes": 600.0,
+                                          "merge": 1.0})  # the losses themselves, unaveraged
         r = train_model(pairs, args.work / f"cmp-{loss}", cfg).to_dict()
         rows[loss] = {"seconds": round(time.monotonic() - t, 1), "steps": r["steps"], "base": r["base"],
                       "best": r["best"]}

@@ -90,6 +90,8 @@ def train(
                                                                  "fitted into it and the best checkpoint kept."),
     lr: float = typer.Option(5e-5, "--lr", help="Peak learning rate (linear warm-up and decay)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for torch (default: one per core)."),
+    merge: float = typer.Option(0.5, "--merge", help="Weight of the tuned model averaged with the base one "
+                                                     "(WiSE-FT; 1 = keep the tuned weights as trained)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Fine-tune an embedding model on generated pairs; the best held-out checkpoint is saved atomically."""
@@ -101,7 +103,8 @@ def train(
 
     try:
         cfg = TrainConfig(base_model=base_model, loss=loss, epochs=epochs, max_steps=max_steps,
-                          batch_size=batch_size, max_minutes=max_minutes, learning_rate=lr, threads=threads)
+                          batch_size=batch_size, max_minutes=max_minutes, learning_rate=lr, threads=threads,
+                          merge=merge)
     except ValidationError as e:
         _bad_option(e)
     try:
@@ -114,7 +117,8 @@ def train(
         print_json(report.to_dict())
         return
     console.print(f"trained {report.steps} steps in {report.seconds:.0f} s on {report.train_pairs} pairs; "
-                  f"held-out {report.base} -> {report.best}")
+                  f"held-out {report.base} -> {report.best}"
+                  + (f", merged with the base: {report.merged}" if report.merged else ""))
     console.print(f"model: {out}  (use it: chipassist index CORPUS --index DIR --model {out} --rebuild)")
 
 
@@ -133,7 +137,7 @@ def eval_cmd(
 ) -> None:
     """Base index vs the tuned model on the same corpus: hit@1/5/10, MRR@10, latency, side by side."""
     from retriever.evaluate import QueryFileError, load_queries
-    from retriever.finetune.compare import METRICS, compare, reembed
+    from retriever.finetune.compare import METRICS, compare, reembed, verdict
     from retriever.finetune.train import TrainError
 
     settings = settings_from(index, config)
@@ -161,8 +165,10 @@ def eval_cmd(
         results = compare({"base": base, "tuned": tuned}, qs, k=k, mode=mode)
         tuned.close()
     label = model or tuned.info["model"].get("path")
+    decision = verdict(results["base"], results["tuned"])
     if json_out:
-        print_json({name: {m: v for m, v in r.items() if m != "ranks"} for name, r in results.items()})
+        print_json({name: {m: v for m, v in r.items() if m != "ranks"} for name, r in results.items()}
+                   | {"verdict": decision})
         return
     from rich.table import Table
 
@@ -175,3 +181,8 @@ def eval_cmd(
     table.add_row("tuned/base", *(f"{results['tuned'][m] / results['base'][m]:.2f}x" if results["base"][m] else "-"
                                   for m in METRICS))
     console.print(table)
+    if decision["use_tuned"]:
+        console.print(f"[green]use the tuned model[/]: {decision['why']} -> chipassist index CORPUS --index "
+                      f"{settings.index_dir} --model {label} --rebuild")
+    else:
+        console.print(f"[yellow]keep the base model[/]: the tuned one is {decision['why']}")

@@ -43,5 +43,16 @@ def compare(indexes: dict[str, Index], queries: list[EvalQuery], *, k: int = 10,
     return out
 
 
+def verdict(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
+    """Whether to index with the tuned model: only when it ranks better (MRR@10) and loses neither hit@1 nor
+    hit@5 on the user's own questions; a tuned model that trades one for the other is not adopted silently."""
+    gains = {m: round(tuned[m] - base[m], 4) for m in ("hit@1", "hit@5", "mrr@10")}
+    use = gains["mrr@10"] > 0 and gains["hit@1"] >= 0 and gains["hit@5"] >= 0
+    lost = [m for m, g in gains.items() if g < 0]
+    why = ("better on every headline metric" if use else
+           f"worse on {', '.join(lost)}" if lost else "no better ranking (MRR@10)")
+    return {"use_tuned": use, "why": why, "gains": gains}
+
+
 def ratio(tuned: float, base: float) -> float | None:
     return tuned / base if base else None

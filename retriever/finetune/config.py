@@ -67,8 +67,9 @@ class TrainConfig(BaseModel):
     mini_batch_size: int = Field(16, ge=1)  # cached loss only
     learning_rate: float = Field(5e-5, gt=0, lt=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    max_seq_length: int = Field(128, ge=8, le=8192)
+    max_seq_length: int = Field(128, ge=8, le=8192)  # training inputs only; the saved model keeps the base window
     eval_every: int = Field(0, ge=0)  # steps between evaluations; 0: three times per run
+    merge: float = Field(0.5, gt=0.0, le=1.0)  # weight of the tuned model averaged with the base (1: no merge)
     max_minutes: float = Field(18.0, gt=0)  # whole run; stops (keeping the best checkpoint) in time
     max_eval_corpus: int = Field(1000, ge=10)
     seed: int = 13

@@ -16,7 +16,8 @@ from retriever.finetune.gen_pairs import PairsError, false_negative_reason, gene
 from retriever.finetune.templates import derive_queries
 from retriever.finetune.train import TrainError, load_model, train_model
 
-TINY_TRAIN = dict(batch_size=8, max_steps=2, eval_every=2, learning_rate=1e-3, max_eval_corpus=60)
+TINY_TRAIN = dict(batch_size=8, max_steps=2, eval_every=2, learning_rate=1e-3, max_eval_corpus=60,
+                  max_seq_length=32)  # shorter than the tiny model's 64-token window
 
 
 def _digest(folder: Path) -> str:
@@ -118,12 +119,28 @@ def test_training_saves_a_model_that_builds_an_index(tuned, sample_dir, tmp_path
     assert report.steps == 2 and report.best and report.base
     assert json.loads((out / "chipassist-finetune.json").read_text())["report"]["steps"] == 2
     assert not list(out.parent.glob(".model.*"))  # temp folders gone
+    # trained on 32-token inputs for speed, but saved with the base's window: an index built with it must
+    # embed whole chunks as the base model did, or the comparison (and the tuned index) is truncated
+    assert load_model(out).max_seq_length == 64
     assert Embedder(out).embed_query("baud rate").shape == (32,)
     build_index([sample_dir / "docs"], tmp_path / "idx", IndexConfig(embed_backend="torch"), model=out,
                 progress=False)
     idx = Index.open(tmp_path / "idx")
     assert idx.info["model"]["path"] == str(out)
     assert idx.search("UART baud divisor", k=3, mode="dense")
+
+
+def test_saved_model_is_the_tuned_checkpoint_averaged_with_the_base(tuned, tiny_model, sample_pairs, tmp_path):
+    import torch
+
+    out, report = tuned  # default merge 0.5
+    assert report.merged and report.merged != report.best  # the merged model is scored on the held-out split too
+    raw = tmp_path / "raw"  # the same run (same seed and data order) saved without averaging
+    train_model(sample_pairs[2], raw, TrainConfig(base_model=tiny_model, merge=1.0, **TINY_TRAIN), progress=False)
+    merged, plain, base = (load_model(p).state_dict() for p in (out, raw, tiny_model))
+    floats = [n for n, t in base.items() if t.is_floating_point()]
+    assert floats and all(torch.allclose(merged[n], 0.5 * plain[n] + 0.5 * base[n], atol=1e-6) for n in floats)
+    assert any(not torch.allclose(plain[n], base[n]) for n in floats)  # training did move the weights
 
 
 def test_time_budget_shortens_the_run_and_keeps_the_best_checkpoint(tiny_model, sample_pairs, tmp_path):
@@ -212,8 +229,9 @@ def test_cli_eval_prints_base_and_tuned_side_by_side(sample_index, tuned, sample
                             "--model", str(tuned[0]), "--mode", "dense", "--json"])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
-    assert set(res) == {"base", "tuned"} and {"hit@1", "hit@5", "mrr@10"} <= set(res["base"])
+    assert set(res) == {"base", "tuned", "verdict"} and {"hit@1", "hit@5", "mrr@10"} <= set(res["base"])
     assert res["base"]["hit@5"] > res["tuned"]["hit@5"]  # a 2-step random tiny model is worse than MiniLM
+    assert res["verdict"]["use_tuned"] is False and "hit@5" in res["verdict"]["why"]
     r = runner.invoke(app, ["retriever", "eval", "--index", str(sample_index), "--queries", str(queries),
                             "--model", str(tmp_path)])
     assert r.exit_code == 2 and "not a sentence-transformers model" in " ".join(r.output.split())
@@ -321,3 +339,13 @@ def test_cli_index_refuses_to_mix_models_then_rebuilds_with_the_tuned_one(sample
     rebuilt = Index.open(sample_index)
     assert rebuilt.info["model"]["fingerprint"] != base_info["model"]["fingerprint"]
     assert len(rebuilt) == base_info["counts"]["chunks"]
+
+
+def test_verdict_adopts_the_tuned_model_only_when_it_loses_nothing():
+    from retriever.finetune.compare import verdict
+
+    base = {"hit@1": 0.45, "hit@5": 0.80, "mrr@10": 0.586}
+    assert verdict(base, {"hit@1": 0.50, "hit@5": 0.85, "mrr@10": 0.62})["use_tuned"]
+    traded = verdict(base, {"hit@1": 0.425, "hit@5": 0.825, "mrr@10": 0.588})  # measured on the shared corpus
+    assert not traded["use_tuned"] and traded["why"] == "worse on hit@1"
+    assert not verdict(base, dict(base))["use_tuned"]
