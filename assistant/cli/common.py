@@ -44,3 +44,28 @@ def parse_groups(groups: str | None) -> set[str] | None:
     if not groups:
         return None
     return {g.strip() for g in groups.split(",") if g.strip()}
+
+
+def open_index(index_dir: Path):
+    """The index at ``index_dir``, or exit 1 saying how to build one."""
+    from retriever.index import CorruptIndexError, Index, IndexNotFoundError
+
+    if not Path(index_dir).is_dir():
+        fail(f"no index at {index_dir}: build one with `chipassist index PATH --index {index_dir}`", code=1)
+    try:
+        return Index.open(index_dir)
+    except (IndexNotFoundError, CorruptIndexError, FileNotFoundError, ValueError) as e:
+        fail(f"cannot open index {index_dir}: {e}", code=1)
+
+
+def eval_inputs(settings, mode: str | None, queries: Path):
+    """(search mode, questions) for the eval commands: the mode checked, the question file loaded."""
+    from retriever.evaluate import QueryFileError, load_queries
+
+    mode = mode or settings.retrieval.mode
+    if mode not in ("hybrid", "dense", "bm25"):
+        fail(f"--mode must be hybrid, dense or bm25, got {mode!r}")
+    try:
+        return mode, load_queries(queries)
+    except QueryFileError as e:
+        fail(str(e))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, parse_groups, print_json, settings_from
+from assistant.cli.common import (ConfigOpt, IndexOpt, JsonOpt, console, eval_inputs, open_index, parse_groups,
+                                  print_json, settings_from)
 
 eval_app = typer.Typer(help="Evaluate ChipAssist components against question sets.", no_args_is_help=True)
 
@@ -25,34 +26,17 @@ def retrieval(
     as_json: bool = JsonOpt,
 ) -> None:
     """Report hit@1/5/10, MRR@10, latency p50/p95 and the misses of an index on a question file."""
-    from retriever.evaluate import QueryFileError, evaluate, load_queries
+    from retriever.evaluate import evaluate
 
     settings = settings_from(index, config)
-    mode = mode or settings.retrieval.mode
-    if mode not in ("hybrid", "dense", "bm25"):
-        fail(f"--mode must be hybrid, dense or bm25, got {mode!r}")
-    try:
-        qs = load_queries(queries)
-    except QueryFileError as e:
-        fail(str(e))
-    idx = _open_index(settings.index_dir)
+    mode, qs = eval_inputs(settings, mode, queries)
+    idx = open_index(settings.index_dir)
     report = evaluate(idx, qs, k=k, progress=not as_json, mode=mode, rerank=rerank,
                       user_groups=parse_groups(user_groups))
     if as_json:
         print_json(report.to_dict())
     else:
         _print_report(report, len(qs), k, queries, settings.index_dir)
-
-
-def _open_index(index_dir: Path):
-    from retriever.index import Index
-
-    if not index_dir.is_dir():
-        fail(f"no index at {index_dir}: build one with `chipassist index PATH --index {index_dir}`", code=1)
-    try:
-        return Index.open(index_dir)
-    except (FileNotFoundError, ValueError) as e:
-        fail(f"cannot open index {index_dir}: {e}", code=1)
 
 
 def _print_report(report, n: int, k: int, queries: Path, index_dir: Path) -> None:

@@ -15,22 +15,14 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, print_json, settings_from
+from assistant.cli.common import (ConfigOpt, IndexOpt, JsonOpt, console, eval_inputs, fail, open_index, print_json,
+                                  settings_from)
 
 retriever_app = typer.Typer(help="Fine-tune the dense retriever on your corpus.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(retriever_app, name="retriever")
-
-
-def _open(index_dir: Path):
-    from retriever.index import CorruptIndexError, Index, IndexNotFoundError
-
-    try:
-        return Index.open(index_dir)
-    except (IndexNotFoundError, CorruptIndexError) as e:
-        fail(str(e), code=1)
 
 
 def _bad_option(e) -> None:
@@ -62,7 +54,7 @@ def gen_pairs(
                           num_negatives=negatives)
     except ValidationError as e:
         _bad_option(e)
-    idx = _open(settings.index_dir)
+    idx = open_index(settings.index_dir)
     try:
         rows, report = generate_pairs(idx, cfg, progress=not json_out)
     except PairsError as e:
@@ -136,24 +128,17 @@ def eval_cmd(
     json_out: bool = JsonOpt,
 ) -> None:
     """Base index vs the tuned model on the same corpus: hit@1/5/10, MRR@10, latency, side by side."""
-    from retriever.evaluate import QueryFileError, load_queries
     from retriever.finetune.compare import METRICS, compare, reembed, verdict
     from retriever.finetune.train import TrainError
 
     settings = settings_from(index, config)
-    mode = mode or settings.retrieval.mode
-    if mode not in ("hybrid", "dense", "bm25"):
-        fail(f"--mode must be hybrid, dense or bm25, got {mode!r}")
     if (model is None) == (tuned_index is None):
         fail("give the tuned model as --model FOLDER or an index built with it as --tuned-index DIR (one of them)")
-    try:
-        qs = load_queries(queries)
-    except QueryFileError as e:
-        fail(str(e))
-    base = _open(settings.index_dir)
+    mode, qs = eval_inputs(settings, mode, queries)
+    base = open_index(settings.index_dir)
     with tempfile.TemporaryDirectory(prefix="chipassist-tuned-") as tmp:
         if tuned_index is not None:
-            tuned = _open(tuned_index)
+            tuned = open_index(tuned_index)
             if tuned.info["model"].get("fingerprint") == base.info["model"].get("fingerprint"):
                 fail(f"{tuned_index} and {settings.index_dir} were built with the same model "
                      f"({base.info['model'].get('path')}): nothing to compare")
