@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 
 from corpora.types import Chunk, Document
-from retriever import layout, vectors
+from retriever import layout, vectors, windows
 from retriever.bm25 import BM25Index
 from retriever.config import IndexConfig
 from retriever.embed_cache import FILE as EMBED_CACHE, EmbedCache
 from retriever.store import FILE as STORE_FILE, Store
 
-FORMAT = 1
+FORMAT = 2  # 2: one vector per passage window, FAISS/BM25 ids = vid * windows.STRIDE + j
 
 
 class ModelMismatchError(ValueError):
@@ -51,6 +51,7 @@ class BuildReport:
     removed: int = 0
     unchanged: int = 0
     chunks_embedded: int = 0  # embedded by this run (not counting vectors a killed run left in the cache)
+    windows_embedded: int = 0  # their passage windows (retriever.windows): what the model actually ran on
     chunks_total: int = 0
     seconds: float = 0.0
     model: dict[str, Any] = field(default_factory=dict)
@@ -61,6 +62,7 @@ class BuildReport:
         documents = {"added": self.added, "changed": self.changed, "removed": self.removed,
                      "unchanged": self.unchanged}
         return {"index_dir": str(self.index_dir), "documents": documents, "chunks_embedded": self.chunks_embedded,
+                "windows_embedded": self.windows_embedded,
                 "chunks_total": self.chunks_total, "seconds": round(self.seconds, 2), "model": self.model,
                 "conflicts": self.conflicts}
 
@@ -137,7 +139,7 @@ def get_embedder(model_path: str | Path, config: IndexConfig):
 
 
 def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Path, progress: bool):
-    """(embedder, vectors, how many were embedded now) for ``texts``, in steps of ``embed_chunk``.
+    """(embedder, vectors, positions of the texts embedded now) for ``texts``, in steps of ``embed_chunk``.
 
     Vectors a killed build already embedded come from the embedding cache; each new step is added to it.
     A marker file in the staging folder records progress (tests kill the build when it appears).
@@ -155,7 +157,7 @@ def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Pat
             out[i] = cached[k]
     marker = staging / "progress.json"
     with Progress(disable=not progress, transient=False) as bar:
-        task = bar.add_task("embedding chunks", total=len(texts), completed=len(texts) - len(todo))
+        task = bar.add_task("embedding passages", total=len(texts), completed=len(texts) - len(todo))
         for start in range(0, len(todo), config.embed_chunk):
             step = todo[start:start + config.embed_chunk]
             vecs = embedder.embed_documents([texts[i] for i in step])
@@ -164,24 +166,26 @@ def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Pat
             bar.advance(task, len(step))
             marker.write_text(json.dumps({"embedded": start + len(step), "total": len(todo)}))
     cache.close()
-    return embedder, out, len(todo)
+    return embedder, out, todo
 
 
 def _update_vectors(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
                     removed_vids: list[int], new_vids: list[int], new_vecs: np.ndarray, dim: int) -> None:
     """Apply removals and additions to the copied FAISS index, or rebuild it from the stored vectors."""
     index = None
-    same_type = all(previous.get("config", {}).get(k) == v for k, v in config.model_dump(mode="json").items()
-                    if k == "faiss" or k.startswith(("hnsw_", "ivf_", "pq_")))
+    same_type = previous.get("format") == FORMAT and all(
+        previous.get("config", {}).get(k) == v for k, v in config.model_dump(mode="json").items()
+        if k == "faiss" or k.startswith(("hnsw_", "ivf_", "pq_")))
     if (staging / vectors.FILE).is_file() and same_type:
         index = vectors.load(staging)
         if removed_vids and not vectors.supports_remove(index):
             index = None  # HNSW cannot delete: rebuild below from SQLite, no re-embedding
         else:
-            vectors.remove(index, removed_vids)
+            # A removed chunk had at most STRIDE windows; ids it never had are simply not found.
+            vectors.remove(index, [w for v in removed_vids for w in windows.ids(v, windows.STRIDE).tolist()])
             vectors.add(index, np.asarray(new_vids), new_vecs)
     if index is None:
-        ids, vecs = store.vectors()
+        ids, vecs = store.vectors(dim, windows.STRIDE)
         index = vectors.new_index(dim, config, train=vecs if len(vecs) else None) if len(vecs) or \
             config.faiss != "ivfpq" else vectors.new_index(dim, config.model_copy(update={"faiss": "flat"}))
         vectors.add(index, ids, vecs)
@@ -191,7 +195,7 @@ def _update_vectors(staging: Path, store: Store, config: IndexConfig, previous: 
 @dataclass
 class _Changes:
     removed_vids: list[int]
-    new_vids: np.ndarray
+    new_vids: np.ndarray  # window ids (retriever.windows), one per row of new_vecs
     new_vecs: np.ndarray
     dim: int
 
@@ -211,22 +215,32 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
     removed_vids = [v for s in replaced for v in store.remove_document(s)]
 
     chunked = _chunk_all(todo, config)
-    texts = [f"{c.title}\n{c.text}" if c.title else c.text for _, chunks in chunked for c in chunks]
+    per_chunk = [windows.texts(c.title, c.text, config.window_chars) for _, chunks in chunked for c in chunks]
+    texts = [t for ws in per_chunk for t in ws]
     dim = previous.get("model", {}).get("dim")
     report.model = previous.get("model", {})
     new_vecs = np.zeros((0, dim or 0), dtype=np.float32)
     if texts or not previous:
-        embedder, new_vecs, report.chunks_embedded = _embed(texts, config, model_path, staging, progress)
+        embedder, new_vecs, fresh = _embed(texts, config, model_path, staging, progress)
+        owner = np.repeat(np.arange(len(per_chunk)), [len(ws) for ws in per_chunk])
+        report.windows_embedded, report.chunks_embedded = len(fresh), len(set(owner[fresh].tolist()))
         dim, report.model = embedder.dim, embedder.describe()
-    new_vids: list[int] = []
+    new_vids: list[np.ndarray] = []
     pos = 0
+    sizes = iter(len(ws) for ws in per_chunk)
     for doc, chunks in chunked:
-        new_vids += store.add_document(doc, chunks, new_vecs[pos:pos + len(chunks)])
-        pos += len(chunks)
+        mats = []
+        for _ in chunks:
+            n = next(sizes)
+            mats.append(new_vecs[pos:pos + n])
+            pos += n
+        for vid, m in zip(store.add_document(doc, chunks, mats), mats):
+            new_vids.append(windows.ids(vid, len(m)))
     report.chunks_total = store.count()
     if not (todo or gone) and previous and previous.get("config") == config.model_dump(mode="json"):
         return None
-    return _Changes(removed_vids, np.asarray(new_vids, dtype=np.int64), new_vecs, int(dim))
+    new_ids = np.concatenate(new_vids) if new_vids else np.zeros(0, dtype=np.int64)
+    return _Changes(removed_vids, new_ids, new_vecs, int(dim))
 
 
 def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
@@ -234,7 +248,12 @@ def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: d
     """Bring FAISS up to date and rebuild BM25 from the store."""
     _update_vectors(staging, store, config, previous, changes.removed_vids, changes.new_vids,
                     changes.new_vecs, changes.dim)
-    ids, texts = store.texts(with_source=config.bm25_source)
+    ids: list[int] = []
+    texts: list[str] = []
+    for vid, source, title, text in store.sections():
+        parts = windows.texts(title, text, config.window_chars)
+        ids += windows.ids(vid, len(parts)).tolist()
+        texts += [f"{source}\n{t}" if config.bm25_source else t for t in parts]
     BM25Index.build(ids, texts, k1=config.bm25_k1, b=config.bm25_b).save(staging / "bm25")
 
 

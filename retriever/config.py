@@ -42,6 +42,8 @@ class IndexConfig(BaseModel):
         candidates: how many hits each retriever contributes before fusion (grown when ACLs filter many).
         bm25_source: BM25 also indexes each chunk's source path (``hw/ip/uart/doc/...`` -> ``uart``, ``doc``),
             so a question naming a block or tool finds its files; the path is split like identifiers.
+        window_chars: each chunk is embedded and BM25-indexed as passage windows of about this many characters
+            and scores as its best window (``retriever.windows``); 0: one vector per whole chunk.
         chunking / ingest: passed to ``corpora.chunking.ChunkConfig`` / ``corpora.ingest.IngestConfig``.
     """
 
@@ -52,6 +54,7 @@ class IndexConfig(BaseModel):
     batch_size: int = Field(64, ge=1, le=4096)
     max_seq_length: int | None = Field(None, ge=8, le=8192)
     embed_chunk: int = Field(1024, ge=1)
+    window_chars: int = Field(300, ge=0, le=20000)
 
     faiss: FaissType = "flat"
     hnsw_m: int = Field(32, ge=4, le=256)
@@ -115,5 +118,6 @@ class IndexConfig(BaseModel):
 
     def content_key(self) -> str:
         """Hash of the settings that change chunks or their vectors: a change re-embeds everything."""
-        blob = json.dumps({"chunking": self.chunking, "max_seq_length": self.max_seq_length}, sort_keys=True)
+        blob = json.dumps({"chunking": self.chunking, "max_seq_length": self.max_seq_length,
+                           "window_chars": self.window_chars}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from corpora.types import PUBLIC, Chunk
-from retriever import layout, vectors
+from retriever import layout, vectors, windows
 from retriever.bm25 import BM25Index
 from retriever.build import BuildReport, ModelMismatchError, build_index, get_embedder
 from retriever.config import IndexConfig
@@ -50,6 +50,8 @@ class Index:
         self.config = IndexConfig.model_validate(manifest["config"])
         self._dense = dense
         self._bm25 = bm25
+        # FAISS and BM25 rows are passage windows of chunks (retriever.windows); format-1 indexes: one per chunk
+        self._stride = windows.STRIDE if manifest.get("format", 1) >= 2 else 1
         self._acl = store.acls()
         self._cache: dict[int, Chunk] = {}
         self._lock = threading.Lock()
@@ -143,9 +145,7 @@ class Index:
         want = max(k, cfg.rerank_candidates) if rerank else k
         pool = max(cfg.candidates, 2 * want)
         while True:
-            dense = vectors.search(self._dense, query_vec, pool) if query_vec is not None else _EMPTY
-            lexical = self._bm25.search(query, pool) if mode != "dense" else _EMPTY
-            exhausted = len(dense[0]) < pool and len(lexical[0]) < pool
+            dense, lexical, exhausted = self._candidates(query, query_vec, pool, mode)
             # Filter each list before fusing, so ranks count only chunks this user may see.
             dense, lexical = self._only_visible(dense, groups), self._only_visible(lexical, groups)
             visible = self._rank(mode, dense, lexical)
@@ -167,6 +167,31 @@ class Index:
         for rank, h in enumerate(hits, 1):
             h.rank = rank
         return hits
+
+    def dense_windows(self, query_vecs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of query vectors, the ``n`` best chunks each: (vids, scores) of shape (queries, <= n),
+        -1 where fewer exist; a chunk scores as its best window. Used to mine hard negatives in batch."""
+        fetch = min(self._dense.ntotal, n * (4 if self._stride > 1 else 1))
+        if fetch <= 0:
+            return np.full((len(query_vecs), 0), -1, np.int64), np.zeros((len(query_vecs), 0), np.float32)
+        scores, ids = self._dense.search(np.ascontiguousarray(query_vecs, dtype=np.float32), fetch)
+        out_ids = np.full((len(query_vecs), n), -1, np.int64)
+        out_scores = np.zeros((len(query_vecs), n), np.float32)
+        for i in range(len(query_vecs)):
+            keep = ids[i] >= 0
+            v, s = windows.best_per_chunk(ids[i][keep], scores[i][keep], self._stride, n)
+            out_ids[i, :len(v)], out_scores[i, :len(v)] = v, s
+        return out_ids, out_scores
+
+    def _candidates(self, query: str, query_vec, pool: int, mode: str):
+        """(dense, bm25, exhausted): each ranking's best ``pool`` chunks, every chunk scored by its best window."""
+        fetch = pool * (4 if self._stride > 1 else 1)  # several windows of one chunk can rank together
+        dense = vectors.search(self._dense, query_vec, fetch) if query_vec is not None else _EMPTY
+        lexical = self._bm25.search(query, fetch) if mode != "dense" else _EMPTY
+        exhausted = len(dense[0]) < fetch and len(lexical[0]) < fetch
+        keep = fetch if exhausted else pool  # exhausted: everything that matched, or ACLs could hide it all
+        return (windows.best_per_chunk(*dense, self._stride, keep),
+                windows.best_per_chunk(*lexical, self._stride, keep), exhausted)
 
     def _rank(self, mode: str, dense, lexical) -> list[tuple[int, float]]:
         if mode == "dense":

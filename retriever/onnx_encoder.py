@@ -7,7 +7,11 @@ backend needs ``optimum-onnx``, which pins transformers < 4.58; so the encoder n
 model's own Pooling (mean or CLS) is applied in numpy. Exports are cached by model fingerprint and written
 atomically (temporary file, then ``os.replace``).
 
-Texts are sorted by length and batched in that order (length bucketing), so padding stays small.
+Texts are tokenized once, sorted by token length and batched by a token budget (``max_batch_tokens``
+padded tokens per forward pass, at most ``batch_size`` texts): on the 2-core EPYC this runs on, int8
+onnxruntime is fastest with small batches (MiniLM, ~100-token passage windows: 179 texts/s one at a time,
+81/s in batches of 64; 256-token chunks: 87/s against 67/s), while tiny texts such as queries and titles
+still share a pass.
 """
 from __future__ import annotations
 
@@ -79,7 +83,8 @@ def _atomic(target: Path, write) -> None:
 class OnnxEncoder:
     """Tokenize with the model's tokenizer, run the ONNX encoder, pool, L2-normalise."""
 
-    def __init__(self, onnx_path: Path, st_model, *, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path, st_model, *, threads: int | None = None,
+                 max_batch_tokens: int = 256) -> None:
         import onnxruntime as ort
 
         pooling = st_model[1].get_config_dict().get("pooling_mode", "mean") if len(st_model) > 1 else "mean"
@@ -93,25 +98,32 @@ class OnnxEncoder:
         self.tokenizer = st_model.tokenizer
         self.pooling = pooling
         self.max_seq_length = int(st_model.max_seq_length)
+        self.max_batch_tokens = max_batch_tokens
 
     def encode(self, texts: Sequence[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
-        starts = range(0, len(texts), batch_size)
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
+        lengths = np.asarray([len(ids) for ids in enc["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")
+        batches: list[np.ndarray] = []
+        start = 0
+        while start < len(order):  # longest first: the first text of a batch sets its padded length
+            n = max(1, min(batch_size, self.max_batch_tokens // max(1, int(lengths[order[start]]))))
+            batches.append(order[start:start + n])
+            start += n
+        out = np.zeros((len(texts), 0), np.float32)
         if progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc="embedding", unit="batch")
-        for start in starts:
-            idx = order[start:start + batch_size]
-            vecs = self._encode_batch([texts[i] for i in idx])
-            for i, v in zip(idx, vecs):
-                out[i] = v
-        return np.stack(out).astype(np.float32)
+            batches = tqdm(batches, desc="embedding", unit="batch")
+        for idx in batches:
+            features = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="np")
+            vecs = self._run(features)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vecs.shape[1]), np.float32)
+            out[idx] = vecs
+        return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                             return_tensors="np")
+    def _run(self, enc) -> np.ndarray:
         hidden = self.session.run(None, {n: enc[n].astype(np.int64) for n in self.inputs})[0]
         if self.pooling == "cls":
             vecs = hidden[:, 0]

@@ -1,6 +1,7 @@
 """SQLite store of an index generation: chunk text, metadata, ACLs, vectors, per-document state and manifest.
 
-SQLite is the source of truth; FAISS and BM25 are derived from it. Keeping each chunk's vector here lets an
+SQLite is the source of truth; FAISS and BM25 are derived from it. Keeping each chunk's vectors (one per
+passage window, ``retriever.windows``, stacked in one blob) here lets an
 HNSW index be rebuilt without re-embedding and lets a build copy the previous generation and change only
 what changed. One file, ``store.sqlite``, per generation folder (see ``retriever.index`` for the layout).
 """
@@ -79,8 +80,8 @@ class Store:
         self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
         return vids
 
-    def add_document(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
-        """Insert a document's state and its chunks with their vectors; returns the new vector ids."""
+    def add_document(self, doc: Document, chunks: list[Chunk], vectors: list[np.ndarray]) -> list[int]:
+        """Insert a document's state and its chunks, each with its (windows, dim) vectors; returns their vids."""
         self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (doc.source, doc.content_hash, doc.mtime, doc.title, doc.doc_type, doc.kind,
                           json.dumps(doc.acl), len(chunks)))
@@ -126,19 +127,27 @@ class Store:
             rows = self._db.execute("SELECT vid, acl FROM chunks").fetchall()
         return {vid: frozenset(json.loads(acl)) for vid, acl in rows}
 
-    def texts(self, *, with_source: bool = False) -> tuple[list[int], list[str]]:
-        """(vids, title + text) of every chunk, for the BM25 index; ``with_source`` puts the source path first."""
-        rows = self._db.execute("SELECT vid, source, title, text FROM chunks ORDER BY vid").fetchall()
-        return [r[0] for r in rows], [f"{r[1] + chr(10) if with_source else ''}{r[2] or ''}\n{r[3]}" for r in rows]
+    def sections(self) -> list[tuple[int, str, str, str]]:
+        """(vid, source, title, text) of every chunk in vid order, for the BM25 index."""
+        return [(vid, source, title or "", text) for vid, source, title, text in
+                self._db.execute("SELECT vid, source, title, text FROM chunks ORDER BY vid")]
 
-    def vectors(self, vids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(vids, vectors) of the given chunks, or of all chunks."""
-        if vids is None:
-            rows = self._db.execute("SELECT vid, vector FROM chunks ORDER BY vid").fetchall()
-        else:
-            marks = ",".join("?" * len(vids))
-            rows = self._db.execute(f"SELECT vid, vector FROM chunks WHERE vid IN ({marks})", vids).fetchall()
-        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        if not rows:
-            return ids, np.zeros((0, 0), np.float32)
-        return ids, np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    def texts(self, *, with_source: bool = False) -> tuple[list[int], list[str]]:
+        """(vids, title + text) of every chunk; ``with_source`` puts the source path first."""
+        rows = self.sections()
+        return [r[0] for r in rows], [f"{r[1] + chr(10) if with_source else ''}{r[2]}\n{r[3]}" for r in rows]
+
+    def chunk_vectors(self, dim: int) -> dict[int, np.ndarray]:
+        """vid -> that chunk's (windows, dim) vectors."""
+        rows = self._db.execute("SELECT vid, vector FROM chunks ORDER BY vid").fetchall()
+        return {vid: np.frombuffer(blob, dtype=np.float32).reshape(-1, dim) for vid, blob in rows}
+
+    def vectors(self, dim: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+        """(window ids, vectors) of every chunk's windows, as FAISS holds them (``retriever.windows``)."""
+        from retriever.windows import ids as window_ids
+
+        per_chunk = self.chunk_vectors(dim)
+        if not per_chunk:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), np.float32)
+        ids = np.concatenate([window_ids(v, len(m), stride) for v, m in per_chunk.items()])
+        return ids, np.concatenate(list(per_chunk.values()))

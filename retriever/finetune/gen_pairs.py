@@ -139,7 +139,8 @@ def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig,
     out = []
     for i, (_, chunk) in enumerate(queries):
         pos_vec = pos_vecs.get(chunk.id)
-        pos_score = float(q_vecs[i] @ pos_vec) if pos_vec is not None else float(scores[i][0])
+        # the positive scores like every candidate: its best window
+        pos_score = float((pos_vec @ q_vecs[i]).max()) if pos_vec is not None else float(scores[i][0])
         keep: list[Chunk] = []
         for vid, score in zip(ids[i], scores[i]):
             cand = rows.get(int(vid))
@@ -162,20 +163,14 @@ def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig,
 
 
 def _vectors_by_id(index, chunk_ids: set[str]) -> dict[str, np.ndarray]:
-    """Stored vectors of the given chunks (store rows and vectors are both in vid order)."""
-    _, vecs = index.store.vectors()
-    out = {}
-    for chunk, vec in zip(index.chunks(), vecs):
-        if chunk.id in chunk_ids:
-            out[chunk.id] = vec
-    return out
+    """Stored (windows, dim) vectors of the given chunks (store rows are in vid order, like ``chunks()``)."""
+    per_chunk = index.store.chunk_vectors(index.embedder.dim)
+    return {chunk.id: per_chunk[vid] for vid, chunk in zip(per_chunk, index.chunks()) if chunk.id in chunk_ids}
 
 
 def _nearest(index, q_vecs: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, scores) of the ``depth`` nearest chunks per query, from the index's FAISS vectors in one batch."""
-    depth = min(depth, index._dense.ntotal)
-    scores, ids = index._dense.search(np.ascontiguousarray(q_vecs, dtype=np.float32), depth)
-    return ids, scores
+    """(vids, scores) of the ``depth`` nearest chunks per query (a chunk scores as its best window)."""
+    return index.dense_windows(q_vecs, depth)
 
 
 def false_negative_reason(positive: Chunk, cand: Chunk, score: float, pos_score: float,

@@ -7,6 +7,8 @@ import pytest
 from retriever.bm25 import BM25Index, tokenize
 from retriever.config import IndexConfig, IndexConfigError
 from retriever.fusion import fuse
+from retriever import windows
+from retriever.build import build_index
 from retriever.index import Index
 
 
@@ -88,9 +90,53 @@ def test_bm25_indexes_source_paths_by_default(mini_index_master):
     """A word found only in file paths ("docs") reaches exactly the chunks under docs/ via BM25."""
     index = Index.open(mini_index_master[1])
     assert index.config.bm25_source is True
-    ids, scores = index._bm25.search("docs", 50)
-    sources = {c.source for c in index.store.chunks_by_vid(ids.tolist()).values()}
+    ids, scores = index._bm25.search("docs", 50)  # BM25 rows are passage windows: parent = id // STRIDE
+    sources = {c.source for c in index.store.chunks_by_vid((ids // windows.STRIDE).tolist()).values()}
     assert sources and all(s.startswith("docs/") for s in sources)
     ids_plain, texts_plain = index.store.texts()
     assert not BM25Index.build(ids_plain, texts_plain).search("docs", 50)[0].size  # without paths: no match
+    index.close()
+
+
+def test_windows_keep_rows_whole_and_cover_the_text():
+    rows = [f"| `-opt{i}` | Sets option {i}. The default value is `{i}`. Allowed values are integers. |" for i in range(12)]
+    prose = " ".join(f"Sentence {i} explains one more detail of the block." for i in range(20))
+    text = "\n".join(rows) + "\n\n" + prose
+    parts = windows.split(text, 300)
+    assert len(parts) > 4 and all(len(p) <= 300 for p in parts)
+    for row in rows:  # a table row is never cut
+        assert sum(row in p for p in parts) == 1
+    assert " ".join(" ".join(parts).split()) == " ".join(text.split())  # nothing lost or repeated
+    assert windows.split(text, 0) == [text]
+    assert windows.texts("A > B", "one line", 300) == ["A > B\none line"]
+    assert len(windows.split("\n".join(["x" * 50] * 500), 60)) == windows.STRIDE  # the tail merges
+
+
+def test_best_window_scores_its_chunk():
+    s = windows.STRIDE
+    ids = np.asarray([3 * s + 1, 5 * s, 3 * s, 7 * s + 2, 5 * s + 4])
+    vids, scores = windows.best_per_chunk(ids, np.asarray([0.9, 0.8, 0.7, 0.6, 0.5]), s, 10)
+    assert vids.tolist() == [3, 5, 7] and scores.tolist() == pytest.approx([0.9, 0.8, 0.6])
+    assert windows.best_per_chunk(ids, np.arange(5.0)[::-1], s, 2)[0].tolist() == [3, 5]
+
+
+def test_a_table_row_is_found_through_its_window(tmp_path):
+    """One option among many in a long table: with windows its chunk ranks first, and the index holds one
+    vector per window (FAISS ids decode to their chunk)."""
+    from .conftest import write_corpus
+
+    filler = "\n".join(f"| `-knob{i}` | Adjusts knob number {i} of the router. The default is {i}. |" for i in range(8))
+    table = ("# Router\n\n## Options\n\n| Switch | Description |\n|---|---|\n" + filler +
+             "\n| `-overflow` | Target overflow at which placement stops iterating. The default is 0.1. |\n")
+    other = "# Placement\n\n" + "\n\n".join(f"## Step {i}\n\nPlacement step {i} spreads cells." for i in range(6))
+    corpus = write_corpus(tmp_path / "corpus", {"router.md": table, "place.md": other})
+    out = tmp_path / "index"
+    build_index([corpus], out, progress=False)
+    index = Index.open(out)
+    dim = index.embedder.dim
+    per_chunk = index.store.chunk_vectors(dim)
+    assert index._dense.ntotal == sum(len(m) for m in per_chunk.values()) > len(index)
+    assert set(np.unique(index._bm25.ids // windows.STRIDE).tolist()) == set(per_chunk)
+    hit = index.search("when does placement stop iterating, what overflow", k=1, mode="dense")[0]
+    assert "-overflow" in hit.chunk.text and hit.chunk.source == "router.md"
     index.close()
