@@ -217,24 +217,22 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
     chunked = _chunk_all(todo, config)
     per_chunk = [windows.texts(c.title, c.text, config.window_chars) for _, chunks in chunked for c in chunks]
     texts = [t for ws in per_chunk for t in ws]
+    sizes = [len(ws) for ws in per_chunk]
     dim = previous.get("model", {}).get("dim")
     report.model = previous.get("model", {})
     new_vecs = np.zeros((0, dim or 0), dtype=np.float32)
     if texts or not previous:
         embedder, new_vecs, fresh = _embed(texts, config, model_path, staging, progress)
-        owner = np.repeat(np.arange(len(per_chunk)), [len(ws) for ws in per_chunk])
+        owner = np.repeat(np.arange(len(sizes)), sizes)
         report.windows_embedded, report.chunks_embedded = len(fresh), len(set(owner[fresh].tolist()))
         dim, report.model = embedder.dim, embedder.describe()
+    mats = np.split(new_vecs, np.cumsum(sizes)[:-1]) if sizes else []  # one (windows, dim) block per chunk
     new_vids: list[np.ndarray] = []
     pos = 0
-    sizes = iter(len(ws) for ws in per_chunk)
     for doc, chunks in chunked:
-        mats = []
-        for _ in chunks:
-            n = next(sizes)
-            mats.append(new_vecs[pos:pos + n])
-            pos += n
-        for vid, m in zip(store.add_document(doc, chunks, mats), mats):
+        doc_mats = mats[pos:pos + len(chunks)]
+        pos += len(chunks)
+        for vid, m in zip(store.add_document(doc, chunks, doc_mats), doc_mats):
             new_vids.append(windows.ids(vid, len(m)))
     report.chunks_total = store.count()
     if not (todo or gone) and previous and previous.get("config") == config.model_dump(mode="json"):

@@ -168,10 +168,14 @@ class Index:
             h.rank = rank
         return hits
 
+    def _window_fetch(self, n: int) -> int:
+        """Windows to fetch for ``n`` distinct chunks: several windows of one chunk can rank together."""
+        return n * 4 if self._stride > 1 else n
+
     def dense_windows(self, query_vecs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """For a batch of query vectors, the ``n`` best chunks each: (vids, scores) of shape (queries, <= n),
         -1 where fewer exist; a chunk scores as its best window. Used to mine hard negatives in batch."""
-        fetch = min(self._dense.ntotal, n * (4 if self._stride > 1 else 1))
+        fetch = min(self._dense.ntotal, self._window_fetch(n))
         if fetch <= 0:
             return np.full((len(query_vecs), 0), -1, np.int64), np.zeros((len(query_vecs), 0), np.float32)
         scores, ids = self._dense.search(np.ascontiguousarray(query_vecs, dtype=np.float32), fetch)
@@ -185,7 +189,7 @@ class Index:
 
     def _candidates(self, query: str, query_vec, pool: int, mode: str):
         """(dense, bm25, exhausted): each ranking's best ``pool`` chunks, every chunk scored by its best window."""
-        fetch = pool * (4 if self._stride > 1 else 1)  # several windows of one chunk can rank together
+        fetch = self._window_fetch(pool)
         dense = vectors.search(self._dense, query_vec, fetch) if query_vec is not None else _EMPTY
         lexical = self._bm25.search(query, fetch) if mode != "dense" else _EMPTY
         exhausted = len(dense[0]) < fetch and len(lexical[0]) < fetch

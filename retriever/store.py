@@ -132,11 +132,6 @@ class Store:
         return [(vid, source, title or "", text) for vid, source, title, text in
                 self._db.execute("SELECT vid, source, title, text FROM chunks ORDER BY vid")]
 
-    def texts(self, *, with_source: bool = False) -> tuple[list[int], list[str]]:
-        """(vids, title + text) of every chunk; ``with_source`` puts the source path first."""
-        rows = self.sections()
-        return [r[0] for r in rows], [f"{r[1] + chr(10) if with_source else ''}{r[2]}\n{r[3]}" for r in rows]
-
     def chunk_vectors(self, dim: int) -> dict[int, np.ndarray]:
         """vid -> that chunk's (windows, dim) vectors."""
         rows = self._db.execute("SELECT vid, vector FROM chunks ORDER BY vid").fetchall()

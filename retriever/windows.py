@@ -6,7 +6,7 @@ on ../shared/corpora the right file but the wrong chunk was the most common miss
 windows of about ``IndexConfig.window_chars`` characters along its own lines (a table row, a list item or a
 sentence stays whole), every window is embedded and BM25-indexed with the chunk's heading path in front,
 and a chunk scores as its best window (max-pooling). Measured on the 80 whole-corpus questions: hybrid
-hit@5 0.800 -> 0.863, MRR@10 0.586 -> 0.644 (bench/README.md, "Passage windows").
+hit@5 0.800 -> 0.838, MRR@10 0.586 -> 0.639 with the default config (bench/README.md, "Passage windows").
 
 Window ``j`` of the chunk with vector id ``vid`` has id ``vid * STRIDE + j`` in FAISS and BM25, so the
 parent is ``id // STRIDE`` and no mapping table is needed; a chunk has at most ``STRIDE`` windows (the tail

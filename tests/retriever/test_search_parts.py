@@ -93,7 +93,8 @@ def test_bm25_indexes_source_paths_by_default(mini_index_master):
     ids, scores = index._bm25.search("docs", 50)  # BM25 rows are passage windows: parent = id // STRIDE
     sources = {c.source for c in index.store.chunks_by_vid((ids // windows.STRIDE).tolist()).values()}
     assert sources and all(s.startswith("docs/") for s in sources)
-    ids_plain, texts_plain = index.store.texts()
+    sections = index.store.sections()
+    ids_plain, texts_plain = [r[0] for r in sections], [f"{r[2]}\n{r[3]}" for r in sections]
     assert not BM25Index.build(ids_plain, texts_plain).search("docs", 50)[0].size  # without paths: no match
     index.close()
 
