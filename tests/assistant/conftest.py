@@ -69,11 +69,8 @@ def _build_mini_index(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def qa_index(request, tmp_path_factory) -> Path:
-    """An index to answer from: the sample corpus's when it exists, else a mini corpus's."""
-    pytest.importorskip("retriever.index", reason="retriever.index is not written yet")
-    if any(p.is_file() for p in SAMPLE.rglob("*")):
-        return request.getfixturevalue("sample_index_master")
-    return _build_mini_index(tmp_path_factory)
+    """An index to answer from: the shipped sample corpus's."""
+    return request.getfixturevalue("sample_index_master")
 
 
 @pytest.fixture(scope="session")

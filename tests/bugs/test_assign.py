@@ -74,10 +74,7 @@ def test_fused_ranking_is_no_worse_than_the_baseline_on_a_synthetic_tracker(tmp_
 def test_on_the_shipped_export_the_component_owner_comes_first_and_the_baseline_is_matched(tmp_path, sample_dir):
     from corpora.bugs import load_bug_export
 
-    path = sample_dir / "bugs" / "bugs.jsonl"
-    if not path.is_file():
-        pytest.skip("corpora/sample/bugs/bugs.jsonl not written yet")
-    bugs = load_bug_export(path).records
+    bugs = load_bug_export(sample_dir / "bugs" / "bugs.jsonl").records
     ranker = OwnerRanker.from_bugs(bugs, cache_db=tmp_path / "cache.sqlite")
     open_uart = next(b for b in bugs if b.id == "PICO-122")  # ana.souza fixed most UART bugs
     assert ranker.rank(open_uart)[0].owner == "ana.souza"

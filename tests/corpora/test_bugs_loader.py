@@ -162,8 +162,6 @@ def test_bug_to_text_holds_title_fields_description_and_comments_in_order(tmp_pa
 
 def test_the_shipped_sample_export_loads_cleanly(sample_dir):
     path = sample_dir / "bugs" / "bugs.jsonl"
-    if not path.is_file():
-        pytest.skip("corpora/sample/bugs/bugs.jsonl not written yet")
     export = load_bug_export(path)
     assert export.problems == [] and len(export.records) >= 15
     assert looks_like_bug_export(path)

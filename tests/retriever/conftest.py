@@ -55,7 +55,6 @@ MINI = {
 
 def write_corpus(root: Path, files: dict[str, str] | None = None) -> Path:
     """Write a small Markdown corpus with an ACL manifest restricting docs/restricted/ to RESTRICTED."""
-    pytest.importorskip("corpora.ingest", reason="corpora.ingest (the loaders) is not in the tree yet")
     for rel, text in (MINI if files is None else files).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -53,8 +53,7 @@ def test_search_modes_return_ranked_hits_with_component_scores(mini_index_master
 def test_sample_corpus_index(sample_index_master):
     index = Index.open(sample_index_master)
     chunks = list(index.chunks())
-    if not chunks:
-        pytest.skip("corpora/sample is empty")
+    assert chunks, "corpora/sample produced no chunks"
     assert len(index) == len(chunks) == index.info["counts"]["chunks"]
     assert index.search("UART baud rate", k=5)
     restricted = [c for c in chunks if "public" not in c.acl]

@@ -39,15 +39,15 @@ pico_place_pads
 
 @pytest.fixture(scope="module")
 def mini_index(tmp_path_factory) -> Path:
-    pytest.importorskip("corpora.ingest", reason="corpora.ingest not available yet")
-    index_mod = pytest.importorskip("retriever.index", reason="retriever.index not available yet")
+    from retriever.index import build_index
+
     root = tmp_path_factory.mktemp("tcl_corpus")
     (root / "flows").mkdir()
     (root / "docs").mkdir()
     (root / "flows" / "synth_counter.tcl").write_text(FLOW)
     (root / "docs" / "pad_commands.md").write_text(DOC)
     out = tmp_path_factory.mktemp("tcl_index") / "index"
-    index_mod.build_index([root], out, progress=False)
+    build_index([root], out, progress=False)
     return out
 
 
