@@ -16,7 +16,10 @@ Parts (each system is built in its own subprocess, so its peak memory is its own
 for a shared or slow machine; both systems always get the same files.
 
 Every system is scored by ``retriever.evaluate.evaluate`` (a hit: a top-k chunk from a gold source
-containing the gold text, case-insensitive). Prints rich tables with ratios against LangChain and writes
+containing the gold text, case-insensitive), twice: against the golds written with the questions
+(``--queries``) and against the same questions after pooled judging (``--judged``: golds added where a
+person judged a system's first result to answer the question; ``bench/judge_pool.py``). Each system's first
+result per question is kept in the JSON so the next pool can be judged. Prints rich tables with ratios against LangChain and writes
 bench/out/retrieval.json and bench/out/retrieval.png (hit@k curves). Takes many minutes on 2 cores.
 """
 from __future__ import annotations
@@ -40,6 +43,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 OUT = ROOT / "bench" / "out"
 CORPUS = ROOT.parent / "shared" / "corpora"
 QUERIES = ROOT / "bench" / "queries" / "shared.jsonl"
+JUDGED = ROOT / "bench" / "queries" / "shared-judged.jsonl"
 FUSION_SETTINGS = {  # searched on one built index: no re-embedding needed
     "rrf": {"fusion": "rrf"},
     "weighted 0.5/0.5": {"fusion": "weighted", "dense_weight": 0.5, "bm25_weight": 0.5},
@@ -57,10 +61,12 @@ def corpus_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def gold_sources(queries_path: Path) -> set[str]:
+def gold_sources(*queries_paths: Path | None) -> set[str]:
+    """Every gold source of the question files that exist (the strict and the judged golds)."""
     from retriever.evaluate import load_queries
 
-    return {g.source for q in load_queries(queries_path) for g in q.gold}
+    return {g.source for path in queries_paths if path and Path(path).is_file()
+            for q in load_queries(path) for g in q.gold}
 
 
 def subset_files(root: Path, gold: set[str], every: int) -> list[Path]:
@@ -85,6 +91,25 @@ def peak_rss_mb() -> float:
 
 def report_dict(report, **extra) -> dict:
     return {**report.to_dict(), "ranks": report.ranks, **extra}
+
+
+def scored(searchable, args, modes: tuple[str | None, ...]) -> dict:
+    """``modes``, ``judged_modes`` (the same searches against the pooled-judgment golds, when that file
+    exists) and ``top1`` (each query's first result, the pool for bench/judge_pool.py) of one system."""
+    from retriever.evaluate import evaluate, load_queries
+
+    queries = load_queries(args.queries)
+    judged = load_queries(args.judged) if args.judged and Path(args.judged).is_file() else None
+    out: dict = {"modes": {}, "judged_modes": {}, "top1": {}}
+    for mode in modes:
+        kw = {"mode": mode} if mode else {}
+        name = mode or "dense"
+        out["modes"][name] = report_dict(evaluate(searchable, queries, **kw))
+        if judged:
+            out["judged_modes"][name] = report_dict(evaluate(searchable, judged, **kw))
+        out["top1"][name] = {q.id: {"source": h.chunk.source, "title": h.chunk.title, "text": h.chunk.text}
+                             for q in queries for h in searchable.search(q.query, k=1, **kw)[:1]}
+    return out
 
 
 class LangChainSearch:
@@ -125,7 +150,6 @@ def worker_langchain(args) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     from retriever.embedder import default_model_path
-    from retriever.evaluate import evaluate, load_queries
 
     root = Path(args.corpus)
     t0 = time.perf_counter()
@@ -133,14 +157,13 @@ def worker_langchain(args) -> dict:
     emb = HuggingFaceEmbeddings(model=str(default_model_path()), show_progress=True)
     store = FAISS.from_documents(chunks, emb)
     build_s = time.perf_counter() - t0
-    report = evaluate(LangChainSearch(store), load_queries(args.queries))
+    build_rss = peak_rss_mb()
     return {"build_s": build_s, "chunks": len(chunks), "chunks_per_s": len(chunks) / build_s,
-            "text_mb": sum(len(c.page_content) for c in chunks) / 1e6, "peak_rss_mb": peak_rss_mb(),
-            "modes": {"dense": report_dict(report)}}
+            "text_mb": sum(len(c.page_content) for c in chunks) / 1e6, "peak_rss_mb": build_rss,
+            **scored(LangChainSearch(store), args, (None,))}
 
 
 def worker_ours(args) -> dict:
-    from retriever.evaluate import evaluate, load_queries
     from retriever.index import Index, build_index
 
     index_dir = Path(args.index_dir)
@@ -150,11 +173,9 @@ def worker_ours(args) -> dict:
     build_rss = peak_rss_mb()
     index = Index.open(index_dir)
     chunks = list(index.chunks())
-    queries = load_queries(args.queries)
-    modes = {mode: report_dict(evaluate(index, queries, mode=mode)) for mode in ("hybrid", "dense", "bm25")}
     return {"build_s": build_s, "chunks": len(chunks), "chunks_per_s": len(chunks) / build_s,
             "text_mb": sum(len(c.text) for c in chunks) / 1e6, "peak_rss_mb": build_rss,
-            "info": _jsonable(getattr(index, "info", {})), "modes": modes}
+            "info": _jsonable(getattr(index, "info", {})), **scored(index, args, ("hybrid", "dense", "bm25"))}
 
 
 def worker_fusion(args) -> dict:
@@ -184,7 +205,7 @@ def worker_backends(args) -> dict:
 
     root = Path(args.corpus)
     queries = load_queries(args.queries)
-    files = subset_files(root, gold_sources(args.queries), args.backends_every)
+    files = subset_files(root, gold_sources(args.queries, args.judged), args.backends_every)
     chunks = langchain_chunks(root, files)
     texts = [c.page_content for c in chunks]
 
@@ -231,7 +252,7 @@ WORKERS = {"langchain": worker_langchain, "ours": worker_ours, "fusion": worker_
 def run_worker(part: str, args, index_dir: Path) -> dict:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     cmd = [sys.executable, __file__, "--worker", part, "--corpus", str(args.corpus), "--queries",
-           str(args.queries), "--index-dir", str(index_dir), "--result", str(out),
+           str(args.queries), "--judged", str(args.judged), "--index-dir", str(index_dir), "--result", str(out),
            "--backends-every", str(args.backends_every)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     print(f"[bench] {part}: {' '.join(cmd[1:3])} ...", file=sys.stderr, flush=True)
@@ -247,6 +268,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--queries", type=Path, default=QUERIES)
+    ap.add_argument("--judged", type=Path, default=JUDGED,
+                    help="the same questions with golds added by pooled judging (scored too when it exists)")
     ap.add_argument("--parts", default="langchain,ours,fusion,backends")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--every", type=int, default=1,
@@ -267,12 +290,13 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown parts: {', '.join(sorted(unknown))} (choose from {', '.join(WORKERS)})")
     OUT.mkdir(parents=True, exist_ok=True)
-    results: dict = {"corpus": str(args.corpus), "queries": str(args.queries), "threads": args.threads,
+    results: dict = {"corpus": str(args.corpus), "queries": str(args.queries),
+                     "judged": str(args.judged) if args.judged.is_file() else None, "threads": args.threads,
                      "every": args.every, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with tempfile.TemporaryDirectory(prefix="chipassist-bench-") as tmp:
         index_dir = Path(tmp) / "index"
         if args.every > 1:
-            files = subset_files(args.corpus, gold_sources(args.queries), args.every)
+            files = subset_files(args.corpus, gold_sources(args.queries, args.judged), args.every)
             args.corpus = copy_subset(args.corpus, files, Path(tmp) / "corpus")
             results["files"] = len(files)
             print(f"[bench] corpus subset: {len(files)} files (gold + every {args.every}th)", file=sys.stderr)

@@ -21,15 +21,16 @@ def _ratio(ours: float, base: float, higher_is_better: bool = True) -> str:
     return f"{r:.2f}x"
 
 
-def quality_rows(results: dict) -> list[tuple[str, dict, dict]]:
-    """(label, metrics, system result) for every system and search mode measured."""
+def quality_rows(results: dict, key: str = "modes") -> list[tuple[str, dict, dict]]:
+    """(label, metrics, system result) for every system and search mode measured; ``key="judged_modes"``:
+    the same searches scored against the pooled-judgment golds."""
     rows = []
-    if "langchain" in results:
-        rows.append(("LangChain default (dense)", results["langchain"]["modes"]["dense"], results["langchain"]))
+    if "langchain" in results and results["langchain"].get(key):
+        rows.append(("LangChain default (dense)", results["langchain"][key]["dense"], results["langchain"]))
     if "ours" in results:
-        for mode, m in results["ours"]["modes"].items():
+        for mode, m in results["ours"].get(key, {}).items():
             rows.append((f"ChipAssist {mode}" + (" (default)" if mode == "hybrid" else ""), m, results["ours"]))
-    if "fusion" in results:
+    if "fusion" in results and key == "modes":
         for method, m in results["fusion"]["modes"].items():
             rows.append((f"ChipAssist hybrid, {method}", m, {}))
     return rows
@@ -52,6 +53,17 @@ def print_tables(results: dict, console: Console | None = None) -> None:
                   f"{system['chunks']}" if system else "", f"{system['chunks_per_s']:.1f}" if system else "",
                   f"{system['build_s']:.0f}" if system else "", f"{system['peak_rss_mb']:.0f}" if system else "", vs)
     if rows:
+        console.print(t)
+    judged = quality_rows(results, "judged_modes")
+    if judged:
+        base_j = judged[0][1] if judged[0][0].startswith("LangChain") else None
+        t = Table(title=f"The same searches against pooled judgments ({results.get('judged')})")
+        for col in ("system", "hit@1", "hit@5", "hit@10", "mrr@10", "vs LangChain"):
+            t.add_column(col, justify="left" if col == "system" else "right")
+        for label, m, _ in judged:
+            vs = (f"hit@1 {_ratio(m['hit@1'], base_j['hit@1'])}, hit@5 {_ratio(m['hit@5'], base_j['hit@5'])}"
+                  if base_j and not label.startswith("LangChain") else "")
+            t.add_row(label, *(f"{m[k]:.3f}" for k in ("hit@1", "hit@5", "hit@10", "mrr@10")), vs)
         console.print(t)
     if "backends" in results:
         b = results["backends"]

@@ -41,6 +41,18 @@ def test_onnx_backends_match_torch(backend, onnx_cache, torch_vectors):
     assert e.describe()["backend"] == backend
 
 
+def test_onnx_passes_run_side_by_side_and_keep_input_order(onnx_cache):
+    e = Embedder(backend="onnx", cache_dir=onnx_cache, threads=2)
+    texts = [f"{t} ({i})" for i in range(6) for t in TEXTS]  # the 256-token budget makes many batches
+    parallel = e.embed_documents(texts)
+    assert e._onnx._pass_session is not None, "several batches should run one pass per core"
+    e._onnx.workers = 1
+    serial = e.embed_documents(texts)
+    np.testing.assert_allclose(parallel, serial, atol=1e-5)
+    one_by_one = np.stack([e.embed_query(t) for t in texts[::7]])
+    np.testing.assert_allclose(parallel[::7], one_by_one, atol=1e-4)
+
+
 def test_exports_are_cached_outside_the_model_folder(onnx_cache, torch_vectors):
     Embedder(backend="onnx-int8", cache_dir=onnx_cache)
     exported = sorted(p.name for p in onnx_cache.rglob("*.onnx"))
