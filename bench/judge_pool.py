@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retriever.evaluate import Gold, is_hit, load_queries  # noqa: E402
+from retriever.evaluate import Gold, is_hit, load_queries, normalize  # noqa: E402
 from retriever.types import SearchHit  # noqa: E402
 
 QUERIES = ROOT / "bench" / "queries" / "shared.jsonl"
@@ -59,7 +58,7 @@ class Judgment(BaseModel, extra="forbid"):
 
 
 def passage_key(text: str) -> str:
-    return hashlib.sha1(re.sub(r"\s+", " ", text).strip().lower().encode()).hexdigest()[:12]
+    return hashlib.sha1(normalize(text).encode()).hexdigest()[:12]
 
 
 def load_judgments(path: Path) -> list[Judgment]:
@@ -89,17 +88,16 @@ def judged_queries(queries_path: Path, judgments: list[Judgment]) -> list[dict]:
     return list(queries.values())
 
 
-def index_top1(index_dir: Path, queries: list[dict]) -> dict[str, dict[str, dict]]:
+def index_top1(index_dir: Path, queries) -> dict[str, dict[str, dict]]:
     """{fusion setting: {question id: first result}} of an index's hybrid search."""
-    from bench.retrieval import FUSION_SETTINGS
+    from bench.retrieval import FUSION_SETTINGS, first_results
     from retriever.index import Index
 
     index = Index.open(index_dir)
     base, out = index.config, {}
     for label, update in FUSION_SETTINGS.items():
         index.config = base.model_copy(update=update)
-        out[label] = {q["id"]: {"source": h.chunk.source, "title": h.chunk.title, "text": h.chunk.text}
-                      for q in queries for h in index.search(q["query"], k=1)[:1]}
+        out[label] = first_results(index, queries)
     return out
 
 
@@ -156,7 +154,7 @@ def main() -> None:
         sys.exit(f"{args.results}: run bench/retrieval.py first")
     results = json.loads(args.results.read_text())
     if args.index:
-        results["index"] = {"top1": index_top1(args.index, queries)}
+        results["index"] = {"top1": index_top1(args.index, load_queries(args.queries))}
     pooled = pool(results, queries, judgments)
     out = ROOT / "bench" / "out" / "judge_pool.md"
     out.write_text(sheet(queries, pooled), encoding="utf-8")

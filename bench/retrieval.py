@@ -19,8 +19,9 @@ Every system is scored by ``retriever.evaluate.evaluate`` (a hit: a top-k chunk 
 containing the gold text, case-insensitive), twice: against the golds written with the questions
 (``--queries``) and against the same questions after pooled judging (``--judged``: golds added where a
 person judged a system's first result to answer the question; ``bench/judge_pool.py``). Each system's first
-result per question is kept in the JSON so the next pool can be judged. Prints rich tables with ratios against LangChain and writes
-bench/out/retrieval.json and bench/out/retrieval.png (hit@k curves). Takes many minutes on 2 cores.
+result per question is kept in the JSON so the next pool can be judged. Prints rich tables with ratios against
+LangChain and writes bench/out/retrieval.json and bench/out/retrieval.png (hit@k curves). Takes many minutes
+on 2 cores.
 """
 from __future__ import annotations
 
@@ -93,6 +94,12 @@ def report_dict(report, **extra) -> dict:
     return {**report.to_dict(), "ranks": report.ranks, **extra}
 
 
+def first_results(searchable, queries, **search_kw) -> dict[str, dict]:
+    """{question id: its first result's source, title and text}: what bench/judge_pool.py pools for judging."""
+    return {q.id: {"source": h.chunk.source, "title": h.chunk.title, "text": h.chunk.text}
+            for q in queries for h in searchable.search(q.query, k=1, **search_kw)[:1]}
+
+
 def scored(searchable, args, modes: tuple[str | None, ...]) -> dict:
     """``modes``, ``judged_modes`` (the same searches against the pooled-judgment golds, when that file
     exists) and ``top1`` (each query's first result, the pool for bench/judge_pool.py) of one system."""
@@ -107,8 +114,7 @@ def scored(searchable, args, modes: tuple[str | None, ...]) -> dict:
         out["modes"][name] = report_dict(evaluate(searchable, queries, **kw))
         if judged:
             out["judged_modes"][name] = report_dict(evaluate(searchable, judged, **kw))
-        out["top1"][name] = {q.id: {"source": h.chunk.source, "title": h.chunk.title, "text": h.chunk.text}
-                             for q in queries for h in searchable.search(q.query, k=1, **kw)[:1]}
+        out["top1"][name] = first_results(searchable, queries, **kw)
     return out
 
 

@@ -113,7 +113,8 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
     return queries
 
 
-def _norm(text: str) -> str:
+def normalize(text: str) -> str:
+    """Lower case with whitespace runs collapsed: how ``contains`` and chunk text are compared."""
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
@@ -123,8 +124,8 @@ def is_hit(hit: SearchHit, gold: Iterable[Gold]) -> bool:
     text = None
     for g in gold:
         if chunk.source == g.source:
-            text = text if text is not None else _norm(chunk.text)
-            if _norm(g.contains) in text:
+            text = text if text is not None else normalize(chunk.text)
+            if normalize(g.contains) in text:
                 return True
     return False
 

@@ -12,7 +12,7 @@ padded tokens per forward pass, at most ``batch_size`` texts): on the 2-core EPY
 onnxruntime is fastest with small batches (MiniLM, ~100-token passage windows: 179 texts/s one at a time,
 81/s in batches of 64; 256-token chunks: 87/s against 67/s), while tiny texts such as queries and titles
 still share a pass. Passes that small leave a core idle inside onnxruntime, so a call with several batches
-runs one single-threaded pass per core side by side (1.15-1.24x texts/s on 2 cores, identical vectors); a
+runs one single-threaded pass per core side by side (1.15-1.36x texts/s on 2 cores, identical vectors); a
 one-batch call (a query) keeps every core on its one pass.
 """
 from __future__ import annotations

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from retriever.evaluate import normalize
+
 SAMPLE = Path(__file__).resolve().parents[1] / "corpora" / "sample"
 YOSYS = shutil.which("yosys")
 needs_yosys = pytest.mark.skipif(YOSYS is None, reason="yosys not installed")
@@ -48,11 +50,6 @@ COMPONENTS = {"dma", "uart", "cru", "timer", "top", "flow"}
 def _jsonl(name: str) -> list[dict]:
     path = SAMPLE / name
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _norm(text: str) -> str:
-    """Whitespace-normalised lower case, as retriever.evaluate compares `contains`."""
-    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def _yosys(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -203,7 +200,7 @@ def test_retrieval_queries_gold_text_is_in_its_source():
     for q in queries:
         assert q["query"].strip() and q["gold"], q["id"]
         for gold in q["gold"]:
-            assert _norm(gold["contains"]) in _norm(_source_text(gold["source"])), (q["id"], gold)
+            assert normalize(gold["contains"]) in normalize(_source_text(gold["source"])), (q["id"], gold)
 
 
 @pytest.mark.parametrize("name,per_category", [("eval/autoeval_mc.jsonl", 12), ("eval/autoeval_general.jsonl", 12)])
