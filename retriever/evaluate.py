@@ -167,18 +167,25 @@ def evaluate(index: Searchable, queries: Sequence[EvalQuery], k: int = DEPTH, *,
         if rank is None or rank > k:
             misses.append({"id": q.id, "query": q.query, "gold": [g.model_dump() for g in q.gold],
                            "top": [_describe(h) for h in hits[:k]]})
-    n = len(queries)
-    found = [r for r in ranks.values() if r is not None]
+    m = rank_metrics(ranks.values())
     lat = np.asarray(latencies)
     return EvalReport(
-        hit_at_1=sum(r <= 1 for r in found) / n,
-        hit_at_5=sum(r <= 5 for r in found) / n,
-        hit_at_10=sum(r <= 10 for r in found) / n,
-        mrr_at_10=sum(1.0 / r for r in found if r <= 10) / n,
+        hit_at_1=m["hit@1"], hit_at_5=m["hit@5"], hit_at_10=m["hit@10"], mrr_at_10=m["mrr@10"],
         p50_ms=round(float(np.percentile(lat, 50)), 3),
         p95_ms=round(float(np.percentile(lat, 95)), 3),
         misses=misses, ranks=ranks, latencies_ms=[round(x, 3) for x in latencies],
     )
+
+
+def rank_metrics(ranks: Iterable[int | None]) -> dict[str, float]:
+    """hit@1, hit@5, hit@10 and MRR@10 from each query's 1-based rank of its first hit (None: not found)."""
+    ranks = list(ranks)
+    if not ranks:
+        raise ValueError("rank_metrics() needs at least one rank")
+    found = [r for r in ranks if r is not None]
+    n = len(ranks)
+    return {"hit@1": sum(r <= 1 for r in found) / n, "hit@5": sum(r <= 5 for r in found) / n,
+            "hit@10": sum(r <= 10 for r in found) / n, "mrr@10": sum(1.0 / r for r in found if r <= 10) / n}
 
 
 def _describe(hit: SearchHit) -> dict[str, Any]:
