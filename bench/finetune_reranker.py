@@ -77,18 +77,17 @@ def main() -> None:
         steps = train_cross_encoder(train_rows, model_dir, args)
         timings["train"] = time.monotonic() - t
 
-    reranking = Index.open(args.base_index)
-    reranking.config = reranking.config.model_copy(update={"reranker": model_dir,
-                                                           "rerank_candidates": args.candidates})
+    # one open index serves both orders: the reranker only acts on search(rerank=True)
+    base.config = base.config.model_copy(update={"reranker": model_dir, "rerank_candidates": args.candidates})
     t = time.monotonic()
     held = [(r["query"], {r["chunk_id"]}) for r in heldout]
-    results = {"held-out derived pairs": score(base, reranking, held, args.candidates, by_id=True)}
+    results = {"held-out derived pairs": score(base, held, args.candidates, by_id=True)}
     timings["score held-out"] = time.monotonic() - t
     from retriever.evaluate import load_queries
 
     for name, path in QUERIES.items():  # read only now: the questions never shape training
         qs = load_queries(path)
-        results[f"questions, {name} key"] = score(base, reranking, [(q.query, q.gold) for q in qs],
+        results[f"questions, {name} key"] = score(base, [(q.query, q.gold) for q in qs],
                                                   args.candidates)
     summary = {"index": str(args.base_index), "pairs": str(pairs), "train_pairs": len(train_rows),
                "heldout_pairs": len(heldout), "negatives": args.negatives, "steps": steps, "lr": args.lr,
@@ -132,14 +131,15 @@ def train_cross_encoder(rows: list[dict], out: Path, args) -> int:
     return trainer.state.global_step
 
 
-def score(base, reranking, items: list[tuple[str, object]], candidates: int, *, by_id: bool = False) -> dict:
-    """hit@1/5/10 and MRR@10 of the three orders of the same hybrid top ``candidates`` per query."""
+def score(index, items: list[tuple[str, object]], candidates: int, *, by_id: bool = False) -> dict:
+    """hit@1/5/10 and MRR@10 of the three orders of the same hybrid top ``candidates`` per query
+    (``index.config.reranker`` set)."""
     from retriever.evaluate import first_hit_rank, rank_metrics
 
     ranks: dict[str, list[int | None]] = {o: [] for o in ORDERS}
     for query, gold in items:
-        hybrid = base.search(query, k=candidates)
-        reranked = reranking.search(query, k=candidates, rerank=True)
+        hybrid = index.search(query, k=candidates)
+        reranked = index.search(query, k=candidates, rerank=True)
         for order, hits in zip(ORDERS, (hybrid, reranked, rrf(hybrid, reranked))):
             if by_id:
                 rank = next((i for i, h in enumerate(hits, 1) if h.chunk.id in gold), None)
@@ -150,14 +150,16 @@ def score(base, reranking, items: list[tuple[str, object]], candidates: int, *, 
 
 
 def rrf(first: list, second: list, k: int = 60) -> list:
-    """The hits of two orders of the same candidates, fused by reciprocal rank (the classic k=60)."""
-    fused: dict[str, float] = {}
-    by_id = {}
-    for hits in (first, second):
-        for rank, h in enumerate(hits, 1):
-            fused[h.chunk.id] = fused.get(h.chunk.id, 0.0) + 1.0 / (k + rank)
-            by_id[h.chunk.id] = h
-    return [by_id[i] for i in sorted(fused, key=lambda i: -fused[i])]
+    """Two orders of the same hits fused by ``retriever.fusion``'s RRF (the classic k=60; ties keep
+    ``first``'s order)."""
+    import numpy as np
+
+    from retriever.fusion import fuse
+
+    position = {h.chunk.id: i for i, h in enumerate(first)}
+    ranking = [np.asarray([position[h.chunk.id] for h in hits], dtype=np.int64) for hits in (first, second)]
+    fused = fuse("rrf", *((ids, np.zeros(len(ids), np.float32)) for ids in ranking), rrf_k=k)
+    return [first[i] for i, _ in fused]
 
 
 def print_table(summary: dict) -> None:

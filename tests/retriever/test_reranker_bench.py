@@ -8,17 +8,17 @@ from retriever.index import Index
 QUERIES = ("UART baud rate", "DMA descriptors", "reset of each block", "placement flow")
 
 
-def _indexes(index_dir, cross_encoder):
-    base, reranking = Index.open(index_dir), Index.open(index_dir)
-    reranking.config = reranking.config.model_copy(update={"reranker": cross_encoder, "rerank_candidates": 5})
-    return base, reranking
+def _index(index_dir, cross_encoder):
+    index = Index.open(index_dir)
+    index.config = index.config.model_copy(update={"reranker": cross_encoder, "rerank_candidates": 5})
+    return index
 
 
 def test_rrf_orders_the_same_candidates_and_keeps_agreement_first(mini_index_master, tiny_cross_encoder):
-    base, reranking = _indexes(mini_index_master[1], tiny_cross_encoder)
+    index = _index(mini_index_master[1], tiny_cross_encoder)
     for query in QUERIES:
-        hybrid = base.search(query, k=5)
-        reranked = reranking.search(query, k=5, rerank=True)
+        hybrid = index.search(query, k=5)
+        reranked = index.search(query, k=5, rerank=True)
         fused = rrf(hybrid, reranked)
         assert sorted(h.chunk.id for h in fused) == sorted(h.chunk.id for h in hybrid)
         if hybrid[0].chunk.id == reranked[0].chunk.id:  # first in both orders: first fused
@@ -26,15 +26,15 @@ def test_rrf_orders_the_same_candidates_and_keeps_agreement_first(mini_index_mas
 
 
 def test_score_counts_the_gold_chunks_rank_in_each_order(mini_index_master, tiny_cross_encoder):
-    base, reranking = _indexes(mini_index_master[1], tiny_cross_encoder)
+    index = _index(mini_index_master[1], tiny_cross_encoder)
     # gold = the hybrid's own first result: hybrid hit@1 is 1 by construction, the others can only be lower
-    items = [(q, {base.search(q, k=1)[0].chunk.id}) for q in QUERIES]
-    res = score(base, reranking, items, 5, by_id=True)
+    items = [(q, {index.search(q, k=1)[0].chunk.id}) for q in QUERIES]
+    res = score(index, items, 5, by_id=True)
     assert set(res) == set(ORDERS)
     assert res["hybrid"] == {"hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "mrr@10": 1.0}
     for order in ORDERS[1:]:
         m = res[order]
         assert m["hit@5"] == 1.0  # same 5 candidates, reordered
         assert 0.0 <= m["hit@1"] <= m["mrr@10"] <= 1.0
-    missing = score(base, reranking, [(QUERIES[0], {"no/such#0"})], 5, by_id=True)
+    missing = score(index, [(QUERIES[0], {"no/such#0"})], 5, by_id=True)
     assert all(v == 0.0 for m in missing.values() for v in m.values())
