@@ -68,11 +68,28 @@ class SlackConfig(Strict):
     signing_secret: SecretStr | None = None  # env SLACK_SIGNING_SECRET
     app_token: SecretStr | None = None  # env SLACK_APP_TOKEN (Socket Mode)
     mode: Literal["http", "socket"] = "http"
+    # HTTP mode listens on loopback unless told otherwise: Slack should reach it through a TLS proxy
+    host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
+    # Slack's own payloads are a few KB; a cap stops one request from filling the bot's memory
+    max_body_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     api_base_url: str | None = None  # tests point the WebClient at a local recorder
     rate_limit_per_minute: int = Field(10, ge=1)
     users: dict[str, list[str]] = Field(default_factory=dict)  # Slack user id -> ACL groups
     allow_unknown_users: bool = True  # unknown users get public-only access
+    # Citations link here when set, e.g. "https://git.example.com/soc/blob/main/{path}#L{start}-L{end}"
+    source_url: str | None = None
+
+    @model_validator(mode="after")
+    def _check_source_url(self) -> "SlackConfig":
+        if self.source_url is not None:
+            if not self.source_url.startswith(("https://", "http://")):
+                raise ValueError("slack.source_url must start with https:// or http://")
+            try:
+                self.source_url.format(path="p", start=1, end=2)
+            except (KeyError, IndexError, ValueError) as e:
+                raise ValueError(f"slack.source_url may only use {{path}}, {{start}} and {{end}} ({e!r})") from e
+        return self
 
 
 class Settings(Strict):
@@ -130,8 +147,13 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             raise ConfigError(f"config file not found: {path}")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
+                              f"save it as UTF-8") from e
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: invalid YAML: {e}") from e
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
     for env, dotted in _ENV.items():

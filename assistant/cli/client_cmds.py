@@ -20,7 +20,8 @@ def slack(
     index: Path = IndexOpt,
     config: Path = ConfigOpt,
     socket: bool = typer.Option(False, "--socket", help="Socket Mode (needs SLACK_APP_TOKEN) instead of HTTP."),
-    host: str = typer.Option("0.0.0.0", help="HTTP mode: interface to listen on."),
+    host: str = typer.Option(None, help="HTTP mode: interface to listen on (default slack.host, 127.0.0.1; "
+                                        "serve Slack through a TLS proxy rather than on 0.0.0.0)."),
     port: int = typer.Option(None, help="HTTP mode: port (default slack.port, 3000)."),
 ) -> None:
     """Run the Slack bot (HTTP mode: POST /slack/events; see README for the Slack app settings)."""
@@ -41,7 +42,7 @@ def slack(
         console.print("[green]Slack bot connecting in Socket Mode…[/]")
         serve_socket(app, settings.slack.app_token.get_secret_value())
     else:
-        port = port or settings.slack.port
+        host, port = host or settings.slack.host, port or settings.slack.port
         console.print(f"[green]Slack bot listening on http://{host}:{port}/slack/events[/]")
         serve_http(app, host=host, port=port)
 

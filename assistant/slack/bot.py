@@ -2,6 +2,8 @@
 
 Handlers stay thin: parse the Slack payload, map the user to ACL groups, rate-limit, call
 `Assistant`, render with `assistant.slack.format`, and log the answer for reaction feedback.
+Every reply that quotes a user, a document or an error goes through `format.escape`, and posts ask Slack
+not to unfurl links, so nothing indexed can ping a channel or dress up a link.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from slack_sdk import WebClient
 
 from assistant.config import SlackConfig
 from assistant.feedback import FeedbackStore
-from assistant.slack.format import HELP, clean_user_text, format_answer, format_bug, format_tcl
+from assistant.slack.format import HELP, clean_user_text, escape, format_answer, format_bug, format_tcl
 
 log = logging.getLogger("chipassist.slack")
 
@@ -90,29 +92,29 @@ class SlackBot:
             if not task:
                 return "help", "Usage: `tcl TASK [--tool yosys|openroad]`", None
             gen = self.assistant.tcl_generate(task, tool=tool, user_groups=groups)
-            return "tcl", format_tcl(gen), gen
+            return "tcl", format_tcl(gen, self.config.source_url), gen
         if verb == "bug":
             args = rest.split()
             if not args:
                 return "help", "Usage: `bug ID [technical|managerial|assignment|all]`", None
             kind = args[1] if len(args) > 1 else "all"
             if kind not in {"technical", "managerial", "assignment", "all"}:
-                return "help", f"Unknown summary kind `{kind}`: use technical, managerial, assignment or all.", None
+                return "help", f"Unknown summary kind `{escape(kind)}`: use technical, managerial, assignment or all.", None
             try:
                 summary = self.assistant.bug_summary(args[0], kind=kind)
             except KeyError as e:
-                return "error", f"No bug `{args[0]}` is imported: {e.args[0] if e.args else ''}", None
+                return "error", escape(f"No bug `{args[0]}` is imported: {e.args[0] if e.args else ''}"), None
             return "bug", format_bug(summary), summary
         question = rest if verb == "ask" else text
         answer = self.assistant.ask(question, user_groups=groups)
-        return "ask", format_answer(answer), answer
+        return "ask", format_answer(answer, self.config.source_url), answer
 
     def safe_route(self, text: str, user_id: str) -> tuple[str, str, Any]:
         try:
             return self.route(text, user_id)
         except Exception as e:  # a clear reply beats a silent thread; the log keeps the trace
             log.exception("request failed")
-            return "error", f"Sorry, that failed: {type(e).__name__}: {e}", None
+            return "error", escape(f"Sorry, that failed: {type(e).__name__}: {e}"), None
 
     def log_answer(self, mode: str, result: Any, user: str, channel: str, ts: str) -> None:
         if mode == "ask" and result is not None:
@@ -167,7 +169,7 @@ def build_app(assistant: Any, config: SlackConfig | None = None, *, feedback: Fe
         user, channel = event.get("user", ""), event.get("channel", "")
         thread_ts = event.get("thread_ts") or event.get("ts")
         mode, text, result = bot.safe_route(event.get("text", ""), user)
-        resp = say(text=text, thread_ts=thread_ts)
+        resp = say(text=text, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False)
         bot.log_answer(mode, result, user, resp.get("channel", channel), resp.get("ts", ""))
 
     @app.event("app_mention")
@@ -184,7 +186,7 @@ def build_app(assistant: Any, config: SlackConfig | None = None, *, feedback: Fe
     def on_command(ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]) -> None:
         ack(text="Working on it…")  # Slack wants an ack within 3 s; the answer follows via response_url
         mode, text, _ = bot.safe_route(command.get("text", ""), command.get("user_id", ""))
-        respond(text=text, response_type="ephemeral")
+        respond(text=text, response_type="ephemeral", unfurl_links=False, unfurl_media=False)
 
     @app.event("reaction_added")
     def on_reaction(event: dict[str, Any]) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -39,11 +41,11 @@ def _settings(index, tmp_path, **slack):
     return load_settings(None, index_dir=index, data_dir=tmp_path / "data", slack=cfg)
 
 
-@pytest.fixture(scope="module")
-def slack_env(sample_index_master, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("slack")
+@contextmanager
+def _serve(index, tmp, **slack):
+    """The real Bolt app for ``index`` behind the real FastAPI endpoint on a loopback uvicorn server."""
     with SlackAPIRecorder() as recorder:
-        settings = _settings(sample_index_master, tmp, api_base_url=recorder.api_url)
+        settings = _settings(index, tmp, api_base_url=recorder.api_url, **slack)
         bot = Assistant(settings)
         app = build_app(bot, client=WebClient(token="xoxb-test", base_url=recorder.api_url))
         port = _free_port()
@@ -53,9 +55,18 @@ def slack_env(sample_index_master, tmp_path_factory):
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        yield {"url": f"http://127.0.0.1:{port}/slack/events", "recorder": recorder, "settings": settings, "app": app}
-        server.should_exit = True
-        thread.join(timeout=10)
+        try:
+            yield {"url": f"http://127.0.0.1:{port}/slack/events", "port": port, "recorder": recorder,
+                   "settings": settings, "app": app}
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def slack_env(sample_index_master, tmp_path_factory):
+    with _serve(sample_index_master, tmp_path_factory.mktemp("slack")) as env:
+        yield env
 
 
 def _post(url: str, body: str, content_type: str, *, ts: int | None = None, secret: str = SECRET) -> httpx.Response:
@@ -172,3 +183,134 @@ def test_socket_mode_answers_a_mention(sample_index_master, tmp_path):
             assert any(a["envelope_id"] == "env-1" for a in ws.acks)
         finally:
             handler.close()
+
+
+# -- the HTTP trust boundary: size cap, then signature on raw bytes, then shape --------------------------------
+def _post_raw(url: str, body: bytes, *, signed: bool, ts: str | None = None,
+              content_type: str = "application/json") -> httpx.Response:
+    ts = str(int(time.time())) if ts is None else ts
+    sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+               "X-Slack-Signature": sig if signed else "v0=" + "0" * 64}
+    return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+JUNK = {"invalid utf-8": b'{"type": "url_verification", "challenge": "\xff\xfe"}',
+        "malformed json": b'{"type": "url_verification", "challenge": ',
+        "json array": b'[{"type": "url_verification", "challenge": "abc"}]',
+        "json scalar": b'"hello"',
+        "form payload with bad json": b"payload=%7Bnot-json"}
+
+
+@pytest.mark.parametrize("name", sorted(JUNK))
+def test_junk_bodies_get_401_unsigned_and_400_signed_never_500(slack_env, name):
+    body = JUNK[name]
+    ctype = "application/x-www-form-urlencoded" if body.startswith(b"payload=") else "application/json"
+    unsigned = _post_raw(slack_env["url"], body, signed=False, content_type=ctype)
+    assert unsigned.status_code == 401, unsigned.text
+    signed = _post_raw(slack_env["url"], body, signed=True, content_type=ctype)
+    assert signed.status_code == 400 and "Traceback" not in signed.text, signed.text
+
+
+@pytest.mark.parametrize("ts", ["not-a-number", "", "1e9", "-1"])
+def test_a_junk_timestamp_is_a_401(slack_env, ts):
+    r = _post_raw(slack_env["url"], b'{"type": "url_verification", "challenge": "x"}', signed=True, ts=ts)
+    assert r.status_code == 401
+
+
+def test_a_non_ascii_signature_is_a_401(slack_env):
+    body = b'{"type": "url_verification", "challenge": "x"}'
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(int(time.time())),
+               "X-Slack-Signature": "v0=\u00e9\u00e9".encode("latin-1")}
+    assert httpx.post(slack_env["url"], content=body, headers=headers, timeout=30).status_code == 401
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(slack_env):
+    # 300 MB declared, 16 bytes sent: the 413 must come back without waiting for (or buffering) the rest
+    with socket.create_connection(("127.0.0.1", slack_env["port"]), timeout=10) as s:
+        s.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 314572800\r\n\r\n" + b"{" * 16)
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413")
+
+    def chunks():  # no Content-Length at all (chunked upload): the stream is cut at the cap
+        for _ in range(64):
+            yield b" " * 65536
+
+    r = httpx.post(slack_env["url"], content=chunks(), headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 413
+    # the cap is a setting, and Slack-sized requests are unaffected
+    assert slack_env["settings"].slack.max_body_bytes == 1 << 20
+    body = json.dumps({"type": "url_verification", "challenge": "y" * 500_000})
+    assert _post(slack_env["url"], body, "application/json").status_code == 200
+
+
+def test_slack_command_listens_on_loopback_unless_told(sample_index_master, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app as cli
+
+    seen = []
+    monkeypatch.setattr(uvicorn, "run", lambda api, host, port, **kw: seen.append((host, port)))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("CHIPASSIST_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    with SlackAPIRecorder() as rec:
+        cfg = tmp_path / "settings.yaml"
+        cfg.write_text(f"slack: {{api_base_url: '{rec.api_url}'}}\n", encoding="utf-8")
+        args = ["slack", "--index", str(sample_index_master), "--config", str(cfg)]
+        assert runner.invoke(cli, args).exit_code == 0
+        assert runner.invoke(cli, [*args, "--host", "0.0.0.0", "--port", "3111"]).exit_code == 0
+    assert seen == [("127.0.0.1", 3000), ("0.0.0.0", 3111)]
+
+
+# -- answers: text from documents is escaped; the bot's own citation links stay live ------------------------------
+HOSTILE = ("# Release notes <!channel>\n\nRelease checklist for the tapeout: ping <!here> and <@U0ADMIN> in <#C0GEN>, "
+           "and read <https://evil.example/login|the official spec> & the @channel page before signing off.\n")
+
+
+@pytest.fixture(scope="module")
+def hostile_env(tmp_path_factory):
+    from retriever.index import build_index
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    (tmp / "corpus" / "docs").mkdir(parents=True)
+    (tmp / "corpus" / "docs" / "notes.md").write_text(HOSTILE, encoding="utf-8")
+    build_index([tmp / "corpus"], tmp / "index", progress=False)
+    with _serve(tmp / "index", tmp, source_url="https://git.example.com/soc/blob/main/{path}#L{start}-L{end}") as env:
+        yield env
+
+
+def test_document_markup_cannot_ping_or_disguise_links_but_citations_link(hostile_env):
+    rec = hostile_env["recorder"]
+    r = _post(hostile_env["url"], _event(_mention("UENG", "release checklist tapeout", "300.1"), "EvH1"),
+              "application/json")
+    assert r.status_code == 200
+    post = rec.wait_for("chat.postMessage")[-1]
+    text = post["args"]["text"]
+    assert "tapeout" in text  # the document was found and quoted...
+    for live in ("<!channel>", "<!here>", "<@U0ADMIN>", "<#C0GEN>", "<https://evil.example"):
+        assert live not in text  # ...but none of its markup is live
+    assert "&lt;!here&gt;" in text and "&lt;https://evil.example/login|the official spec&gt; &amp; the" in text
+    assert "@channel" not in text  # the bare word is broken with a word joiner
+    # the only live markup left is the citation link the bot built from slack.source_url
+    assert re.search(r"<https://git\.example\.com/soc/blob/main/docs/notes\.md#L1-L\d+\|docs/notes\.md>", text)
+    assert str(post["args"].get("unfurl_links")).lower() in {"false", "0"}
+
+
+def test_formatters_escape_every_untrusted_field():
+    from assistant.slack.format import escape, format_answer, format_bug
+    from assistant.types import Answer, BugSummary, OwnerCandidate, Source
+
+    src = Source(n=1, chunk_id="a#0", path="docs/<!here>|x.md", title="<@U1> title", snippet="", score=1.0,
+                 start_line=1, end_line=2)
+    out = format_answer(Answer(question="q", text="<!channel> a & b", sources=[src], warnings=["<#C1>"]),
+                        source_url="https://git.example.com/{path}#L{start}")
+    assert "<!" not in out and "<@" not in out and "<#" not in out
+    assert "&lt;!channel&gt; a &amp; b" in out
+    assert "<https://git.example.com/docs/%3C%21here%3E%7Cx.md#L1|docs/&lt;!here&gt;|x.md>" in out
+    bug = format_bug(BugSummary(bug_id="<!here>", kind="all", sections={"technical": "<@U2> broke it"},
+                                assignment=[OwnerCandidate(owner="<!everyone>", score=1.0, reasons=["<#C3>"])]))
+    assert "<!" not in bug and "<@" not in bug and "<#" not in bug
+    assert escape("mail @Here now") == "mail @\u2060Here now"
