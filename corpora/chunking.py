@@ -191,25 +191,43 @@ def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConf
     return pieces
 
 
+def _split_line(line: str, limit: int) -> list[str]:
+    """An over-long line cut into parts of at most ``limit`` characters that join back to it exactly.
+
+    Cuts fall after the last space in the second half of a part where there is one, so words stay whole."""
+    parts: list[str] = []
+    while len(line) > limit:
+        cut = line.rfind(" ", limit // 2, limit) + 1 or limit
+        parts.append(line[:cut])
+        line = line[cut:]
+    parts.append(line)
+    return parts
+
+
 def _windows(text: str, title: str, first_line: int, config: ChunkConfig, meta: dict | None = None) -> list[_Piece]:
-    """Fallback: windows of whole lines up to max_chars, overlapping by about overlap_chars."""
-    lines = text.split("\n")
+    """Fallback: windows of whole lines up to max_chars, overlapping by about overlap_chars.
+
+    A line longer than max_chars (minified code, a one-line table, an 800-character port list) is cut into
+    parts that go into consecutive windows, so every character of it is kept: nothing is ever dropped here.
+    """
+    limit = max(config.max_chars, 1)
+    # (text, 0-based line, joiner before it): "" continues the previous part's line, "\n" starts a new one
+    units = [(part, n, "" if k else "\n")
+             for n, line in enumerate(text.split("\n")) for k, part in enumerate(_split_line(line, limit))]
     pieces: list[_Piece] = []
     i = 0
-    while i < len(lines):
+    while i < len(units):
         size, j = 0, i
-        while j < len(lines) and (size + len(lines[j]) + 1 <= config.max_chars or j == i):
-            size += len(lines[j]) + 1
+        while j < len(units) and (j == i or size + len(units[j][2]) + len(units[j][0]) <= limit):
+            size += len(units[j][0]) + (len(units[j][2]) if j > i else 0)
             j += 1
-        part = "\n".join(lines[i:j])
-        if len(part) > config.max_chars:  # a single very long line (minified, tables): hard split
-            part = part[: config.max_chars]
-        pieces.append(_Piece(title, part, first_line + i, first_line + j - 1, dict(meta or {})))
-        if j >= len(lines):
+        part = units[i][0] + "".join(joiner + u for u, _, joiner in units[i + 1:j])
+        pieces.append(_Piece(title, part, first_line + units[i][1], first_line + units[j - 1][1], dict(meta or {})))
+        if j >= len(units):
             break
         back, k = 0, j
-        while k > i + 1 and back + len(lines[k - 1]) + 1 <= config.overlap_chars:
-            back += len(lines[k - 1]) + 1
+        while k > i + 1 and back + len(units[k - 1][0]) + 1 <= config.overlap_chars:
+            back += len(units[k - 1][0]) + 1
             k -= 1
         i = k
     if len(pieces) > 1:
@@ -307,6 +325,8 @@ def _bug_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
     if len(doc.text) <= config.max_chars:
         return [_Piece(doc.title, doc.text, 1, len(lines), {})]
     header = "\n".join(lines[:2])  # id + title repeated in every part: a part alone still names its bug
+    if len(header) > config.max_chars // 2:  # a giant title would crowd out the text: split the whole bug instead
+        return _windows(doc.text, doc.title, 1, config)
     parts = _windows("\n".join(lines[2:]), doc.title, 3, config.model_copy(update={"max_chars": config.max_chars - len(header) - 1}))
     for p in parts:
         p.text = header + "\n" + p.text

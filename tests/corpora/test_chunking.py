@@ -71,3 +71,41 @@ def test_bad_chunk_config_is_rejected():
         ChunkConfig(max_chars=400, overlap_chars=300)
     with pytest.raises(ValidationError):
         ChunkConfig(max_chars=10)
+
+
+def _long_line(n: int) -> str:
+    words = ("clock", "reset", "divisor", "baud", "fifo", "parity", "strobe", "enable")
+    out, size = [], 0
+    while size < n:
+        out.append(f"{words[len(out) % len(words)]}{len(out)}")
+        size += len(out[-1]) + 1
+    return " ".join(out)[:n]
+
+
+@pytest.mark.parametrize("doc_type,wrap", [
+    ("markdown", "# Notes\n\n{}\n\nA short closing paragraph.\n"),   # prose: sections -> paragraphs -> windows
+    ("text", "{}\n"),
+    ("yaml", "table: {}\n"),                                           # fallback line windows
+    ("python", "import os\n\ndef f():\n    return '{}'\n"),           # a tree-sitter unit longer than the budget
+])
+def test_a_million_character_line_is_split_across_chunks_not_cut(doc_type, wrap):
+    line = _long_line(1_000_000)
+    config = ChunkConfig()
+    chunks = chunk_document(_doc(wrap.format(line), doc_type, "docs" if doc_type in ("markdown", "text") else "code"),
+                            config)
+    limit = config.max_chars if doc_type in ("markdown", "text") else config.code_max_chars
+    assert all(len(c.text) <= limit for c in chunks)
+    assert line in "".join(c.text for c in chunks)  # every character kept, in order, parts joined back exactly
+    assert len(chunks) >= 1_000_000 // limit
+
+
+def test_a_long_verilog_port_line_keeps_its_last_signal():
+    ports = ", ".join(f"input  wire [31:0] cfg_reg_{i:02d}_i" for i in range(24))
+    line = f"module csr_bank ({ports}, output wire irq_summary_o);"
+    line = line[:-len(" output wire irq_summary_o);")].ljust(844 - len(" output wire irq_summary_o);")) + \
+        " output wire irq_summary_o);"
+    assert len(line) == 844
+    chunks = chunk_document(_doc(line + "\nendmodule\n", "verilog", "rtl"))
+    assert all(len(c.text) <= ChunkConfig().code_max_chars for c in chunks)
+    assert any("irq_summary_o" in c.text for c in chunks)
+    assert line in "".join(c.text for c in chunks)
