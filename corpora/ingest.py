@@ -27,6 +27,8 @@ from corpora.report import Duplicate, IngestReport, Kept
 from corpora.types import Document
 
 SKIP_DIRS = {".git", ".svn", ".hg", "node_modules", "__pycache__", ".venv", "venv", ".chipassist", ".pytest_cache"}
+# Real trees are a few dozen folders deep; deeper nesting is a trap (os.walk recurses, paths pass PATH_MAX).
+MAX_DEPTH = 100
 
 
 class IngestConfig(BaseModel):
@@ -80,6 +82,9 @@ def scan(roots: list[Path], config: IngestConfig | None = None, report: IngestRe
         paths = [root] if root.is_file() else _walk(root, report)
         for path in sorted(paths):
             source = _source(root, path)
+            if not _utf8(source):  # os.fsdecode keeps undecodable bytes as surrogates; no store can hold them
+                report.drop(source, "file name is not valid UTF-8 (rename the file)")
+                continue
             if any(fnmatch.fnmatchcase(source, pat) or fnmatch.fnmatchcase(path.name, pat) for pat in config.exclude):
                 continue
             try:
@@ -104,6 +109,10 @@ def _walk(root: Path, report: IngestReport) -> list[Path]:
     # Symlinked folders are not followed: following them is how corpora loop forever or escape the tree.
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         base = Path(dirpath)
+        if dirnames and len(base.relative_to(root).parts) >= MAX_DEPTH:
+            for d in dirnames:
+                report.drop((base / d).relative_to(root).as_posix(), f"folder nested deeper than {MAX_DEPTH} levels")
+            dirnames.clear()
         for d in list(dirnames):
             if d in SKIP_DIRS or (base / d).is_symlink():
                 if (base / d).is_symlink():
@@ -111,6 +120,14 @@ def _walk(root: Path, report: IngestReport) -> list[Path]:
                 dirnames.remove(d)
         out.extend(base / f for f in filenames)
     return out
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclManifest | None = None,
@@ -222,7 +239,11 @@ def ingest(roots: list[Path], config: IngestConfig | None = None, *, progress: b
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("ingesting", total=len(entries))
         for entry in entries:
-            result = load_file(entry, config, manifests.get(entry.root, AclManifest()), report)
+            try:
+                result = load_file(entry, config, manifests.get(entry.root, AclManifest()), report)
+            except Exception as e:  # noqa: BLE001
+                # a parser's failure on one hostile file (deep HTML, odd PDF) must cost that file, not the build
+                result = Drop(entry.source, f"could not be read: {type(e).__name__}: {e}")
             bar.advance(task)
             if isinstance(result, Drop):
                 report.drop(result.path, result.reason)

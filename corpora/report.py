@@ -1,4 +1,9 @@
-"""The ingest report: every file kept, dropped (with the reason) or deduplicated, and secrets scrubbed."""
+"""The ingest report: every file kept, dropped (with the reason) or deduplicated, and secrets scrubbed.
+
+File names are the one part of the report an outsider controls: a name may hold bytes that are not UTF-8
+(kept by ``os.fsdecode`` as surrogates), newlines, `|` or backticks. Recorded names are made printable
+(``printable``) and every Markdown cell is escaped (``_cell``/``_code``), so each file stays one table row.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -37,7 +42,7 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)  # per-line problems inside files (bug exports, ...)
 
     def drop(self, path: str, reason: str) -> None:
-        self.dropped.append(Dropped(path, reason))
+        self.dropped.append(Dropped(printable(path), printable(reason)))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -60,15 +65,42 @@ class IngestReport:
                f"scrubbed {s['secrets_scrubbed']} secrets.", ""]
         if self.dropped:
             out += ["## Dropped", "", "| file | reason |", "|---|---|"]
-            out += [f"| `{d.path}` | {d.reason} |" for d in self.dropped] + [""]
+            out += [f"| {_code(d.path)} | {_cell(d.reason)} |" for d in self.dropped] + [""]
         if self.duplicates:
             out += ["## Duplicates", "", "| file | duplicate of | how |", "|---|---|---|"]
-            out += [f"| `{d.source}` | `{d.duplicate_of}` | {d.how} |" for d in self.duplicates] + [""]
+            out += [f"| {_code(d.source)} | {_code(d.duplicate_of)} | {d.how} |" for d in self.duplicates] + [""]
         if self.secrets:
             out += ["## Secrets scrubbed", "", "| file | kinds |", "|---|---|"]
-            out += [f"| `{src}` | {', '.join(f'{k} x{n}' for k, n in c.items())} |" for src, c in self.secrets.items()] + [""]
+            out += [f"| {_code(src)} | {', '.join(f'{k} x{n}' for k, n in c.items())} |" for src, c in self.secrets.items()] + [""]
         if self.problems:
-            out += ["## Problems inside files", ""] + [f"- {p}" for p in self.problems] + [""]
+            out += ["## Problems inside files", ""] + [f"- {_cell(p)}" for p in self.problems] + [""]
         out += ["## Kept", "", "| file | kind | type | chars | notes |", "|---|---|---|---|---|"]
-        out += [f"| `{k.source}` | {k.kind} | {k.doc_type} | {k.chars} | {'; '.join(k.notes)} |" for k in self.kept]
+        out += [f"| {_code(k.source)} | {k.kind} | {k.doc_type} | {k.chars} | {_cell('; '.join(k.notes))} |"
+                for k in self.kept]
         return "\n".join(out) + "\n"
+
+
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8: bytes of a file name that are not UTF-8 are shown as ``\\xNN``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:  # os.fsdecode keeps each undecodable byte as a surrogate U+DC80..U+DCFF: show the byte
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _cell(text: str) -> str:
+    """One Markdown table cell: line breaks shown as ``\\n``/``\\r`` and `|` escaped, so a row never breaks."""
+    return printable(text).replace("\r", "\\r").replace("\n", "\\n").replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """A file name as inline code inside a table cell (a backtick in the name lengthens the fence)."""
+    text = _cell(text)
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

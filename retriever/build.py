@@ -43,6 +43,10 @@ class ModelMismatchError(ValueError):
     """The index was built with another embedding model; vectors from two models cannot be compared."""
 
 
+class EmbedderLoadError(ValueError):
+    """The embedding model folder could not be loaded (the message names the folder)."""
+
+
 @dataclass
 class BuildReport:
     index_dir: Path
@@ -146,7 +150,10 @@ def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Pat
     """
     from rich.progress import Progress
 
-    embedder = get_embedder(model_path, config)
+    try:
+        embedder = get_embedder(model_path, config)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:  # transformers/ONNX raise all of these
+        raise EmbedderLoadError(f"cannot load the embedding model {model_path}: {type(e).__name__}: {e}") from e
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     cache = EmbedCache(staging.parent, embedder.fingerprint)
     keys = [cache.key(t) for t in texts]
@@ -274,7 +281,9 @@ def build_index(paths: list[Path], index_dir: Path, config: IndexConfig | None =
         BuildReport with document/chunk counts, seconds and the ingest report.
     Raises:
         ModelMismatchError: the index was built with another model and ``rebuild`` is False.
+        EmbedderLoadError: the embedding model folder cannot be loaded.
         BuildLockedError: another build is running on ``index_dir``.
+        ValueError: an invalid ACL manifest (the message names the file).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)

@@ -84,6 +84,16 @@ class IndexConfig(BaseModel):
     def _check(self) -> "IndexConfig":
         if self.fusion == "weighted" and self.dense_weight + self.bm25_weight <= 0:
             raise ValueError("dense_weight + bm25_weight must be > 0 for weighted fusion")
+        # Checked here, not when the build first chunks or ingests: an error then would surface mid-build
+        # without saying it came from the `chunking:`/`ingest:` section of the index config.
+        for name, make in (("chunking", self.chunk_config), ("ingest", self.ingest_config)):
+            try:
+                make()
+            except ValidationError as e:
+                raise ValueError("; ".join(f"{name}.{'.'.join(map(str, err['loc'])) or '(section)'}: {err['msg']}"
+                                           for err in e.errors())) from None
+            except TypeError as e:
+                raise ValueError(f"{name}: {e}") from None
         return self
 
     @classmethod
@@ -94,6 +104,8 @@ class IndexConfig(BaseModel):
             raise IndexConfigError(f"index config file not found: {path}")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise IndexConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
         except yaml.YAMLError as e:
             raise IndexConfigError(f"{path}: invalid YAML: {e}") from e
         if not isinstance(data, dict):
@@ -101,7 +113,8 @@ class IndexConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"] else err["msg"].removeprefix("Value error, ")
+                               for err in e.errors())
             raise IndexConfigError(f"{path}: {fields}") from e
 
     def chunk_config(self):

@@ -24,14 +24,14 @@ import numpy as np
 from corpora.types import PUBLIC, Chunk
 from retriever import layout, vectors, windows
 from retriever.bm25 import BM25Index
-from retriever.build import BuildReport, ModelMismatchError, build_index, get_embedder
+from retriever.build import BuildReport, EmbedderLoadError, ModelMismatchError, build_index, get_embedder
 from retriever.config import IndexConfig
 from retriever.fusion import fuse
 from retriever.layout import CorruptIndexError, IndexNotFoundError
 from retriever.store import FILE as STORE_FILE, Store
 from retriever.types import SearchHit
 
-__all__ = ["Index", "build_index", "BuildReport", "ModelMismatchError", "IndexNotFoundError",
+__all__ = ["Index", "build_index", "BuildReport", "ModelMismatchError", "EmbedderLoadError", "IndexNotFoundError",
            "CorruptIndexError"]
 
 Mode = Literal["hybrid", "dense", "bm25"]

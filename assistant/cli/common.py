@@ -27,7 +27,9 @@ def print_json(obj: Any) -> None:
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
     """Print a clear error on stderr and exit with ``code`` (2 = bad input, 1 = check failed)."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}")  # messages quote paths and inputs: no markup
     raise typer.Exit(code)
 
 

@@ -36,19 +36,20 @@ def index_cmd(
 ) -> None:
     """Build or incrementally update an index from corpus folders."""
     from retriever.config import IndexConfig, IndexConfigError
-    from retriever.index import ModelMismatchError, build_index
-    from retriever.layout import BuildLockedError, CorruptIndexError
+    from retriever.index import build_index
+    from retriever.layout import BuildLockedError
 
     settings = settings_from(index, config)
     try:
         cfg = IndexConfig.from_yaml(index_config) if index_config else None
         report = build_index(paths, settings.index_dir, cfg, model=model, progress=not json_out,
                              rebuild=rebuild)
-    except (FileNotFoundError, IndexConfigError, ModelMismatchError, CorruptIndexError,
-            BuildLockedError) as e:
+    except (IndexConfigError, BuildLockedError) as e:
         fail(str(e))
-    except (ValueError, OSError) as e:  # --model is not a loadable sentence-transformers folder
-        fail(f"cannot embed with model {model or 'default'}: {e}")
+    except (ValueError, OSError) as e:
+        # Each error names its own source (the ACL file, the index config field, the model folder, the
+        # index folder); a prefix guessing at one of them misled users, so print it as it is.
+        fail(str(e) if str(e) else type(e).__name__)
     if json_out:
         print_json(report.to_dict() | {"ingest": _ingest_summary(report.ingest_report)})
         return
