@@ -113,8 +113,8 @@ class IndexConfig(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"] else err["msg"].removeprefix("Value error, ")
-                               for err in e.errors())
+            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
+                               else err["msg"].removeprefix("Value error, ") for err in e.errors())
             raise IndexConfigError(f"{path}: {fields}") from e
 
     def chunk_config(self):
