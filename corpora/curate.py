@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 BINARY_EXT = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".bmp", ".pdf_", ".gds", ".gds2", ".oas", ".o", ".a", ".so",
               ".dll", ".exe", ".bin", ".elf", ".zip", ".gz", ".tgz", ".xz", ".bz2", ".7z", ".jar", ".whl", ".pyc",
@@ -21,19 +22,40 @@ _GENERATED = re.compile(r"^\s*(//|#|/\*|\*|<!--|--|;)\s*.*(\b(auto-?generated|au
                         r"(auto-?|automatically )?generated\b|@generated\b)", re.I | re.M)
 _LICENSE_WORDS = re.compile(r"(copyright|licensed under|spdx-license-identifier|apache license|all rights reserved)", re.I)
 
-# (kind, pattern, group holding the secret or 0 for the whole match)
-_SECRETS: list[tuple[str, re.Pattern[str], int]] = [
-    ("private_key", re.compile(r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----.*?-----END (?:[A-Z ]+ )?PRIVATE KEY-----", re.S), 0),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 0),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), 0),
-    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0),
-    ("openai_key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), 0),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), 0),
+
+def _looks_machine_made(value: str) -> bool:
+    """A password-like value rather than a word: it holds a digit or a symbol, or mixes case mid-word."""
+    core = value.rstrip(".,;:!?)")
+    return (any(c.isdigit() for c in core) or any(not (c.isalpha() or c in "-'") for c in core)
+            or (len(core) >= 12 and any(c.isupper() for c in core[1:]) and any(c.islower() for c in core)))
+
+
+def _assigned_secret(m: re.Match[str]) -> bool:
+    """Whether a `name: value` / `name = value` match really assigns a secret.
+
+    Code and config (`=`, or a quoted value) always count. Prose uses the colon form ("Secret: Confidential
+    information follows", "Token: embeddings are ...") with ordinary words, so there the value must look
+    machine-made: YAML's `password: hunter2` is still caught, a heading such as "Secret: internal-only" is not.
+    """
+    sep, quote, value = m.group(1), m.group(2), m.group(3)
+    return "=" in sep or bool(quote) or _looks_machine_made(value)
+
+
+# (kind, pattern, group holding the secret or 0 for the whole match, test a match must pass or None)
+_SECRETS: list[tuple[str, re.Pattern[str], int, Callable[[re.Match[str]], bool] | None]] = [
+    ("private_key", re.compile(r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----.*?-----END (?:[A-Z ]+ )?PRIVATE KEY-----", re.S), 0, None),
+    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 0, None),
+    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), 0, None),
+    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0, None),
+    ("openai_key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), 0, None),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), 0, None),
     # an assignment of a literal to a secret-looking name; the value must not be a variable or call
     ("password", re.compile(
         r"(?i)\b(?:password|passwd|pwd|secret|secret[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?token|token)\b"
-        r"(\s*[:=]\s*)([\"']?)([^\s\"'$\[{(,;][^\s\"',;]{5,})\2"), 3),
+        r"(\s*[:=]\s*)([\"']?)([^\s\"'$\[{(,;][^\s\"',;]{5,})\2"), 3, _assigned_secret),
 ]
+
+_TIE, _COHERENCE_TIE = 1e-6, 0.05  # how close two readings must score to count as equally good
 
 
 def is_binary(sample: bytes) -> bool:
@@ -54,9 +76,22 @@ def decode(raw: bytes) -> tuple[str, str | None]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
+    matches = from_bytes(raw)
+    best = matches.best()
     if best is None:
         return raw.decode("utf-8", errors="replace"), "invalid UTF-8: undecodable bytes replaced"
+    # Single-byte code pages decode most Western text identically, and charset-normalizer then reports the
+    # first of the tie (often cp1250, Central European): "Año" would come back "Aňo". Where Western
+    # (cp1252, a superset of Latin-1's letters) is as good a reading as the best one, prefer it: it is by far
+    # the most common legacy encoding of the documents we see.
+    western = any("cp1252" in m.could_be_from_charset for m in matches
+                  if m.chaos <= best.chaos + _TIE and m.coherence >= best.coherence - _COHERENCE_TIE)
+    if western and best.encoding != "cp1252":
+        for encoding in ("cp1252", "latin-1"):  # cp1252 leaves five bytes undefined; Latin-1 has them all
+            try:
+                return raw.decode(encoding), f"re-encoded from {encoding}"
+            except UnicodeDecodeError:
+                continue
     return str(best), f"re-encoded from {best.encoding}"
 
 
@@ -100,8 +135,10 @@ def strip_license_header(text: str) -> str:
 def scrub_secrets(text: str) -> tuple[str, Counter]:
     """Replace secrets by "[REDACTED:<kind>]"; returns the text and counts per kind."""
     counts: Counter = Counter()
-    for kind, pattern, group in _SECRETS:
-        def repl(m: re.Match[str], kind: str = kind, group: int = group) -> str:
+    for kind, pattern, group, accept in _SECRETS:
+        def repl(m: re.Match[str], kind: str = kind, group: int = group, accept=accept) -> str:
+            if accept is not None and not accept(m):
+                return m.group(0)
             counts[kind] += 1
             if group == 0:
                 return f"[REDACTED:{kind}]"

@@ -72,6 +72,7 @@ class Index:
         gen = layout.current_generation(index_dir)
         if gen is None:
             raise IndexNotFoundError(f"no index at {index_dir}: the folder holds no built index; {hint}")
+        layout.clean_temp_files(index_dir)  # a pointer write killed mid-commit leaves .CURRENT.tmp-<pid>
         while True:
             try:
                 return cls(index_dir, gen, *_load_generation(gen))

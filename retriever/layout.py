@@ -5,6 +5,7 @@
       gen-000003/             store.sqlite, vectors.faiss, bm25/   (never modified once committed)
       ingest-report.json/.md  the last build's ingest report
       .staging-<pid>/         a build in progress (a copy of the live generation being changed)
+      .CURRENT.tmp-<pid>      a pointer being written (write_atomic); removed on the next build or open
       .lock                   held (flock) by the one build allowed at a time
 
 A build works in ``.staging-<pid>``, renames it to the next ``gen-N`` and then replaces ``CURRENT`` with
@@ -24,6 +25,7 @@ from pathlib import Path
 POINTER = "CURRENT"
 LOCK = ".lock"
 _GEN = re.compile(r"^gen-(\d{6})$")
+_TMP = re.compile(r"^\..+\.tmp-(\d+)$")  # write_atomic's temp files: .<name>.tmp-<pid>
 
 
 class IndexNotFoundError(FileNotFoundError):
@@ -72,10 +74,39 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def clean_leftovers(index_dir: Path) -> list[str]:
-    """Remove staging folders and uncommitted generations (call with the build lock held)."""
-    live = current_generation(index_dir)
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def clean_temp_files(index_dir: Path, *, locked: bool = False) -> list[str]:
+    """Remove ``write_atomic`` temp files (``.CURRENT.tmp-<pid>``, ...) left by a killed writer.
+
+    A kill between writing the temp file and ``os.replace`` leaves one behind; it never holds the only copy
+    of anything (the target is still the old, complete file). Without the build lock (``Index.open``) only
+    files whose writer process is gone are removed; with it (``locked``) every one is stale.
+    """
     removed = []
+    for p in index_dir.iterdir():
+        m = _TMP.match(p.name)
+        if m and p.is_file() and (locked or not _pid_alive(int(m.group(1)))):
+            try:
+                p.unlink()
+                removed.append(p.name)
+            except OSError:  # a read-only index folder: leaving it is harmless
+                pass
+    return removed
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove staging folders, uncommitted generations and dead writers' temp files (with the build lock held)."""
+    live = current_generation(index_dir)
+    removed = clean_temp_files(index_dir, locked=True)
     for p in index_dir.iterdir():
         if p.is_dir() and (p.name.startswith(".staging-") or (_GEN.match(p.name) and p != live)):
             shutil.rmtree(p, ignore_errors=True)

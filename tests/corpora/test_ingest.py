@@ -198,3 +198,38 @@ def test_boilerplate_license_lockfile_and_minified_files_are_dropped(tmp_path):
     assert reasons["LICENSE"] == reasons["LICENSE.md"] == "license text only"
     assert reasons["package-lock.json"] == "lockfile" and reasons["app.min.js.txt"].startswith("minified")
     assert [d.source for d in result.documents] == ["generated_regs.md"]  # generated docs are still read by people
+
+
+LATIN1 = {  # text that Latin-1 and Central European code pages both decode, so the guess decides
+    "fr.md": "# Réglage du débit\n\nÉcrire le diviseur ; voilà où ça se complique : élève, garçon, naïf, Noël.\n",
+    "de.md": "# Größe\n\nDie Größe des Registers wird über die Schnittstelle übertragen. Grüße aus München.\n",
+    "es.md": "# Configuración\n\nAño, niño, señal: la configuración del módulo está en la sección de diseño.\n",
+}
+
+
+def test_latin1_text_is_decoded_as_western_not_central_european(tmp_path):
+    root = _write(tmp_path / "c", {name: text.encode("latin-1") for name, text in LATIN1.items()})
+    cz = "# Řízení\n\nPříliš žluťoučký kůň úpěl ďábelské ódy. Řízení hodinového signálu.\n"
+    (root / "cz.md").write_bytes(cz.encode("cp1250"))  # a real Central European file still reads as one
+    result = ingest([root], progress=False)
+    docs = {d.source: d for d in result.documents}
+    for name, text in LATIN1.items():
+        assert docs[name].text == text, name
+    assert docs["cz.md"].text == cz
+    notes = {k.source: k.notes for k in result.report.kept}
+    assert notes["es.md"] == ["re-encoded from cp1252"] and notes["cz.md"] == ["re-encoded from cp1250"]
+
+
+def test_prose_about_secrets_is_kept_and_real_secrets_are_not(tmp_path):
+    prose = ("# Classification\n\nSecret: Confidential information follows.\n\n**Secret:** Unreleased register map.\n\n"
+             "Token: embeddings are computed per passage window.\n\nSecret: internal-only\n")
+    real = ("password: hunter2\nsecret: 9f8e7d6c5b4a39281706\nSECRET_KEY=django-insecure-abc123\n"
+            "api_key: aBcDeFgHiJkLmNoPqR\npassword: 'plainword'\ntoken = sesame-open\n")
+    root = _write(tmp_path / "c", {"policy.md": prose, "deploy.yaml": real})
+    result = ingest([root], progress=False)
+    docs = {d.source: d.text for d in result.documents}
+    assert docs["policy.md"] == prose and "policy.md" not in result.report.secrets
+    for leaked in ("hunter2", "9f8e7d6c5b4a39281706", "django-insecure-abc123", "aBcDeFgHiJkLmNoPqR", "plainword",
+                   "sesame-open"):
+        assert leaked not in docs["deploy.yaml"]
+    assert result.report.secrets["deploy.yaml"]["password"] == 6

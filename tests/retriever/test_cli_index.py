@@ -105,22 +105,31 @@ def test_hostile_names_and_deep_folders_are_dropped_per_file_and_the_build_compl
 
 
 def _flat(res) -> str:
-    """The command's output with rich's line wrapping undone (it wraps long paths mid-name)."""
-    return res.output.replace("\n", "")
+    """The command's output without whitespace: rich wraps long lines at spaces and inside paths."""
+    return "".join(res.output.split())
 
 
 def test_build_errors_name_their_real_source(mini_index, tmp_path):
     corpus, out = mini_index
     (corpus / "chipassist-acl.yaml").write_text("rules:\n  - glob: [not, a, string]\n    groups: x\n")
     res = runner.invoke(app, ["index", str(corpus), "--index", str(out)])
-    assert res.exit_code == 2 and "chipassist-acl.yaml" in _flat(res) and "cannot embed" not in _flat(res)
+    assert res.exit_code == 2 and "chipassist-acl.yaml" in _flat(res) and "cannotembed" not in _flat(res)
     (corpus / "chipassist-acl.yaml").unlink()
     cfg = tmp_path / "idx.yaml"
     cfg.write_text("chunking: {max_chars: 50}\n")
     res = runner.invoke(app, ["index", str(corpus), "--index", str(out), "--index-config", str(cfg)])
-    assert res.exit_code == 2 and "cannot embed" not in _flat(res)
+    assert res.exit_code == 2 and "cannotembed" not in _flat(res)
     assert "idx.yaml" in _flat(res) and "chunking.max_chars" in _flat(res)
     cfg.write_bytes("faiss: flat  # d\xe9faut\n".encode("latin-1"))
     res = runner.invoke(app, ["index", str(corpus), "--index", str(out), "--index-config", str(cfg)])
     assert res.exit_code == 2 and "idx.yaml" in _flat(res) and "UTF-8" in _flat(res)
     assert Index.open(out).search("baud", k=1)  # nothing lost
+
+
+def test_a_settings_file_that_is_not_utf8_is_a_clear_error(mini_index_master, tmp_path):
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_bytes("retrieval:\n  k: 3  # r\xe9sultats\n".encode("latin-1"))
+    for args in (["search", "baud", "--index", str(mini_index_master[1])], ["index", str(mini_index_master[0])]):
+        res = runner.invoke(app, [*args, "--config", str(cfg)])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+        assert "settings.yaml" in _flat(res) and "notUTF-8" in _flat(res) and "byte" in _flat(res)

@@ -80,3 +80,39 @@ def test_kill_9_mid_embedding_keeps_the_old_index(mini_index):
     assert len([p for p in out.iterdir() if p.name.startswith("gen-")]) == 1
     index = Index.open(out)
     assert index.search("Register R17 resets", k=3, mode="bm25")[0].chunk.source == "notes/note017.md"
+
+
+KILLED_IN_COMMIT = textwrap.dedent("""
+    import os, shutil, signal, sys
+    from pathlib import Path
+    from retriever import layout
+    out = Path(sys.argv[1])
+    staging = layout.new_staging(out)
+    for f in layout.current_generation(out).iterdir():  # a complete copy, as a build would commit
+        (shutil.copytree if f.is_dir() else shutil.copy2)(f, staging / f.name)
+    os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # die after the temp pointer, before the swap
+    layout.commit(out, staging)
+""")
+
+
+def _kill_in_commit(out: Path) -> Path:
+    proc = subprocess.run([sys.executable, "-c", KILLED_IN_COMMIT, str(out)], cwd=ROOT, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    temps = list(out.glob(".CURRENT.tmp-*"))
+    assert len(temps) == 1
+    return temps[0]
+
+
+def test_a_pointer_temp_file_left_by_a_kill_in_commit_is_removed_on_open_and_build(mini_index):
+    corpus, out = mini_index
+    live = (out / "CURRENT").read_text()
+    tmp = _kill_in_commit(out)
+    assert (out / "CURRENT").read_text() == live  # the pointer still names the old, complete generation
+    index = Index.open(out)
+    assert not tmp.exists() and index.search("UART baud rate", k=1)
+    index.close()
+
+    tmp = _kill_in_commit(out)
+    build_index([corpus], out, progress=False)
+    assert not tmp.exists() and not list(out.glob(".*.tmp-*"))
+    assert [p.name for p in out.iterdir() if p.name.startswith("gen-")] == [live.strip()]  # nothing changed
