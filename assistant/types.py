@@ -77,6 +77,8 @@ class TclGeneration(BaseModel):
     message: str = ""
     backend: str = "none"
     model: str = ""
+    fixes: list[str] = Field(default_factory=list)  # deterministic fix-its applied, "line N: what"
+    attempts: int = 0  # model calls made (the first script plus repair rounds)
 
 
 class OwnerCandidate(BaseModel):

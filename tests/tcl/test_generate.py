@@ -9,7 +9,12 @@ from assistant.tcl.commands import get_db
 HALLUCINATED = """Here is the script:
 ```tcl
 yosys read_verilog counter.v
-yosys synth -top counter -flaten
+yosys synth -top counter -flatten
+yosys print_cells
+```"""
+TYPOS = """```tcl
+yosys read_verilog counter.v
+synth -top counter -flaten
 yosys tee -o stat.txt stat
 ```"""
 CORRECT = """```tcl
@@ -25,23 +30,31 @@ def _bot(tmp_path, llm=None) -> Assistant:
     return bot
 
 
-def test_repair_loop_fixes_a_hallucinated_option(yosys, design, tmp_path, scripted_llm):
+def test_repair_loop_fixes_an_invented_command(yosys, design, tmp_path, scripted_llm):
     llm = scripted_llm([HALLUCINATED, CORRECT])
     gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v and report the cell count", tool="yosys",
                                            design=design, rounds=2)
-    assert gen.check.ok and gen.rounds_used == 1 and "-flatten" in gen.script
+    assert gen.check.ok and gen.rounds_used == 1 and gen.attempts == 2 and "print_cells" not in gen.script
     assert gen.backend == "scripted" and not gen.retrieval_only
     first_prompt, repair_prompt = llm.prompts[0], llm.prompts[1]
     assert "synth" in first_prompt[1]["content"] and "-top <value>" in first_prompt[1]["content"]
-    assert "counter.v" in first_prompt[0]["content"]
+    assert "counter.v" in first_prompt[1]["content"] and "top: counter" in first_prompt[1]["content"]
     feedback = repair_prompt[-1]["content"]
-    assert "line 2" in feedback and "-flaten" in feedback and "-flatten" in feedback
+    assert "line 3" in feedback and "print_cells" in feedback and "  3| yosys print_cells" in feedback
+
+
+def test_fixits_settle_typos_and_missing_prefix_without_a_model_round(yosys, design, tmp_path, scripted_llm):
+    llm = scripted_llm([TYPOS])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v flat", design=design, rounds=2)
+    assert gen.check.ok and gen.attempts == 1 and len(llm.prompts) == 1
+    assert "yosys synth -top counter -flatten" in gen.script
+    assert any("-flaten" in f for f in gen.fixes) and any("yosys synth" in f for f in gen.fixes)
 
 
 def test_rounds_zero_returns_the_failing_script_with_its_check(yosys, design, tmp_path, scripted_llm):
     gen = _bot(tmp_path, scripted_llm([HALLUCINATED])).tcl_generate("synthesize", design=design, rounds=0)
     assert gen.script.startswith("yosys read_verilog") and not gen.check.ok and gen.rounds_used == 0
-    assert gen.check.lint[0].option == "-flaten" and "still has problems" in gen.message
+    assert gen.check.lint[0].command == "print_cells" and "still has problems" in gen.message
 
 
 def test_none_backend_returns_references_not_a_script(yosys, tmp_path):
@@ -89,4 +102,4 @@ def test_tiny_local_model_runs_through_the_loop(yosys, design, tmp_path):
 def test_prompt_names_design_files_as_the_sandbox_has_them(yosys, design, tmp_path, scripted_llm):
     llm = scripted_llm([f"```tcl\nyosys read_verilog {design.parent.name}/counter.v\nyosys synth -top counter\n```"])
     gen = _bot(tmp_path, llm).tcl_generate("synthesize", design=design.parent, rounds=0)
-    assert f"{design.parent.name}/counter.v" in llm.prompts[0][0]["content"] and gen.check.ok
+    assert f"{design.parent.name}/counter.v" in llm.prompts[0][1]["content"] and gen.check.ok
