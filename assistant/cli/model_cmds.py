@@ -94,7 +94,7 @@ def serve(name: str = typer.Argument(..., help="Model name or GGUF path."),
     except ModelMissing as e:
         fail(str(e), code=1)
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--host", host, "--port", str(port),
-            "--n_ctx", str(context), "--model_alias", Path(path).stem]
+            "--n_ctx", str(context), "--model_alias", Path(path).stem, "--verbose", "false"]
     if threads:
         args += ["--n_threads", str(threads)]
     os.execv(sys.executable, args)

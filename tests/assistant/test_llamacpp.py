@@ -129,12 +129,13 @@ def test_grounded_answer_on_real_output_keeps_citation_invariants(smol_path, sam
 
 # -- served over HTTP by llama.cpp's own OpenAI-compatible server ------------------------------------
 @pytest.fixture(scope="module")
-def llama_server(smol_path):
+def llama_server(smol_path, tmp_path_factory):
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] extra not installed")
     port = free_port()
+    log = open(tmp_path_factory.mktemp("llama_server") / "server.log", "w+b")  # a pipe would fill and block it
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(smol_path), "--host",
                              "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-                             "--model_alias", "smol"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             "--model_alias", "smol", "--verbose", "false"], stdout=log, stderr=log,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 180  # importing the server's stack takes a while on a busy 2-core machine
@@ -146,10 +147,12 @@ def llama_server(smol_path):
             time.sleep(0.3)
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"llama_cpp.server did not come up: {proc.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            pytest.fail(f"llama_cpp.server did not come up: {log.read().decode(errors='replace')[-2000:]}")
     yield url
     proc.terminate()
     proc.wait(10)
+    log.close()
 
 
 def test_served_over_http_through_the_openai_backend(llama_server):
