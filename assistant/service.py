@@ -68,10 +68,12 @@ class Assistant:
         return stream_answer(self, question, k=k, user_groups=user_groups, history=history)
 
     def tcl_generate(self, task: str, *, tool: str = "yosys", design: Path | None = None, rounds: int = 2,
-                     user_groups: Iterable[str] | None = None) -> TclGeneration:
+                     user_groups: Iterable[str] | None = None, references: bool = True) -> TclGeneration:
+        """Write a Tcl script for ``task``, check it in the sandbox and repair it for up to ``rounds`` rounds."""
         from assistant.tcl.generate import generate_script
 
-        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups)
+        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups,
+                               references=references)
 
     def tcl_check(self, script: str, *, tool: str = "yosys", design: Path | None = None) -> CheckResult:
         from assistant.tcl.check import check_script
