@@ -6,7 +6,6 @@ import logging
 import os
 
 from corpora.ingest import ingest
-from corpora.types import strictest, visible
 
 SECRET_TEXT = "# Orion tapeout\n\nThe Orion mask set ships in week 42; only the silicon team may know.\n"
 MANIFEST = "chipassist-acl.yaml"
@@ -26,6 +25,8 @@ def _acls(roots, **kw):
 
 
 def test_the_access_rule_and_the_strictest_combination():
+    from corpora.types import strictest, visible
+
     assert visible(["public"], None) and visible(["soc"], {"soc", "x"}) and visible(["soc"], "soc")
     assert not visible(["soc"], None) and not visible(["soc"], set()) and not visible([], {"soc"})
     assert strictest(["public"], ["public"]) == ["public"]
