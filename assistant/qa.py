@@ -126,7 +126,7 @@ def make_snippet(text: str, query: str, limit: int = SNIPPET_CHARS) -> str:
 def to_sources(hits: list[SearchHit], query: str) -> list[Source]:
     return [Source(n=i, chunk_id=h.chunk.id, path=h.chunk.source, title=h.chunk.title,
                    snippet=make_snippet(h.chunk.text, query), score=round(float(h.score), 4), kind=h.chunk.kind,
-                   start_line=h.chunk.start_line, end_line=h.chunk.end_line)
+                   start_line=h.chunk.start_line, end_line=h.chunk.end_line, acl=list(h.chunk.acl))
             for i, h in enumerate(hits, 1)]
 
 

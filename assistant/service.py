@@ -80,12 +80,15 @@ class Assistant:
 
         return check_script(script, tool=tool, design=design)
 
-    def bugs_import(self, path: Path):
+    def bugs_import(self, path: Path, *, acl: Iterable[str] | None = None):
+        """Import a bug export; its bugs get the strictest of the manifests above it, ``acl`` and their own."""
         from assistant.bugs.store import BugStore
 
-        return BugStore(self.settings.bugs_db).import_file(path)
+        return BugStore(self.settings.bugs_db).import_file(path, acl=acl)
 
-    def bug_summary(self, bug_id: str, *, kind: str = "all", bugs_file: Path | None = None) -> BugSummary:
+    def bug_summary(self, bug_id: str, *, kind: str = "all", bugs_file: Path | None = None,
+                    user_groups: Iterable[str] | None = None) -> BugSummary:
+        """Summarize a bug visible to ``user_groups`` (None: public only); others are unknown (KeyError)."""
         from assistant.bugs.summarize import summarize_bug
 
-        return summarize_bug(self, bug_id, kind=kind, bugs_file=bugs_file)
+        return summarize_bug(self, bug_id, kind=kind, bugs_file=bugs_file, user_groups=user_groups)

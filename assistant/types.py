@@ -21,6 +21,7 @@ class Source(BaseModel):
     kind: str = ""
     start_line: int = 0
     end_line: int = 0
+    acl: list[str] = Field(default_factory=lambda: ["public"])  # the passage's groups (recorded with feedback)
 
 
 class Answer(BaseModel):
@@ -96,3 +97,4 @@ class BugSummary(BaseModel):
     model: str = ""
     retrieval_only: bool = False  # deterministic digest, no LLM
     warnings: list[str] = Field(default_factory=list)
+    acl: list[str] = Field(default_factory=lambda: ["public"])  # who may see it: strictest of the bugs it used

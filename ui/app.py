@@ -296,7 +296,7 @@ async def bug(text: str, files: list) -> None:
                      f"followed by one of {', '.join(SUMMARY_KINDS)}; or upload a bug export.", "bug")
         return
     try:
-        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id, kind=kind)
+        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id, kind=kind, user_groups=_groups())
     except KeyError as e:  # UnknownBugError: its message names the store's path and a CLI hint; say it for a chat
         near = getattr(e, "near", None)
         if near:
@@ -310,7 +310,7 @@ async def bug(text: str, files: list) -> None:
     body = "\n\n".join(f"### {name.title()}\n{section}" for name, section in summary.sections.items())
     content = f"## {summary.bug_id}\n\n{body}{_warnings(summary.warnings)}"
     await _reply(content, "bug", {"question": bug_id, "text": content, "backend": summary.backend,
-                                  "model": summary.model})
+                                  "model": summary.model, "acl": summary.acl})
 
 
 @cl.on_message

@@ -2,7 +2,9 @@
 
     chipassist tcl generate "synthesize uart.v, report cells" --tool yosys --design uart.v -o flow.tcl
     chipassist tcl check flow.tcl --tool yosys --design uart.v [--json]   # exit 1 when a check fails
-    chipassist tcl commands --tool openroad [NAME]
+    chipassist tcl commands --tool openroad [NAME] [--index DIR [--groups team]]
+
+With --index, OpenROAD commands are also learnt from the index's docs visible to --groups (default: public).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from rich.table import Table
 from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, parse_groups, print_json, settings_from
 
 ToolOpt = typer.Option("yosys", "--tool", help="yosys or openroad.")
+GroupsOpt = typer.Option(None, "--groups", help="Comma-separated ACL groups: with --index, learn commands only from "
+                                                "docs they may see (default: public docs only).")
 DesignOpt = typer.Option(None, "--design", help="Design file or folder copied into the sandbox (repeatable; "
                                                  "a folder keeps its name: rtl/uart.v).")
 
@@ -57,7 +61,8 @@ def register(app: typer.Typer) -> None:
                   timeout: float = typer.Option(120.0, "--timeout", help="Seconds before the tool is killed."),
                   no_run: bool = typer.Option(False, "--no-run", help="Levels 1-2 only."),
                   index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
-                                                                   "index's OpenROAD-format docs.")) -> None:
+                                                                   "index's OpenROAD-format docs."),
+                  groups: str = GroupsOpt) -> None:
         """Check a script: syntax, commands and options, and a sandboxed run of the tool."""
         from assistant.tcl.check import TclInputError, check_script, read_script
         from assistant.tcl.run import RunConfig
@@ -67,7 +72,8 @@ def register(app: typer.Typer) -> None:
             # their RTL relative to themselves work with --design rtl
             where = f"{file.resolve().parent.name}/{file.name}"
             result = check_script(read_script(file), tool=tool, design=design or None, run=not no_run,
-                                  run_config=RunConfig(timeout_s=timeout), index_dir=index, script_name=where)
+                                  run_config=RunConfig(timeout_s=timeout), index_dir=index, script_name=where,
+                                  user_groups=parse_groups(groups))
         except TclInputError as e:
             fail(str(e))
         except FileNotFoundError as e:
@@ -115,13 +121,14 @@ def register(app: typer.Typer) -> None:
     def commands_cmd(tool: str = ToolOpt, name: str = typer.Argument(None, help="Show one command's options."),
                      json: bool = JsonOpt,
                      index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
-                                                                      "index's OpenROAD-format docs.")) -> None:
-        """List the commands (and options) ChipAssist knows for a tool."""
+                                                                      "index's OpenROAD-format docs."),
+                     groups: str = GroupsOpt) -> None:
+        """List the commands (and options) ChipAssist knows for a tool (from --index: docs visible to --groups)."""
         from assistant.tcl.commands import get_db
         from assistant.tcl.yosys_db import YosysNotFound
 
         try:
-            db = get_db(tool, index_dir=index)
+            db = get_db(tool, index_dir=index, user_groups=parse_groups(groups))
         except (ValueError, YosysNotFound, FileNotFoundError) as e:
             fail(str(e))
         specs = list(db.commands.values()) if name is None else [db.get(name)]

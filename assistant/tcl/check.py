@@ -66,9 +66,10 @@ def design_paths(design: Path | str | list[Path] | None) -> list[Path]:
 def check_script(script: str | bytes, *, tool: str = "yosys", design: Path | list[Path] | None = None,
                  run: bool = True, run_config: RunConfig | None = None, data_dir: Path | None = None,
                  index_dir: Path | None = None, artifacts_dir: Path | None = None,
-                 script_name: str = SCRIPT_NAME) -> CheckResult:
+                 script_name: str = SCRIPT_NAME, user_groups=None) -> CheckResult:
     """Check a Tcl script for ``tool`` at all three levels; ``ok`` only if every level passed
     (advisory lint findings, such as commands a sourced file may define, do not fail it).
+    Commands learnt from ``index_dir`` come only from chunks visible to ``user_groups`` (None: public only).
     ``script_name`` places the script in the sandbox (see :func:`assistant.tcl.run.run_script`)."""
     if tool not in TOOLS:
         raise TclInputError(f"tool: unknown tool {tool!r} (choose from {', '.join(TOOLS)})")
@@ -80,7 +81,7 @@ def check_script(script: str | bytes, *, tool: str = "yosys", design: Path | lis
 
     syntax = check_syntax(script)
     try:
-        lint = lint_script(script, get_db(tool, data_dir, index_dir))
+        lint = lint_script(script, get_db(tool, data_dir, index_dir, user_groups))
         lint_note = None
     except YosysNotFound as e:
         lint, lint_note = [], f"{e}: command check and run skipped"

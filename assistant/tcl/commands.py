@@ -101,9 +101,11 @@ def tcl_builtins() -> frozenset[str]:
     return frozenset(TCL_CORE_COMMANDS)
 
 
-def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = None) -> CommandDB:
+def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = None,
+           user_groups=None) -> CommandDB:
     """The command database for ``tool``: yosys's from the installed binary (cached under data_dir);
-    OpenROAD's from the shipped JSON plus the OpenROAD-format docs in the index at ``index_dir``."""
+    OpenROAD's from the shipped JSON plus the OpenROAD-format docs in the index at ``index_dir`` that are
+    visible to ``user_groups`` (None: public only)."""
     if tool == "yosys":
         from assistant.tcl.yosys_db import load_yosys_db
 
@@ -111,5 +113,5 @@ def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = Non
     if tool == "openroad":
         from assistant.tcl.openroad_db import load_openroad_db
 
-        return load_openroad_db(Path(index_dir) if index_dir else None)
+        return load_openroad_db(Path(index_dir) if index_dir else None, user_groups)
     raise ValueError(f"tool: unknown tool {tool!r} (choose from {', '.join(TOOLS)})")

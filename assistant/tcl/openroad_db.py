@@ -16,7 +16,8 @@ The docs' ``<!-- checker: skip -->`` marker is OpenROAD's README-vs-help consist
 "example" marker: it sits on real synopses too (`set_routing_layers`), so those blocks are parsed like
 any other and examples are told apart by their literal values.
 
-Sources: a folder of Markdown files, or the chunks of an index (``bot.index.chunks()``). A prebuilt
+Sources: a folder of Markdown files, or the chunks of an index (``bot.index.chunks()``) visible to the
+caller's groups (public only by default: a restricted command's name and options are restricted text). A prebuilt
 database ships as ``assistant/tcl/data/openroad_commands.json``, generated from the OpenROAD READMEs
 (github.com/The-OpenROAD-Project/OpenROAD, BSD-3-Clause; see its "license" field) with:
 
@@ -207,19 +208,29 @@ def build_from_folder(folder: Path) -> CommandDB:
                                 for f in files)
 
 
-def build_from_index(index) -> CommandDB:
-    """Build from an index's chunks (kind docs or tcl), for OpenROAD-format docs that were indexed."""
-    return build_from_documents((c.source, c.text) for c in index.chunks() if "```tcl" in c.text)
+def build_from_index(index, user_groups: Iterable[str] | str | None = None) -> CommandDB:
+    """Build from the index's chunks visible to ``user_groups`` (None: public only) that hold OpenROAD-format
+    docs (``corpora.types.visible``, the rule search applies)."""
+    from corpora.types import visible
+
+    return build_from_documents((c.source, c.text) for c in index.chunks()
+                                if "```tcl" in c.text and visible(c.acl, user_groups))
+
+
+def load_openroad_db(index_dir: Path | None = None, user_groups: Iterable[str] | str | None = None) -> CommandDB:
+    """The prebuilt database shipped with ChipAssist, plus the OpenROAD-format docs of an index if given
+    (only the chunks visible to ``user_groups``; None: public only)."""
+    groups = frozenset([user_groups] if isinstance(user_groups, str) else user_groups or ())
+    return _load_openroad_db(index_dir, groups)
 
 
 @lru_cache(maxsize=4)
-def load_openroad_db(index_dir: Path | None = None) -> CommandDB:
-    """The prebuilt database shipped with ChipAssist, plus the OpenROAD-format docs of an index if given."""
+def _load_openroad_db(index_dir: Path | None, user_groups: frozenset[str]) -> CommandDB:
     db = CommandDB.load(SHIPPED)
     if index_dir is not None:
         from retriever.index import Index
 
-        for spec in build_from_index(Index.open(index_dir)).commands.values():
+        for spec in build_from_index(Index.open(index_dir), user_groups).commands.values():
             if spec.check_options or spec.name not in db.commands:
                 _merge(db, spec)
     return db
