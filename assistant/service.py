@@ -68,15 +68,21 @@ class Assistant:
         return stream_answer(self, question, k=k, user_groups=user_groups, history=history)
 
     def tcl_generate(self, task: str, *, tool: str = "yosys", design: Path | None = None, rounds: int = 2,
-                     user_groups: Iterable[str] | None = None) -> TclGeneration:
+                     user_groups: Iterable[str] | None = None, run_unsafe: bool = False) -> TclGeneration:
+        """Write and check a script; one with unsafe constructs is run only with ``run_unsafe`` (the user
+        asked explicitly), and then confined."""
         from assistant.tcl.generate import generate_script
 
-        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups)
+        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups,
+                               run_unsafe=run_unsafe)
 
     def tcl_check(self, script: str, *, tool: str = "yosys", design: Path | None = None) -> CheckResult:
+        """Check a user's own (pasted) script: it runs in the sandbox even when lint flags it unsafe, and
+        what comes back is scrubbed of the server's secrets."""
+        from assistant.config import secret_values
         from assistant.tcl.check import check_script
 
-        return check_script(script, tool=tool, design=design)
+        return check_script(script, tool=tool, design=design, secrets=secret_values(self.settings))
 
     def bugs_import(self, path: Path):
         from assistant.bugs.store import BugStore

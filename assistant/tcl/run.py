@@ -84,7 +84,7 @@ class RunConfig(BaseModel):
     """Limits of one run. Bad values are a pydantic ValidationError naming the field."""
     model_config = ConfigDict(extra="forbid")
 
-    timeout_s: float = Field(120.0, gt=0, le=3600)  # wall time
+    timeout_s: float = Field(120.0, gt=0, le=3600, allow_inf_nan=False)  # wall time
     memory_mb: int = Field(4096, ge=64)  # address space of each process
     cpu_s: int | None = Field(None, ge=1)  # CPU seconds of each process; default: the timeout, rounded up
     max_procs: int = Field(64, ge=4, le=4096)  # processes and threads of the run together

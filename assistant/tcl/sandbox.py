@@ -2,9 +2,9 @@
 
 A run sees only what the tool needs, read-only: /usr (with the /bin, /lib, /lib64, /sbin links),
 /etc/ld.so.cache and /etc/alternatives, the tool's own folder when it is installed outside /usr;
-plus a fresh /proc of its own PID namespace, a minimal /dev (null, zero, random, tty, a private
-/dev/shm), the sandbox folder (design copy and script) read-write at /sandbox, and the sandbox's
-``.tmp`` folder as its private /tmp. Never the index, the data dir, home folders, the repository or
+plus a fresh /proc of its own PID namespace, a minimal read-only /dev (null, zero, random, tty) with
+a private 16 MB /dev/shm, the sandbox folder (design copy and script) read-write at /sandbox, and the
+sandbox's ``.tmp`` folder as its private /tmp. Everything else, the root included, is read-only. Never the index, the data dir, home folders, the repository or
 the host's /tmp and /dev/shm. It runs as uid/gid 65534 (nobody) in new user, PID, network, IPC, UTS
 and cgroup namespaces, with no capabilities, ``no_new_privs`` (bwrap sets it), no further user
 namespaces (``--disable-userns``), its own session, and dies with its parent. When the server is root,
@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 
 NOBODY = 65534
+SHM_MB = 16  # the run's private /dev/shm (memory-backed)
 INSIDE = "/sandbox"  # where the sandbox folder is seen by the run
 INSTALL_HINT = ("install bubblewrap and util-linux's prlimit (apt-get install bubblewrap util-linux), libseccomp "
                 "(apt-get install libseccomp2; pip install pyseccomp) and allow user namespaces "
@@ -131,12 +132,17 @@ def bwrap_command(sandbox: Path, command: list[str], *, cpu_s: int, memory_mb: i
         "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "chipassist-sandbox",
         "--new-session", "--die-with-parent",
         *_ro_binds(command[0]),
-        "--proc", "/proc", "--dev", "/dev",
-        "--bind", str(sandbox), INSIDE, "--bind", str(sandbox / ".tmp"), "/tmp", "--chdir", INSIDE,
+        # a private /dev with a small private /dev/shm; then /dev and the root itself read-only, so the only
+        # writable places are the sandbox, its /tmp (both watched for size) and that /dev/shm
+        "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_MB * mib), "--tmpfs", "/dev/shm",
+        "--remount-ro", "/dev",
+        "--bind", str(sandbox), INSIDE, "--bind", str(sandbox / ".tmp"), "/tmp", "--remount-ro", "/",
+        "--chdir", INSIDE,
         "--clearenv", "--setenv", "PATH", path, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
         "--setenv", "LANG", "C.UTF-8",
         *(["--seccomp", str(seccomp)] if seccomp is not None else []),
-        "--", prlimit, f"--cpu={cpu_s}", f"--as={memory_mb * mib}", f"--nproc={max_procs}",
+        # CPU: SIGXCPU at the soft limit (reported as such), SIGKILL a second later
+        "--", prlimit, f"--cpu={cpu_s}:{cpu_s + 1}", f"--as={memory_mb * mib}", f"--nproc={max_procs}",
         f"--fsize={file_mb * mib}", "--core=0", "--", *command,
     ]
 

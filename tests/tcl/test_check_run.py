@@ -164,9 +164,15 @@ def test_files_written_to_tmp_land_in_the_sandbox_not_in_the_real_tmp(yosys, tmp
     assert not os.path.exists(f"/tmp/{name}")
 
 
+@needs_sandbox
 @pytest.mark.parametrize("flow", ["synth_uart.tcl", "lint_all.tcl"])
 def test_shipped_sample_flows_pass_all_three_levels(yosys, sample_dir, flow):
     path = sample_dir / "flows" / flow
     result = check_script(read_script(path), design=sample_dir / "rtl", script_name=f"flows/{flow}")
-    assert result.ok, (result.lint, result.run.errors)
+    assert result.run.ok, result.run.errors
     assert result.run.artifacts  # the flows write their reports (to /tmp/pico_flow_out, kept in the sandbox)
+    # lint_all.tcl lints each block in its own yosys with `exec`: that works in the sandbox, but lint
+    # flags it, so the check fails (a generated script doing this would not be run unasked)
+    unsafe = [(i.line, i.command) for i in result.lint if i.problem == "unsafe"]
+    assert unsafe == ([(49, "exec")] if flow == "lint_all.tcl" else [])
+    assert result.ok == (flow == "synth_uart.tcl"), (result.lint, result.run.errors)
