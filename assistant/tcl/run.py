@@ -216,14 +216,20 @@ def _read_output(proc: subprocess.Popen, config: RunConfig, sandbox: Path) -> tu
     return b"".join(out), None
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Kill the run's process group (bwrap, and with it the sandbox's PID namespace) and reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _stop(proc: subprocess.Popen, init_pid: int | None) -> None:
+    """Kill the sandbox's init (the kernel then kills its whole PID namespace) and the run's process group
+    (bwrap), reap bwrap and wait for the namespace to be empty, so nothing the script started outlives
+    the run or touches the sandbox while its files are collected."""
+    for kill, pid in ((os.kill, init_pid), (os.killpg, proc.pid)):
+        if pid:
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
     proc.wait()
     proc.stdout.close()
+    if init_pid:
+        sb.wait_gone(init_pid)
 
 
 def _stopped_message(why: str, config: RunConfig) -> str:
@@ -290,13 +296,15 @@ def run_script(script: str, *, tool: str = "yosys", design: list[Path] | None = 
         (sandbox / "chipassist_wrap.tcl").write_text(_wrapper(script_name), encoding="utf-8")
         (sandbox / ".tmp").mkdir()  # the run's private /tmp (and TMPDIR: yosys's ABC temp folders)
         before = _regular_files(sandbox)
-        seccomp = None
+        seccomp = info_r = info_w = init_pid = None
         if conf is not None:
             sb.prepare(sandbox, conf)
             seccomp = sb.seccomp_fd()
+            info_r, info_w = os.pipe()
             argv = sb.bwrap_command(sandbox, [*cmd, "chipassist_wrap.tcl"], cpu_s=cpu_s, memory_mb=config.memory_mb,
-                                    max_procs=config.max_procs, file_mb=config.disk_mb, seccomp=seccomp)
-            kw = {**sb.spawn_kwargs(conf), "pass_fds": (seccomp,), "env": {"PATH": "/usr/bin:/bin"}}
+                                    max_procs=config.max_procs, file_mb=config.disk_mb, seccomp=seccomp,
+                                    info_fd=info_w)
+            kw = {**sb.spawn_kwargs(conf), "pass_fds": (seccomp, info_w), "env": {"PATH": "/usr/bin:/bin"}}
         else:  # trusted local use only: no sandbox, but still never the server's environment
             argv = [*cmd, "chipassist_wrap.tcl"]
             kw = {"preexec_fn": _unconfined_limits(config, cpu_s), "env": {
@@ -305,13 +313,19 @@ def run_script(script: str, *, tool: str = "yosys", design: list[Path] | None = 
         try:
             proc = subprocess.Popen(argv, cwd=sandbox, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+        except BaseException:
+            if info_r is not None:
+                os.close(info_r)
+            raise
         finally:
-            if seccomp is not None:
-                os.close(seccomp)
+            for fd in (seccomp, info_w):
+                if fd is not None:
+                    os.close(fd)
         try:
+            init_pid = sb.read_child_pid(info_r) if info_r is not None else None
             out, stopped = _read_output(proc, config, sandbox)
         finally:
-            _stop(proc)  # always: whatever the run left behind dies with its process group and PID namespace
+            _stop(proc, init_pid)  # always: whatever the run left behind dies with its PID namespace
         log = out.decode("utf-8", errors="replace")
         errors, last_line = parse_log(log, script_name)
         code = proc.returncode

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -92,7 +93,7 @@ def seccomp_program() -> bytes:
 
 def seccomp_fd() -> int:
     """A fresh file descriptor holding the filter, for bwrap's ``--seccomp FD`` (the caller closes it)."""
-    fd = os.memfd_create("chipassist-seccomp", 0)
+    fd = os.memfd_create("chipassist-seccomp")  # close-on-exec: only pass_fds hands it on
     os.write(fd, seccomp_program())
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
@@ -119,8 +120,9 @@ def _ro_binds(tool_exe: str | None) -> list[str]:
 
 
 def bwrap_command(sandbox: Path, command: list[str], *, cpu_s: int, memory_mb: int, max_procs: int,
-                  file_mb: int, seccomp: int | None) -> list[str]:
-    """The full command line that runs ``command`` (absolute tool path first) confined in ``sandbox``."""
+                  file_mb: int, seccomp: int | None, info_fd: int | None = None) -> list[str]:
+    """The full command line that runs ``command`` (absolute tool path first) confined in ``sandbox``.
+    bwrap writes the PID of the sandbox's init (the PID namespace's pid 1) as JSON to ``info_fd``."""
     bwrap, prlimit = shutil.which("bwrap"), shutil.which("prlimit")
     path = "/usr/local/bin:/usr/bin:/bin"
     tool_dir = str(Path(command[0]).parent)
@@ -141,10 +143,46 @@ def bwrap_command(sandbox: Path, command: list[str], *, cpu_s: int, memory_mb: i
         "--clearenv", "--setenv", "PATH", path, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
         "--setenv", "LANG", "C.UTF-8",
         *(["--seccomp", str(seccomp)] if seccomp is not None else []),
+        *(["--info-fd", str(info_fd)] if info_fd is not None else []),
         # CPU: SIGXCPU at the soft limit (reported as such), SIGKILL a second later
         "--", prlimit, f"--cpu={cpu_s}:{cpu_s + 1}", f"--as={memory_mb * mib}", f"--nproc={max_procs}",
         f"--fsize={file_mb * mib}", "--core=0", "--", *command,
     ]
+
+
+def read_child_pid(info_r: int, timeout_s: float = 10.0) -> int | None:
+    """The sandbox init's PID from bwrap's ``--info-fd`` pipe (closes ``info_r``); None if bwrap failed early."""
+    import json
+    import select
+
+    data = b""
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and select.select([info_r], [], [], deadline - time.monotonic())[0]:
+            chunk = os.read(info_r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+    finally:
+        os.close(info_r)
+
+
+def wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
+    """Wait until ``pid`` has exited (gone or a zombie): for the sandbox's init, that means the kernel has
+    killed every process of its PID namespace."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def spawn_kwargs(conf: Confinement) -> dict:

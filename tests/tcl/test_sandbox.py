@@ -160,6 +160,10 @@ def test_background_and_setsid_children_die_with_the_run(yosys, token):
     assert result.ok and not result.timed_out and "done" in result.log_tail
     time.sleep(0.3)
     assert not any(_processes_with(f"sleep {secs + i}") for i in range(3))
+    # and when the run is killed (timeout), its children go with it
+    killed = run_script(f"exec setsid sleep {secs + 3} >@stdout 2>@stderr &\nwhile 1 {{}}\n",
+                        config=RunConfig(timeout_s=2))
+    assert killed.timed_out and not _processes_with(f"sleep {secs + 3}")
 
 
 def test_process_cap_bounds_a_fork_bomb(yosys, token):
