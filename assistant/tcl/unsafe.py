@@ -142,7 +142,11 @@ def find_unsafe(script: str, tool: str) -> list[LintIssue]:
     """Every unsafe construct of ``script`` for ``tool``, sorted by line (one finding per line and command)."""
     commands, _ = walk(script)
     issues = [i for cmd in commands for i in _code_command(cmd, tool)]
-    for cmd in walk_data(script):  # braced strings: only names that are dangerous wherever they are run
+    hidden, complete = walk_data(script)
+    if not complete:
+        issues.append(LintIssue(line=1, command="{", problem=UNSAFE, suggestion="braces nest too deeply to check "
+                                "every braced string for hidden commands; not allowed in a flow script"))
+    for cmd in hidden:  # braced strings: only names that are dangerous wherever they are run
         name = (cmd.name or "").lstrip(":")
         if name in _TCL:
             issues.append(_issue(cmd, name, f"{_TCL[name]} (in a braced string that may be run as a script)"))

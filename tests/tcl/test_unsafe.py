@@ -78,3 +78,12 @@ def test_unsafe_fails_the_check_but_a_pasted_script_still_runs_confined(yosys):
         assert result.run.ok and "65534" in result.run.log_tail
     unasked = check_script("puts [exec id -u]\n", run_unsafe=False)
     assert not unasked.run.ran and "unsafe constructs (exec at line 1)" in unasked.run.skipped_reason
+
+
+def test_deeply_nested_braces_are_flagged_quickly(yosys):
+    import time
+
+    t0 = time.monotonic()
+    issues = lint_script("set x " + "{" * 20000 + "exec id" + "}" * 20000 + "\n", get_db("yosys"))
+    assert time.monotonic() - t0 < 10
+    assert any(i.problem == "unsafe" and "nest too deeply" in i.suggestion for i in issues)
