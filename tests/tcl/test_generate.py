@@ -139,3 +139,16 @@ def test_service_check_output_carries_no_server_secrets(yosys, tmp_path, monkeyp
         assert secret not in shown
     if result.run.ran:
         assert "[REDACTED:setting]" in result.run.log_tail and "SLACK" not in result.run.log_tail
+
+
+def test_slack_tcl_verb_never_runs_an_injected_script(yosys, tmp_path, scripted_llm):
+    """Issue 13 item 3 through the Slack `tcl` verb (any Slack user can reach it)."""
+    pytest.importorskip("slack_bolt")
+    from assistant.config import SlackConfig
+    from assistant.feedback import FeedbackStore
+    from assistant.slack.bot import SlackBot
+
+    bot = SlackBot(_bot(tmp_path, scripted_llm([INJECTED] * 3)), SlackConfig(), FeedbackStore(tmp_path / "fb.sqlite"))
+    mode, text, gen = bot.route("tcl synthesize counter.v", "U_ANYONE")
+    assert mode == "tcl" and "exec" in gen.script and not gen.check.run.ran
+    assert "FAILED" in text and "unsafe" in text and "INJECTED_RAN" not in gen.check.run.log_tail
