@@ -183,6 +183,37 @@ def _unconfined_limits(config: RunConfig, cpu_s: int):
     return apply
 
 
+def _spawn(argv: list[str], sandbox: Path, config: RunConfig, conf: sb.Confinement | None,
+           cpu_s: int) -> tuple[subprocess.Popen, int | None]:
+    """Start the tool: confined by bwrap (``conf``), or, with ``conf`` None, unconfined for trusted local use
+    (limits still set, and still never the server's environment). Returns the process and the read end
+    of bwrap's info pipe (None unconfined)."""
+    seccomp = info_r = info_w = None
+    if conf is not None:
+        sb.prepare(sandbox, conf)
+        seccomp = sb.seccomp_fd()
+        info_r, info_w = os.pipe()
+        argv = sb.bwrap_command(sandbox, argv, cpu_s=cpu_s, memory_mb=config.memory_mb, max_procs=config.max_procs,
+                                file_mb=config.disk_mb, seccomp=seccomp, info_fd=info_w)
+        kw = {**sb.spawn_kwargs(conf), "pass_fds": (seccomp, info_w), "env": {"PATH": "/usr/bin:/bin"}}
+    else:
+        kw = {"preexec_fn": _unconfined_limits(config, cpu_s), "env": {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(sandbox / ".tmp"),
+            "TMPDIR": str(sandbox / ".tmp"), "LANG": "C.UTF-8"}}
+    try:
+        proc = subprocess.Popen(argv, cwd=sandbox, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+    except BaseException:
+        if info_r is not None:
+            os.close(info_r)
+        raise
+    finally:
+        for fd in (seccomp, info_w):
+            if fd is not None:
+                os.close(fd)
+    return proc, info_r
+
+
 def _read_output(proc: subprocess.Popen, config: RunConfig, sandbox: Path) -> tuple[bytes, str | None]:
     """The tool's output, read as it comes, and why the run was stopped early ("timeout", "output",
     "disk") or None. A tool that has exited is not waited on for long: children it left in the
@@ -254,7 +285,8 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 def _shown_errors(errors: list[dict], secrets: list[str]) -> list[dict]:
     """The errors as shown to users: at most MAX_ERRORS, each trimmed, secrets scrubbed."""
-    shown = [{**e, "message": _scrub(str(e.get("message", ""))[:MAX_ERROR_CHARS], secrets)} for e in errors[:MAX_ERRORS]]
+    # scrub first: trimming first could cut a secret so that it no longer matches
+    shown = [{**e, "message": _scrub(str(e.get("message", "")), secrets)[:MAX_ERROR_CHARS]} for e in errors[:MAX_ERRORS]]
     if len(errors) > MAX_ERRORS:
         shown.append({"line": None, "message": f"... and {len(errors) - MAX_ERRORS} more errors (see the log)"})
     return shown
@@ -296,31 +328,8 @@ def run_script(script: str, *, tool: str = "yosys", design: list[Path] | None = 
         (sandbox / "chipassist_wrap.tcl").write_text(_wrapper(script_name), encoding="utf-8")
         (sandbox / ".tmp").mkdir()  # the run's private /tmp (and TMPDIR: yosys's ABC temp folders)
         before = _regular_files(sandbox)
-        seccomp = info_r = info_w = init_pid = None
-        if conf is not None:
-            sb.prepare(sandbox, conf)
-            seccomp = sb.seccomp_fd()
-            info_r, info_w = os.pipe()
-            argv = sb.bwrap_command(sandbox, [*cmd, "chipassist_wrap.tcl"], cpu_s=cpu_s, memory_mb=config.memory_mb,
-                                    max_procs=config.max_procs, file_mb=config.disk_mb, seccomp=seccomp,
-                                    info_fd=info_w)
-            kw = {**sb.spawn_kwargs(conf), "pass_fds": (seccomp, info_w), "env": {"PATH": "/usr/bin:/bin"}}
-        else:  # trusted local use only: no sandbox, but still never the server's environment
-            argv = [*cmd, "chipassist_wrap.tcl"]
-            kw = {"preexec_fn": _unconfined_limits(config, cpu_s), "env": {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(sandbox / ".tmp"),
-                "TMPDIR": str(sandbox / ".tmp"), "LANG": "C.UTF-8"}}
-        try:
-            proc = subprocess.Popen(argv, cwd=sandbox, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, **kw)
-        except BaseException:
-            if info_r is not None:
-                os.close(info_r)
-            raise
-        finally:
-            for fd in (seccomp, info_w):
-                if fd is not None:
-                    os.close(fd)
+        proc, info_r = _spawn([*cmd, "chipassist_wrap.tcl"], sandbox, config, conf, cpu_s)
+        init_pid = None
         try:
             init_pid = sb.read_child_pid(info_r) if info_r is not None else None
             out, stopped = _read_output(proc, config, sandbox)

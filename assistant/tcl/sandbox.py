@@ -110,10 +110,11 @@ def _ro_binds(tool_exe: str | None) -> list[str]:
     for etc in ("/etc/ld.so.cache", "/etc/alternatives"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
-    if tool_exe:  # a tool installed outside /usr (OpenROAD in /opt/...): its folder and its lib/share
-        real = Path(tool_exe).resolve().parent
+    if tool_exe:  # a tool installed outside /usr (OpenROAD in /opt/...): its folder and its lib/share,
+        real = Path(tool_exe).resolve().parent  # but never more of a home folder than the tool's own folder
         if not str(real).startswith("/usr/"):
-            for p in (real, real.parent / "lib", real.parent / "share"):
+            in_home = str(real).startswith(("/home/", "/root/"))
+            for p in (real, *(() if in_home else (real.parent / "lib", real.parent / "share"))):
                 if p.is_dir():
                     args += ["--ro-bind", str(p), str(p)]
     return args
