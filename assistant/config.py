@@ -6,6 +6,7 @@ Unknown keys and impossible values are rejected on load, naming the field.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,3 +167,35 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         where = str(path) if path else "settings"
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         raise ConfigError(f"{where}: {problems}") from e
+
+
+# Environment variables whose values are secrets whatever their name's prefix (SLACK_BOT_TOKEN, OPENAI_API_KEY,
+# AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...).
+_SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
+
+
+def _redactable(value: str, min_len: int) -> bool:
+    # a lower-case word (the demo password "chipassist") would redact every mention of that word: keys and
+    # tokens are longer mixes of letters, digits and signs
+    return len(value) >= min_len and not (value.isalpha() and value.islower())
+
+
+def secret_values(settings: BaseModel | None = None, min_len: int = 8) -> list[str]:
+    """Values that must never reach a user or a tool's output: every SecretStr of ``settings`` (API key,
+    Slack tokens, UI passwords) and the values of secret-looking environment variables (values shorter
+    than ``min_len`` or made of lower-case letters only are left out: redacting them would mangle text)."""
+    found: set[str] = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and _redactable(v, min_len)}
+    pending: list[Any] = [settings] if settings is not None else []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, SecretStr):
+            value = item.get_secret_value()
+            if _redactable(value, min_len):
+                found.add(value)
+        elif isinstance(item, BaseModel):
+            pending.extend(getattr(item, name) for name in type(item).model_fields)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return sorted(found)

@@ -68,17 +68,23 @@ class Assistant:
         return stream_answer(self, question, k=k, user_groups=user_groups, history=history)
 
     def tcl_generate(self, task: str, *, tool: str = "yosys", design: Path | None = None, rounds: int = 2,
-                     user_groups: Iterable[str] | None = None, references: bool = True) -> TclGeneration:
-        """Write a Tcl script for ``task``, check it in the sandbox and repair it for up to ``rounds`` rounds."""
+                     user_groups: Iterable[str] | None = None, references: bool = True,
+                     run_unsafe: bool = False) -> TclGeneration:
+        """Write a Tcl script for ``task``, check it in the sandbox and repair it for up to ``rounds`` rounds.
+        A script with unsafe constructs is run only with ``run_unsafe`` (the user asked explicitly), and then
+        confined; ``references=False`` leaves retrieved docs and scripts out of the prompt."""
         from assistant.tcl.generate import generate_script
 
         return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups,
-                               references=references)
+                               references=references, run_unsafe=run_unsafe)
 
     def tcl_check(self, script: str, *, tool: str = "yosys", design: Path | None = None) -> CheckResult:
+        """Check a user's own (pasted) script: it runs in the sandbox even when lint flags it unsafe, and
+        what comes back is scrubbed of the server's secrets."""
+        from assistant.config import secret_values
         from assistant.tcl.check import check_script
 
-        return check_script(script, tool=tool, design=design)
+        return check_script(script, tool=tool, design=design, secrets=secret_values(self.settings))
 
     def bugs_import(self, path: Path, *, acl: Iterable[str] | None = None):
         """Import a bug export; its bugs get the strictest of the manifests above it, ``acl`` and their own."""

@@ -44,7 +44,9 @@ class LintIssue(BaseModel):
     line: int
     command: str
     option: str | None = None
-    problem: Literal["unknown_command", "unknown_option", "missing_required_option", "missing_value"] | str
+    # "unsafe": reaches outside the tool (exec, sockets, writes outside the sandbox...; assistant/tcl/unsafe.py)
+    problem: Literal["unknown_command", "unknown_option", "missing_required_option", "missing_value",
+                     "unverified_command", "unsafe"] | str
     suggestion: str | None = None
 
 

@@ -176,8 +176,9 @@ def _check_text(check: CheckResult | None) -> str:
         return ""
     lines = [f"**Check: {'passed ✅' if check.ok else 'failed ❌'}**"]
     lines += [f"- line {i.line}: syntax: {i.message}" for i in check.syntax]
-    lines += [f"- line {i.line}: `{i.command}`: {i.problem}" + (f" (did you mean: {_inline(i.suggestion)})" if i.suggestion
-              else "") for i in check.lint]
+    lines += [f"- line {i.line}: `{_inline(i.command)}`: {i.problem}" + (
+        "" if not i.suggestion else f" ({_inline(i.suggestion)})" if i.problem == "unsafe"
+        else f" (did you mean: {_inline(i.suggestion)})") for i in check.lint]
     run = check.run
     if run.ran:
         lines.append(f"- ran with {run.tool}: {'ok' if run.ok else 'errors'}")

@@ -36,7 +36,10 @@ def _print_check(check) -> None:
         if i.problem in ADVISORY:
             console.print(f"[yellow]line {i.line}[/] {what}  [dim]({escape(i.suggestion or '')})[/]")
             continue
-        hint = f"  [dim](did you mean: {escape(i.suggestion)})[/]" if i.suggestion else ""
+        if i.problem == "unsafe":
+            hint = f"  [dim]({escape(i.suggestion or '')})[/]"
+        else:
+            hint = f"  [dim](did you mean: {escape(i.suggestion)})[/]" if i.suggestion else ""
         console.print(f"[red]line {i.line}[/] {what}{hint}")
     run = check.run
     if not run.ran:
@@ -64,15 +67,21 @@ def register(app: typer.Typer) -> None:
                                                                    "index's OpenROAD-format docs."),
                   groups: str = GroupsOpt) -> None:
         """Check a script: syntax, commands and options, and a sandboxed run of the tool."""
+        from pydantic import ValidationError
+
         from assistant.tcl.check import TclInputError, check_script, read_script
         from assistant.tcl.run import RunConfig
 
+        try:
+            run_config = RunConfig(timeout_s=timeout)
+        except ValidationError as e:
+            fail(f"--timeout: {e.errors()[0]['msg'].lower()} (seconds before the tool is killed, got {timeout:g})")
         try:
             # in the sandbox the script keeps its folder's name (flows/synth.tcl), so scripts that find
             # their RTL relative to themselves work with --design rtl
             where = f"{file.resolve().parent.name}/{file.name}"
             result = check_script(read_script(file), tool=tool, design=design or None, run=not no_run,
-                                  run_config=RunConfig(timeout_s=timeout), index_dir=index, script_name=where,
+                                  run_config=run_config, index_dir=index, script_name=where,
                                   user_groups=parse_groups(groups))
         except TclInputError as e:
             fail(str(e))
@@ -91,7 +100,10 @@ def register(app: typer.Typer) -> None:
                      rounds: int = typer.Option(2, "--rounds", min=0, max=10, help="Repair rounds."),
                      json: bool = JsonOpt, index: Path = IndexOpt, config: Path = ConfigOpt,
                      backend: str = typer.Option(None, "--backend", help="none, openai or local."),
-                     groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups.")) -> None:
+                     groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups."),
+                     run_unsafe: bool = typer.Option(False, "--run-unsafe", help="Also run a generated script that "
+                                                     "lint flags unsafe (exec, sockets, ...); it still runs in "
+                                                     "the sandbox.")) -> None:
         """Write a Tcl script for TASK, checked by the real tool and repaired for up to N rounds."""
         from assistant.service import Assistant
         from assistant.tcl.check import TclInputError
@@ -99,7 +111,7 @@ def register(app: typer.Typer) -> None:
         bot = Assistant(settings_from(index, config, llm={"backend": backend}))
         try:
             gen = bot.tcl_generate(task, tool=tool, design=design or None, rounds=rounds,
-                                   user_groups=parse_groups(groups))
+                                   user_groups=parse_groups(groups), run_unsafe=run_unsafe)
         except TclInputError as e:
             fail(str(e))
         if out is not None and gen.script is not None:

@@ -13,6 +13,11 @@ Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits`;
 lint, the tool's own errors with their lines) go back to the model with the numbered script, for up to
 ``rounds`` repairs. With the `none` backend (``bot.llm is None``) no script is written: the result
 carries the references and example scripts as sources, with a message saying so.
+
+A generated script is the model's, not the user's, and the model may have copied a poisoned example:
+one with ``unsafe`` findings (exec, sockets, writes outside the sandbox...) is never run unless the
+caller passes ``run_unsafe=True`` (the user asked explicitly); the finding goes back to the model as a
+problem to repair, and even an allowed run is confined.
 """
 from __future__ import annotations
 
@@ -20,8 +25,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
+from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
 
@@ -209,7 +216,8 @@ def problems_text(check: CheckResult, max_items: int = 12) -> str:
     lines = [f"- line {s.line}: syntax: {s.message}" for s in check.syntax]
     for i in check.lint:
         what = f"{i.problem.replace('_', ' ')}: {i.command}" + (f" {i.option}" if i.option else "")
-        lines.append(f"- line {i.line}: {what}" + (f" (valid: {i.suggestion})" if i.suggestion else ""))
+        hint = i.suggestion if i.problem == UNSAFE else f"valid: {i.suggestion}"
+        lines.append(f"- line {i.line}: {what}" + (f" ({hint})" if i.suggestion else ""))
     for e in check.run.errors:
         lines.append(f"- line {e.get('line') or '?'}: {check.run.tool} error: {e.get('message')}")
     return "\n".join(lines[:max_items]) + (f"\n- ... and {len(lines) - max_items} more" if len(lines) > max_items else "")
@@ -217,13 +225,14 @@ def problems_text(check: CheckResult, max_items: int = 12) -> str:
 
 def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[Path] | None = None,
                     rounds: int = 2, user_groups: Iterable[str] | None = None,
-                    references: bool = True) -> TclGeneration:
+                    references: bool = True, run_unsafe: bool = False) -> TclGeneration:
     """Write a checked Tcl script for ``task`` (see the module docstring).
 
     Each model answer first gets the deterministic fix-its (:mod:`assistant.tcl.fixits`); only what they
     cannot settle goes back to the model, with the exact problems and the numbered script, for up to
     ``rounds`` repairs. ``references=False`` leaves retrieved documentation and scripts out of the prompt
-    (the command list stays), for measuring what retrieval adds.
+    (the command list stays), for measuring what retrieval adds. ``run_unsafe=True`` runs a script with
+    unsafe findings too (in the sandbox): only when the user asked for it.
     """
     from assistant.tcl.fixits import apply_fixits
 
@@ -231,6 +240,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     settings = getattr(bot, "settings", None)
     k = settings.retrieval.k if settings else 5
     data_dir = settings.data_dir if settings else None
+    secrets = secret_values(settings) if settings else []
     refs, note = _retrieved_sources(bot, task, tool, user_groups, k) if references else ([], "")
     db = None
     try:
@@ -260,7 +270,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             script, fixes = apply_fixits(script, db)
             result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
-        result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir)
+        result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
+                                    run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
         if result.check.ok:
             break
