@@ -20,7 +20,7 @@ from assistant.cli.common import ConfigOpt, JsonOpt, console, fail, parse_groups
 
 DataDirOpt = typer.Option(None, "--data-dir", help="Where bugs.sqlite lives (default: .chipassist or $CHIPASSIST_DATA_DIR).")
 KindOpt = typer.Option("all", "--kind", help="technical, managerial, assignment or all.")
-BackendOpt = typer.Option(None, "--backend", help="LLM backend: none, openai or local (default: settings).")
+BackendOpt = typer.Option(None, "--backend", help="LLM backend: none, llamacpp, openai or local (default: settings).")
 FileOpt = typer.Option(None, "--file", help="Read the bugs from this export instead of the store.")
 GroupsOpt = typer.Option(None, "--groups", help="Comma-separated ACL groups of the reader (default: public bugs only).")
 

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
                      out: Path = typer.Option(None, "-o", "--out", help="Write the script here."),
                      rounds: int = typer.Option(2, "--rounds", min=0, max=10, help="Repair rounds."),
                      json: bool = JsonOpt, index: Path = IndexOpt, config: Path = ConfigOpt,
-                     backend: str = typer.Option(None, "--backend", help="none, openai or local."),
+                     backend: str = typer.Option(None, "--backend", help="none, llamacpp, openai or local."),
                      groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups."),
                      run_unsafe: bool = typer.Option(False, "--run-unsafe", help="Also run a generated script that "
                                                      "lint flags unsafe (exec, sockets, ...); it still runs in "
