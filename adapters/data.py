@@ -32,10 +32,9 @@ def curated_documents(roots: list[Path], acl_groups=("public",)) -> list:
         if not root.exists():
             raise RecipeError(f"data.domain_roots: {root} does not exist")
     from corpora.ingest import ingest
-    from corpora.types import PUBLIC
+    from corpora.types import visible
 
-    allowed = set(acl_groups) | {PUBLIC}
-    return [d for d in ingest(roots, progress=False).documents if allowed.intersection(d.acl) and d.text.strip()]
+    return [d for d in ingest(roots, progress=False).documents if visible(d.acl, acl_groups) and d.text.strip()]
 
 
 def load_domain(roots: list[Path], acl_groups=("public",)) -> list[tuple[str, str]]:

@@ -106,3 +106,46 @@ def check_citations(text: str, n_sources: int) -> tuple[str, list[str]]:
     f = CitationFilter(n_sources)
     out = f.feed(text) + f.flush()
     return out, f.warnings()
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\[])")
+_TERMS = re.compile(r"[A-Za-z_][\w.]{2,}")
+_STOP = frozenset("the and for that this with from are was were has have its can not you your will when what "
+                  "which into also then than there their they them these those use used using each other".split())
+MIN_SUPPORT = 0.3  # share of a sentence's content words that must appear in a source to credit it
+
+
+def _terms(text: str) -> set[str]:
+    return {w.lower() for w in _TERMS.findall(text)} - _STOP
+
+
+def attribute(text: str, sources: list[str]) -> tuple[list[tuple[str, int | None]], int]:
+    """Each sentence of an answer that cites nothing, paired with the source (1-based) sharing the most of its
+    content words, or None when no source shares at least MIN_SUPPORT of them; and how many have none.
+
+    Small models often answer correctly from the sources but leave out the [n]; this says where each
+    sentence comes from (and which sentences come from nowhere) instead of leaving the reader to guess."""
+    source_terms = [_terms(s) for s in sources]
+    pairs: list[tuple[str, int | None]] = []
+    for sentence in (s.strip() for s in _SENTENCE.split(text)):
+        words = _terms(sentence)
+        if not sentence or not words:
+            continue
+        scores = [len(words & t) / len(words) for t in source_terms]
+        best = max(range(len(scores)), key=scores.__getitem__) if scores else None
+        pairs.append((sentence, best + 1 if best is not None and scores[best] >= MIN_SUPPORT else None))
+    return pairs, sum(1 for _, n in pairs if n is None)
+
+
+def attribution_note(text: str, sources: list[str], preview: int = 60) -> tuple[str, str | None]:
+    """A block to append to an answer without citations (sentence -> [n]) and a warning, or ("", None)."""
+    pairs, unsupported = attribute(text, sources)
+    if not pairs:
+        return "", None
+    rows = []
+    for sentence, n in pairs:
+        short = sentence if len(sentence) <= preview else sentence[:preview].rsplit(" ", 1)[0] + " …"
+        rows.append(f"- “{short}” {f'[{n}]' if n else '(no source found)'}")
+    note = "\n\nSources by sentence (the model cited none; matched by ChipAssist):\n" + "\n".join(rows)
+    warning = (f"{unsupported} of {len(pairs)} sentences match no source: check them" if unsupported else None)
+    return note, warning

@@ -6,6 +6,7 @@ Unknown keys and impossible values are rejected on load, naming the field.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 DEFAULT_INDEX = Path(".chipassist/index")
+DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` installs (assistant.llm.models)
 
 
 class Strict(BaseModel):
@@ -20,19 +22,31 @@ class Strict(BaseModel):
 
 
 class LLMConfig(Strict):
-    backend: Literal["none", "openai", "local"] = "none"
+    backend: Literal["none", "openai", "local", "llamacpp"] = "none"
     # openai: any OpenAI-compatible server (vLLM, llama.cpp server, ...). Env: OPENAI_BASE_URL, OPENAI_API_KEY.
     base_url: str | None = None
     model: str | None = None
     api_key: SecretStr | None = None
     # local: a transformers model folder, optionally with a PEFT adapter folder.
+    # llamacpp: a GGUF file, or the name of an embedded model (`chipassist model list`; default qwen2.5-coder-1.5b).
     model_path: Path | None = None
     adapter_path: Path | None = None
     device: str = "cpu"
     max_new_tokens: int = Field(512, ge=1, le=32768)
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     context_tokens: int = Field(4096, ge=256)
+    # The prompt's token budget (sources, history, question): what decides time to first token on a CPU
+    # (~90 prompt tokens/s for a 1.5B model on 2 cores). None: as much as the context allows.
+    prompt_tokens: int | None = Field(None, ge=128)
     timeout_s: float = Field(120.0, gt=0)
+    threads: int = Field(0, ge=0, le=512)  # llamacpp: CPU threads (0: one per core)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_gguf(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("backend") == "llamacpp" and not data.get("model_path"):
+            data = {**data, "model_path": DEFAULT_GGUF_MODEL}
+        return data
 
     @model_validator(mode="after")
     def _check_backend(self) -> "LLMConfig":
@@ -175,3 +189,35 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         where = str(path) if path else "settings"
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         raise ConfigError(f"{where}: {problems}") from e
+
+
+# Environment variables whose values are secrets whatever their name's prefix (SLACK_BOT_TOKEN, OPENAI_API_KEY,
+# AWS_SECRET_ACCESS_KEY, DB_PASSWORD, ...).
+_SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL", re.I)
+
+
+def _redactable(value: str, min_len: int) -> bool:
+    # a lower-case word (the demo password "chipassist") would redact every mention of that word: keys and
+    # tokens are longer mixes of letters, digits and signs
+    return len(value) >= min_len and not (value.isalpha() and value.islower())
+
+
+def secret_values(settings: BaseModel | None = None, min_len: int = 8) -> list[str]:
+    """Values that must never reach a user or a tool's output: every SecretStr of ``settings`` (API key,
+    Slack tokens, UI passwords) and the values of secret-looking environment variables (values shorter
+    than ``min_len`` or made of lower-case letters only are left out: redacting them would mangle text)."""
+    found: set[str] = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and _redactable(v, min_len)}
+    pending: list[Any] = [settings] if settings is not None else []
+    while pending:
+        item = pending.pop()
+        if isinstance(item, SecretStr):
+            value = item.get_secret_value()
+            if _redactable(value, min_len):
+                found.add(value)
+        elif isinstance(item, BaseModel):
+            pending.extend(getattr(item, name) for name in type(item).model_fields)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return sorted(found)

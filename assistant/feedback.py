@@ -5,7 +5,13 @@ thumbs up/down or comment arriving later attaches to it. `export()` turns the ra
 later alignment in the formats TRL reads directly: preference pairs (DPO: prompt/chosen/rejected) where
 the same question has both a liked and a disliked answer, and every rated answer (KTO: prompt/completion/label).
 
-    chipassist feedback export --out feedback/   # writes preferences.jsonl and ratings.jsonl
+    chipassist feedback export --out feedback/ [--groups team]   # writes preferences.jsonl and ratings.jsonl
+
+ACLs: every logged answer records ``acl``, the strictest of its passages' groups (``corpora.types.strictest``
+over ``sources[].acl``) and of an explicit ``acl`` the client passes (a bug summary's). A source without an
+ACL counts as visible to no one. `export` writes only rows visible to the given groups (default: public
+only; ``corpora.types.visible``) and records ``acl`` on every row; answers logged before ACLs were recorded
+(no ``acl``) are never exported.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.types import Answer
+from corpora.types import strictest, visible
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -32,7 +39,8 @@ CREATE TABLE IF NOT EXISTS answers (
     sources TEXT NOT NULL DEFAULT '[]',
     backend TEXT NOT NULL DEFAULT '',
     model TEXT NOT NULL DEFAULT '',
-    external_ref TEXT                -- e.g. Slack channel:ts, Chainlit message id
+    external_ref TEXT,               -- e.g. Slack channel:ts, Chainlit message id
+    acl TEXT                         -- JSON groups allowed to see it; NULL: logged before ACLs (never exported)
 );
 CREATE INDEX IF NOT EXISTS answers_ref ON answers(external_ref);
 CREATE TABLE IF NOT EXISTS feedback (
@@ -60,6 +68,8 @@ class FeedbackStore:
         self._local = threading.local()
         with self._conn() as c:
             c.executescript(_SCHEMA)
+            if "acl" not in {r[1] for r in c.execute("PRAGMA table_info(answers)")}:  # a log from before ACLs
+                c.execute("ALTER TABLE answers ADD COLUMN acl TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -72,15 +82,20 @@ class FeedbackStore:
 
     def record_answer(self, answer: Answer | dict[str, Any], *, client: str, user: str = "", mode: str = "ask",
                       external_ref: str | None = None) -> str:
-        """Log an answer shown to a user; returns its id for later feedback."""
+        """Log an answer shown to a user; returns its id for later feedback.
+
+        Its ACL is the strictest of ``answer["acl"]`` (if given) and every source's ``acl``.
+        """
         a = answer.model_dump(mode="json") if isinstance(answer, Answer) else dict(answer)
         answer_id = uuid.uuid4().hex
+        acl = answer_acl(a)
         with self._conn() as c:
             c.execute(
                 "INSERT INTO answers (id, created, client, user, mode, question, answer, sources, backend, model,"
-                " external_ref) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " external_ref, acl) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (answer_id, time.time(), client, user, mode, a.get("question", ""), a.get("text", ""),
-                 json.dumps(a.get("sources", [])), a.get("backend", ""), a.get("model", ""), external_ref),
+                 json.dumps(a.get("sources", [])), a.get("backend", ""), a.get("model", ""), external_ref,
+                 json.dumps(acl)),
             )
         return answer_id
 
@@ -106,8 +121,10 @@ class FeedbackStore:
              "FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.id")
         return [dict(r) for r in self._conn().execute(q)]
 
-    def export(self, out_dir: str | Path) -> dict[str, int]:
-        """Write preferences.jsonl (DPO pairs) and ratings.jsonl (KTO rows); return their counts.
+    def export(self, out_dir: str | Path, user_groups: Any = None) -> dict[str, int]:
+        """Write preferences.jsonl (DPO pairs) and ratings.jsonl (KTO rows) of the answers visible to
+        ``user_groups`` (None: public only), each row with its ``acl``; return their counts and how many
+        rated answers were ``withheld`` (outside the groups, or logged without an ACL).
 
         The latest non-zero rating per (answer, rater) counts, so a user changing their mind is honoured.
         """
@@ -115,7 +132,10 @@ class FeedbackStore:
         out.mkdir(parents=True, exist_ok=True)
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         comments: dict[str, list[str]] = defaultdict(list)
-        for r in self.rows():
+        rows = self.rows()
+        allowed = [r for r in rows if r["acl"] is not None and visible(json.loads(r["acl"]), user_groups)]
+        withheld = len({r["id"] for r in rows if r["rating"] != 0} - {r["id"] for r in allowed})
+        for r in allowed:
             if r["comment"]:
                 comments[r["id"]].append(r["comment"])
             if r["rating"] != 0:
@@ -127,22 +147,33 @@ class FeedbackStore:
         ratings = [
             {"prompt": r["question"], "completion": r["answer"], "label": r["score"] > 0, "score": r["score"],
              "mode": r["mode"], "backend": r["backend"], "model": r["model"], "client": r["client"],
-             "sources": json.loads(r["sources"]), "comments": comments.get(r["id"], [])}
+             "sources": json.loads(r["sources"]), "comments": comments.get(r["id"], []),
+             "acl": json.loads(r["acl"])}
             for r in by_answer.values() if r["score"] != 0
         ]
-        by_question: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"good": [], "bad": []})
+        by_question: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {"good": [], "bad": []})
         prompts: dict[str, str] = {}
         for row in ratings:
             key = _normalise(row["prompt"])
             prompts.setdefault(key, row["prompt"])
-            by_question[key]["good" if row["label"] else "bad"].append(row["completion"])
+            by_question[key]["good" if row["label"] else "bad"].append(row)
         prefs = [
-            {"prompt": prompts[key], "chosen": good, "rejected": bad}
+            {"prompt": prompts[key], "chosen": good["completion"], "rejected": bad["completion"],
+             "acl": strictest(good["acl"], bad["acl"])}
             for key, sides in by_question.items() for good in sides["good"] for bad in sides["bad"]
         ]
         _write_jsonl(out / "preferences.jsonl", prefs)
         _write_jsonl(out / "ratings.jsonl", ratings)
-        return {"preferences": len(prefs), "ratings": len(ratings)}
+        return {"preferences": len(prefs), "ratings": len(ratings), "withheld": withheld}
+
+
+def answer_acl(answer: dict[str, Any]) -> list[str]:
+    """The groups allowed to see a logged answer: the strictest of its own ``acl`` (if any) and of every
+    source's (a source without one counts as visible to no one: unknown visibility must not export)."""
+    acls = [s.get("acl", []) if isinstance(s, dict) else [] for s in answer.get("sources") or []]
+    if answer.get("acl") is not None:
+        acls.append(answer["acl"])
+    return strictest(*acls)
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

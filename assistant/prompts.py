@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 
 from assistant.llm.base import Message
 from retriever.types import SearchHit
@@ -56,6 +57,37 @@ def _attr(value: str) -> str:
     return neutralise(value).replace('"', "'").replace("\n", " ")
 
 
+_TERM = re.compile(r"\w{3,}")
+FOCUS_CHARS = 700  # per source: about 175 tokens, so five sources fit a CPU model's ~1k-token prompt
+
+
+def focus(text: str, query: str, max_chars: int = FOCUS_CHARS, window_chars: int = 300) -> str:
+    """The windows of ``text`` that share the most words with ``query``, in their original order, up to
+    ``max_chars`` (the passage windows the retriever matched on, not the whole chunk); gaps marked "…"."""
+    if len(text) <= max_chars:
+        return text
+    from retriever.windows import split
+
+    windows = split(text, window_chars)
+    terms = {w.lower() for w in _TERM.findall(query)}
+    ranked = sorted(range(len(windows)), key=lambda i: (-len(terms & {w.lower() for w in _TERM.findall(windows[i])}), i))
+    keep, size = [], 0
+    for i in ranked:
+        if size + len(windows[i]) > max_chars and keep:
+            continue
+        keep.append(i)
+        size += len(windows[i]) + 3
+    keep.sort()
+    out = []
+    for j, i in enumerate(keep):
+        if (j == 0 and i > 0) or (j > 0 and i != keep[j - 1] + 1):
+            out.append("…")
+        out.append(windows[i][:max_chars])
+    if keep[-1] != len(windows) - 1:
+        out.append("…")
+    return "\n".join(out)
+
+
 def format_source(n: int, hit: SearchHit, text: str | None = None) -> str:
     c = hit.chunk
     lines = f' lines="{c.start_line}-{c.end_line}"' if c.end_line else ""
@@ -94,8 +126,12 @@ def _fit_history(history: list[Message], budget: int, count_tokens: Callable[[st
 
 
 def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable[[str], int],
-                 context_tokens: int, max_new_tokens: int, history: list[Message] | None = None) -> Prompt:
-    """Messages for a grounded answer that fit in ``context_tokens`` minus ``max_new_tokens``."""
+                 context_tokens: int, max_new_tokens: int, history: list[Message] | None = None,
+                 focus_chars: int | None = None) -> Prompt:
+    """Messages for a grounded answer that fit in ``context_tokens`` minus ``max_new_tokens``.
+
+    With ``focus_chars``, each source is cut to its windows that best match the question (:func:`focus`)
+    before fitting, so a small prompt budget holds several sources instead of one whole chunk."""
     warnings: list[str] = []
     budget = context_tokens - max_new_tokens - count_tokens(SYSTEM_PROMPT) - 2 * TEMPLATE_TOKENS
     if budget < 2 * MIN_SOURCE_TOKENS:
@@ -115,6 +151,9 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
     blocks: list[str] = []
     truncated: list[int] = []
     for n, hit in enumerate(hits, 1):
+        if focus_chars:
+            hit = SearchHit(chunk=_replace(hit.chunk, text=focus(hit.chunk.text, question, focus_chars)),
+                            score=hit.score, rank=hit.rank, scores=hit.scores)
         block = format_source(n, hit)
         cost = count_tokens(block) + 2  # the blank line between blocks
         if cost <= budget:

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from assistant.citations import CitationFilter
+from assistant.citations import CitationFilter, attribution_note
 from assistant.llm.errors import LLMError
-from assistant.prompts import Prompt, build_prompt
+from assistant.prompts import FOCUS_CHARS, Prompt, build_prompt
 from assistant.types import Answer, Source
 from retriever.types import SearchHit
 
@@ -126,7 +126,7 @@ def make_snippet(text: str, query: str, limit: int = SNIPPET_CHARS) -> str:
 def to_sources(hits: list[SearchHit], query: str) -> list[Source]:
     return [Source(n=i, chunk_id=h.chunk.id, path=h.chunk.source, title=h.chunk.title,
                    snippet=make_snippet(h.chunk.text, query), score=round(float(h.score), 4), kind=h.chunk.kind,
-                   start_line=h.chunk.start_line, end_line=h.chunk.end_line)
+                   start_line=h.chunk.start_line, end_line=h.chunk.end_line, acl=list(h.chunk.acl))
             for i, h in enumerate(hits, 1)]
 
 
@@ -159,11 +159,19 @@ def _prompt(bot, llm, r: _Retrieved) -> tuple[Prompt, int]:
     """The grounded prompt for ``r`` and the number of new tokens to ask for."""
     context = llm.context_tokens
     max_new = min(bot.settings.llm.max_new_tokens, context // 2)
+    budget = prompt_budget(llm, bot.settings.llm)
+    if budget:  # a CPU model: the prompt's size is the time to the first token
+        context = min(context, budget + max_new)
     prompt = build_prompt(r.question, r.hits, count_tokens=llm.count_tokens, context_tokens=context,
-                          max_new_tokens=max_new, history=r.history)
+                          max_new_tokens=max_new, history=r.history, focus_chars=FOCUS_CHARS if budget else None)
     r.hits = r.hits[:prompt.n_sources]  # the sources shown are exactly the ones the model saw
     r.warnings.extend(prompt.warnings)
     return prompt, max_new
+
+
+def prompt_budget(llm, config) -> int | None:
+    """The prompt's token budget: llm.prompt_tokens, else the backend's own default (CPU backends have one)."""
+    return config.prompt_tokens or getattr(llm, "default_prompt_tokens", None)
 
 
 def _model_name(llm) -> str:
@@ -184,6 +192,13 @@ def _llm_answer(r: _Retrieved, llm, text: str, checker: CitationFilter, warnings
                   warnings=[*r.warnings, *checker.warnings(), *warnings])
 
 
+def _attribution(r: _Retrieved, checker: CitationFilter, text: str) -> tuple[str, str | None]:
+    """For an answer that cites nothing: the sentence -> source block to append, and a warning."""
+    if checker.cited or not r.hits:
+        return "", None
+    return attribution_note(text, [h.chunk.text for h in r.hits])
+
+
 def answer_question(bot, question: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
                     history: list[dict[str, str]] | None = None) -> Answer:
     """Answer ``question`` from the index, citing [n]; retrieval-only with no LLM or when the LLM fails.
@@ -201,7 +216,8 @@ def answer_question(bot, question: str, *, k: int | None = None, user_groups: It
         return _fallback(r, llm, e)
     checker = CitationFilter(prompt.n_sources)
     text = checker.feed(text.lstrip()) + checker.flush()
-    return _llm_answer(r, llm, text, checker)
+    note, warning = _attribution(r, checker, text)
+    return _llm_answer(r, llm, text + note, checker, [warning] if warning else [])
 
 
 def stream_answer(bot, question: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
@@ -238,6 +254,10 @@ def stream_answer(bot, question: str, *, k: int | None = None, user_groups: Iter
     tail = checker.flush()
     if warnings:
         tail += "\n\n[answer cut short: the LLM failed]"
+    else:
+        note, warning = _attribution(r, checker, "".join(pieces) + tail)
+        tail += note
+        warnings += [warning] if warning else []
     if tail:
         pieces.append(tail)
         yield tail

@@ -68,22 +68,33 @@ class Assistant:
         return stream_answer(self, question, k=k, user_groups=user_groups, history=history)
 
     def tcl_generate(self, task: str, *, tool: str = "yosys", design: Path | None = None, rounds: int = 2,
-                     user_groups: Iterable[str] | None = None) -> TclGeneration:
+                     user_groups: Iterable[str] | None = None, references: bool = True,
+                     run_unsafe: bool = False) -> TclGeneration:
+        """Write a Tcl script for ``task``, check it in the sandbox and repair it for up to ``rounds`` rounds.
+        A script with unsafe constructs is run only with ``run_unsafe`` (the user asked explicitly), and then
+        confined; ``references=False`` leaves retrieved docs and scripts out of the prompt."""
         from assistant.tcl.generate import generate_script
 
-        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups)
+        return generate_script(self, task, tool=tool, design=design, rounds=rounds, user_groups=user_groups,
+                               references=references, run_unsafe=run_unsafe)
 
     def tcl_check(self, script: str, *, tool: str = "yosys", design: Path | None = None) -> CheckResult:
+        """Check a user's own (pasted) script: it runs in the sandbox even when lint flags it unsafe, and
+        what comes back is scrubbed of the server's secrets."""
+        from assistant.config import secret_values
         from assistant.tcl.check import check_script
 
-        return check_script(script, tool=tool, design=design)
+        return check_script(script, tool=tool, design=design, secrets=secret_values(self.settings))
 
-    def bugs_import(self, path: Path):
+    def bugs_import(self, path: Path, *, acl: Iterable[str] | None = None):
+        """Import a bug export; its bugs get the strictest of the manifests above it, ``acl`` and their own."""
         from assistant.bugs.store import BugStore
 
-        return BugStore(self.settings.bugs_db).import_file(path)
+        return BugStore(self.settings.bugs_db).import_file(path, acl=acl)
 
-    def bug_summary(self, bug_id: str, *, kind: str = "all", bugs_file: Path | None = None) -> BugSummary:
+    def bug_summary(self, bug_id: str, *, kind: str = "all", bugs_file: Path | None = None,
+                    user_groups: Iterable[str] | None = None) -> BugSummary:
+        """Summarize a bug visible to ``user_groups`` (None: public only); others are unknown (KeyError)."""
         from assistant.bugs.summarize import summarize_bug
 
-        return summarize_bug(self, bug_id, kind=kind, bugs_file=bugs_file)
+        return summarize_bug(self, bug_id, kind=kind, bugs_file=bugs_file, user_groups=user_groups)

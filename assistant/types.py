@@ -21,6 +21,7 @@ class Source(BaseModel):
     kind: str = ""
     start_line: int = 0
     end_line: int = 0
+    acl: list[str] = Field(default_factory=lambda: ["public"])  # the passage's groups (recorded with feedback)
 
 
 class Answer(BaseModel):
@@ -43,7 +44,9 @@ class LintIssue(BaseModel):
     line: int
     command: str
     option: str | None = None
-    problem: Literal["unknown_command", "unknown_option", "missing_required_option", "missing_value"] | str
+    # "unsafe": reaches outside the tool (exec, sockets, writes outside the sandbox...; assistant/tcl/unsafe.py)
+    problem: Literal["unknown_command", "unknown_option", "missing_required_option", "missing_value",
+                     "unverified_command", "unsafe"] | str
     suggestion: str | None = None
 
 
@@ -77,6 +80,8 @@ class TclGeneration(BaseModel):
     message: str = ""
     backend: str = "none"
     model: str = ""
+    fixes: list[str] = Field(default_factory=list)  # deterministic fix-its applied, "line N: what"
+    attempts: int = 0  # model calls made (the first script plus repair rounds)
 
 
 class OwnerCandidate(BaseModel):
@@ -94,3 +99,4 @@ class BugSummary(BaseModel):
     model: str = ""
     retrieval_only: bool = False  # deterministic digest, no LLM
     warnings: list[str] = Field(default_factory=list)
+    acl: list[str] = Field(default_factory=lambda: ["public"])  # who may see it: strictest of the bugs it used

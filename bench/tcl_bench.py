@@ -11,6 +11,8 @@ Part 2 (corpora/sample/eval/tcl_tasks.jsonl: {id, task, design, top, checks, ref
 when the script passes all three check levels and the task's own checks of the result. Rows: the
 references themselves (a sanity row, should be 100%), `none` (writes no script: n/a), `local` (the tiny
 random model from tests/support/tiny_llm.py: expect ~0), `openai` (only when $OPENAI_BASE_URL is set).
+The team's held-out tasks, same format over the same sample designs, are bench/data/tcl_tasks_heldout.jsonl
+(`--tasks bench/data/tcl_tasks_heldout.jsonl`); no model-facing hint is written from them.
 """
 from __future__ import annotations
 
@@ -37,7 +39,9 @@ from assistant.tcl.run import RUN_LOG, run_script  # noqa: E402
 from assistant.tcl.syntax import tclsh_incomplete  # noqa: E402
 
 PLANTED = ROOT / "bench" / "data" / "tcl_planted"
-TASKS = ROOT / "corpora" / "sample" / "eval" / "tcl_tasks.jsonl"
+SAMPLE = ROOT / "corpora" / "sample"
+TASKS = SAMPLE / "eval" / "tcl_tasks.jsonl"
+HELDOUT = ROOT / "bench" / "data" / "tcl_tasks_heldout.jsonl"  # the team's held-out tasks (sample designs)
 RESULTS = ROOT / "bench" / "out"  # git-ignored
 OUT_DIR = "out"  # what a task's `<out>` means inside the sandbox
 console = Console()
@@ -176,7 +180,9 @@ def _safe(name) -> str:
     return re.sub(r"[^\w.-]", "_", str(name))
 
 
-def _evaluate(task: dict, script: str | None, root: Path) -> tuple[bool, str]:
+def evaluate_task(task: dict, script: str | None, root: Path) -> tuple[bool, str]:
+    """Whether ``script`` solves ``task`` (designs under ``root``): all three check levels pass in the
+    sandbox, then the task's own checks of the result; with the reason when it does not."""
     if script is None:
         return False, "no script"
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,6 +195,25 @@ def _evaluate(task: dict, script: str | None, root: Path) -> tuple[bool, str]:
             problems += [f"line {e.get('line')}: {e.get('message')}" for e in result.run.errors]
             return False, "check failed: " + "; ".join(problems)[:200]
         return task_checks_pass(task, result, Path(tmp) / "artifacts")
+
+
+def load_tasks(tasks_file: Path) -> list[dict]:
+    """The tasks of a JSONL file, one {id, task, design, top, checks, reference} a line."""
+    return [json.loads(ln) for ln in Path(tasks_file).read_text().splitlines() if ln.strip()]
+
+
+def design_root(tasks_file: Path, tasks: list[dict]) -> Path:
+    """Where a task's design paths (rtl/uart.v) are found: the folder above eval/ for a file in an eval/
+    folder (corpora/sample/eval/tcl_tasks.jsonl), else the tasks file's own folder when it holds them,
+    else the sample corpus (the held-out set in bench/data/ uses the sample designs)."""
+    tasks_file = Path(tasks_file)
+    if tasks_file.parent.name == "eval":
+        return tasks_file.parent.parent
+    first = next((t.get("design") for t in tasks if t.get("design")), None)
+    first = first if isinstance(first, str) or first is None else first[0]
+    if first is None or (tasks_file.parent / first).exists():
+        return tasks_file.parent
+    return SAMPLE
 
 
 def _local_bot(tmp: Path):
@@ -210,8 +235,8 @@ def tasks_part(backends: list[str], tasks_file: Path = TASKS) -> dict:
     if not tasks_file.is_file():
         console.print(f"[yellow]{tasks_file} not found: pass-rate table skipped[/]")
         return {}
-    root = tasks_file.parent.parent if tasks_file.parent.name == "eval" else tasks_file.parent
-    tasks = [json.loads(ln) for ln in tasks_file.read_text().splitlines() if ln.strip()]
+    tasks = load_tasks(tasks_file)
+    root = design_root(tasks_file, tasks)
     table = Table(title=f"Tcl generation pass rate on {len(tasks)} yosys tasks ({tasks_file.name})")
     for col in ("backend", "passed", "pass rate", "notes"):
         table.add_column(col)
@@ -221,7 +246,7 @@ def tasks_part(backends: list[str], tasks_file: Path = TASKS) -> dict:
         if backend == "reference":
             fails = []
             for t in track(tasks, description="references", console=console):
-                ok, why = _evaluate(t, t["reference"], root)
+                ok, why = evaluate_task(t, t["reference"], root)
                 passed += ok
                 if not ok:
                     fails.append(f"{t['id']}: {why}")
@@ -248,7 +273,7 @@ def tasks_part(backends: list[str], tasks_file: Path = TASKS) -> dict:
                 for t in track(tasks, description=backend, console=console):
                     gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"), design=_designs(t, root),
                                            rounds=1)
-                    passed += _evaluate(t, gen.script, root)[0]
+                    passed += evaluate_task(t, gen.script, root)[0]
         rate = passed / len(tasks) if tasks else 0.0
         out[backend] = {"passed": passed, "total": len(tasks), "pass_rate": rate, "notes": notes}
         table.add_row(backend, f"{passed}/{len(tasks)}", f"{rate:.0%}", notes[:120])
@@ -280,8 +305,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Tcl checker and generation benchmark")
     ap.add_argument("--part", choices=["all", "planted", "tasks"], default="all")
     ap.add_argument("--backends", default="reference,none,local,openai")
-    ap.add_argument("--tasks", type=Path, default=TASKS, help="Tcl tasks JSONL; design paths are relative to the "
-                                                              "folder above eval/ (corpora/sample)")
+    ap.add_argument("--tasks", type=Path, default=TASKS,
+                    help="Tcl tasks JSONL (e.g. bench/data/tcl_tasks_heldout.jsonl); design paths are relative "
+                         "to the folder above eval/, else to the file's folder when they are there, else to "
+                         "corpora/sample")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     report: dict = {}

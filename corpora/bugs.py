@@ -10,6 +10,9 @@ Three formats, detected from the content (the file extension is only a hint):
   (of strings or ``{"author", "date", "text"}`` objects) or plain text with comments separated by
   `` || ``, each written ``author (date): text`` or ``author: text`` (the author a single word) or just text.
   ``labels`` is a JSON list or a comma/semicolon-separated list.
+- Any format: an ``acl`` (or ``groups``) field/column lists the groups allowed to see the bug, like
+  ``labels``; none means public. The bug store and the indexer combine it with the ACL manifests of the
+  export file (``corpora.acl``), strictest wins.
 - **GitHub REST issues JSON**: a list of issues (``number, title, body, state, labels[{name}],
   assignee{login}, user{login}, created_at, updated_at, closed_at``), optionally with an embedded
   ``comments`` list (``[{user{login}, created_at, body}]``; GitHub's integer comment count is ignored).
@@ -34,7 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from corpora.types import BugComment, BugRecord
+from corpora.types import PUBLIC, BugComment, BugRecord
 
 REQUIRED = ("id", "title")
 RECOMMENDED = ("status", "component", "description")
@@ -45,7 +48,7 @@ COMMENT_SEPARATOR = " || "
 _ALIASES = {
     "key": "id", "bug_id": "id", "summary": "title", "body": "description", "state": "status",
     "owner": "assignee", "author": "reporter", "created_at": "created", "updated_at": "updated",
-    "priority": "severity",
+    "priority": "severity", "groups": "acl",
 }
 _FIELDS = set(BugRecord.model_fields) - {"extra"}
 _COMPONENT_LABEL = re.compile(r"^(?:component|comp|area)[:/]\s*(.+)$", re.IGNORECASE)
@@ -286,6 +289,7 @@ def _github_fields(obj: Any) -> dict[str, Any] | str:
         "updated": obj.get("updated_at") or "",
         "labels": labels,
         "severity": severity,
+        "acl": obj.get("acl", obj.get("groups")),
         "comments": [{"author": _login(c.get("user")) or c.get("author", ""),
                       "date": c.get("created_at") or c.get("date", ""),
                       "text": c.get("body") or c.get("text", "")} if isinstance(c, dict) else c
@@ -320,7 +324,12 @@ def _to_record(path: Path, line: int, fields: dict[str, Any] | str, problems: li
         problems.append(f"{where}: bug {bug_id}: {e}; imported without them")
         fields["comments"] = fields["comments"] if isinstance(fields.get("comments"), list) else []
         fields["labels"] = fields["labels"] if isinstance(fields.get("labels"), list) else []
-    clean = {k: (v if k in ("comments", "labels", "extra") else _scalar(v)) for k, v in fields.items()}
+    try:
+        fields["acl"] = _labels(fields.get("acl")) or [PUBLIC]
+    except ValueError as e:  # an unreadable ACL must not make a bug public
+        problems.append(f"{where}: bug {bug_id}: acl/groups field: {e}; record skipped")
+        return None
+    clean = {k: (v if k in ("comments", "labels", "extra", "acl") else _scalar(v)) for k, v in fields.items()}
     clean["id"] = bug_id
     try:
         return BugRecord.model_validate(clean)

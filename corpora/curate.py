@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 BINARY_EXT = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".bmp", ".pdf_", ".gds", ".gds2", ".oas", ".o", ".a", ".so",
               ".dll", ".exe", ".bin", ".elf", ".zip", ".gz", ".tgz", ".xz", ".bz2", ".7z", ".jar", ".whl", ".pyc",
@@ -45,7 +45,7 @@ def _assigned_secret(m: re.Match[str]) -> bool:
 _SECRETS: list[tuple[str, re.Pattern[str], int, Callable[[re.Match[str]], bool] | None]] = [
     ("private_key", re.compile(r"-----BEGIN (?:[A-Z ]+ )?PRIVATE KEY-----.*?-----END (?:[A-Z ]+ )?PRIVATE KEY-----", re.S), 0, None),
     ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"), 0, None),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), 0, None),
+    ("slack_token", re.compile(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}\b"), 0, None),
     ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 0, None),
     ("openai_key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), 0, None),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"), 0, None),
@@ -132,9 +132,17 @@ def strip_license_header(text: str) -> str:
     return text
 
 
-def scrub_secrets(text: str) -> tuple[str, Counter]:
-    """Replace secrets by "[REDACTED:<kind>]"; returns the text and counts per kind."""
+def scrub_secrets(text: str, values: Iterable[str] = ()) -> tuple[str, Counter]:
+    """Replace secrets by "[REDACTED:<kind>]"; returns the text and counts per kind.
+
+    ``values`` are known secrets (a server's API keys and tokens, kind "setting"), replaced wherever they
+    appear, longest first, before the shape-based rules."""
     counts: Counter = Counter()
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        n = text.count(value)
+        if n:
+            counts["setting"] += n
+            text = text.replace(value, "[REDACTED:setting]")
     for kind, pattern, group, accept in _SECRETS:
         def repl(m: re.Match[str], kind: str = kind, group: int = group, accept=accept) -> str:
             if accept is not None and not accept(m):

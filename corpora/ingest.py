@@ -21,10 +21,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpora import curate, loaders
-from corpora.acl import AclManifest
+from corpora.acl import AclManifest, AclTree
 from corpora.dedup import Deduplicator
 from corpora.report import Duplicate, IngestReport, Kept
-from corpora.types import Document
+from corpora.types import Document, strictest
 
 SKIP_DIRS = {".git", ".svn", ".hg", "node_modules", "__pycache__", ".venv", "venv", ".chipassist", ".pytest_cache"}
 # Real trees are a few dozen folders deep; deeper nesting is a trap (os.walk recurses, paths pass PATH_MAX).
@@ -93,11 +93,29 @@ def scan(roots: list[Path], config: IngestConfig | None = None, report: IngestRe
                 reason = {errno.ELOOP: "symlink loop", errno.ENOENT: "broken symlink"}.get(e.errno, f"unreadable: {e.strerror}")
                 report.drop(source, reason)
                 continue
+            if why := _outside_root(root, path):
+                report.drop(source, why)
+                continue
             if not stat.S_ISREG(st.st_mode):
                 report.drop(source, "not a regular file (device, FIFO or socket)")
                 continue
             entries.append(FileEntry(path, source, root, st.st_size, st.st_mtime))
     return entries
+
+
+def _outside_root(root: Path, path: Path) -> str | None:
+    """Why ``path`` is not read: through a symlink it resolves outside the corpus root (the folder given, or
+    a single file's folder); ``ln -s /etc/passwd x.txt`` must not put the host's files in the index."""
+    base = (root if root.is_dir() else root.parent).resolve()
+    real = path.resolve()
+    if real == base or base in real.parents:
+        return None
+    return "symlink to a file outside the corpus root not followed"
+
+
+def _acl_groups(entry: FileEntry, acl: AclManifest | AclTree) -> list[str]:
+    """The file's groups: every manifest above it and, for a symlink, above its target (`corpora.acl`)."""
+    return acl.groups_for_path(entry.path) if isinstance(acl, AclTree) else acl.groups_for(entry.source)
 
 
 def _walk(root: Path, report: IngestReport) -> list[Path]:
@@ -130,11 +148,14 @@ def _utf8(name: str) -> bool:
         return False
 
 
-def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclManifest | None = None,
+def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclTree | AclManifest | None = None,
               report: IngestReport | None = None) -> list[Document] | Drop:
-    """Read, type, clean and scrub one file. Returns its Documents (a bug export gives one per bug) or a Drop."""
+    """Read, type, clean and scrub one file. Returns its Documents (a bug export gives one per bug) or a Drop.
+
+    ``acl``: the manifests to apply (default: every `chipassist-acl.yaml` above the file, `AclTree`).
+    """
     config = config or IngestConfig()
-    acl = acl or AclManifest()
+    acl = acl if acl is not None else AclTree()
     report = report if report is not None else IngestReport()
     path, source = entry.path, entry.source
     if entry.size == 0:
@@ -144,7 +165,10 @@ def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclMani
     if path.suffix.lower() in curate.BINARY_EXT:
         return Drop(source, f"binary file type ({path.suffix})")
     doc_type = loaders.doc_type_for(path)
-    groups = acl.groups_for(source)
+    groups = _acl_groups(entry, acl)
+    if not groups:
+        return Drop(source, "ACL rules that apply to it (nested manifests, or a symlink and its target) share no "
+                            "group: it would be visible to no one")
     notes: list[str] = []
     try:
         if doc_type == "pdf":
@@ -207,12 +231,17 @@ def _bug_documents(entry: FileEntry, groups: list[str], report: IngestReport) ->
     report.problems.extend(export.problems)
     docs = []
     for bug in export.records:
+        acl = strictest(groups, bug.acl)  # the export file's ACL and the record's own `acl`/`groups` field
+        if not acl:
+            report.problems.append(f"{entry.source}#{bug.id}: its `acl` field {bug.acl} shares no group with the "
+                                   f"file's ACL {groups}; bug skipped (it would be visible to no one)")
+            continue
         text, found = curate.scrub_secrets(bug_to_text(bug))
         if found:
             report.secrets[f"{entry.source}#{bug.id}"] = dict(found)
         docs.append(Document(
             source=f"{entry.source}#{bug.id}", title=f"{bug.id}: {bug.title}", doc_type="bug", kind="bugs", text=text,
-            mtime=entry.mtime, acl=groups,
+            mtime=entry.mtime, acl=acl,
             metadata={"bug_id": bug.id, "status": bug.status, "component": bug.component, "assignee": bug.assignee},
         ))
     return docs
@@ -233,14 +262,15 @@ def ingest(roots: list[Path], config: IngestConfig | None = None, *, progress: b
     roots = [Path(r) for r in roots]
     report = IngestReport()
     entries = scan(roots, config, report) if entries is None else entries
-    manifests = {r: AclManifest.load(r if r.is_dir() else r.parent) for r in roots}
+    acl = AclTree()
     dedup = Deduplicator(threshold=config.near_dup_threshold)
     documents: list[Document] = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("ingesting", total=len(entries))
         for entry in entries:
+            acl.groups_for_path(entry.path)  # an invalid ACL manifest stops the build, naming its file
             try:
-                result = load_file(entry, config, manifests.get(entry.root, AclManifest()), report)
+                result = load_file(entry, config, acl, report)
             except Exception as e:  # noqa: BLE001
                 # a parser's failure on one hostile file (deep HTML, odd PDF) must cost that file, not the build
                 result = Drop(entry.source, f"could not be read: {type(e).__name__}: {e}")
@@ -249,10 +279,21 @@ def ingest(roots: list[Path], config: IngestConfig | None = None, *, progress: b
                 report.drop(result.path, result.reason)
                 continue
             for doc in result:
-                dup = dedup.check(doc.source, doc.content_hash, doc.text, near=config.near_dup and doc.kind != "bugs")
+                # copies are compared only with copies of the same visibility: dropping a public copy of a
+                # restricted file as its duplicate would change who sees the text (see corpora.dedup)
+                dup = dedup.check(doc.source, doc.content_hash, doc.text, near=config.near_dup and doc.kind != "bugs",
+                                  scope=tuple(sorted(doc.acl)))
                 if dup:
                     report.duplicates.append(Duplicate(doc.source, dup[1], dup[0]))
                     continue
                 documents.append(doc)
                 report.kept.append(Kept(doc.source, doc.kind, doc.doc_type, len(doc.text), doc.metadata.get("notes", [])))
+    report.problems.extend(_acl_warnings(acl, entries, roots))
     return IngestResult(documents, report)
+
+
+def _acl_warnings(acl: AclTree, entries: list[FileEntry], roots: list[Path]) -> list[str]:
+    """ACL rules that match none of the scanned files (logged too): a mistyped glob must not fail silently."""
+    for entry in entries:  # every scanned file counts, also those dropped later (empty, binary, ...)
+        acl.groups_for_path(entry.path)
+    return acl.unmatched(roots)

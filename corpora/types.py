@@ -6,6 +6,7 @@ them) and assistant/ (which shows them). Keep them small and serialisable (``asd
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +16,32 @@ PUBLIC = "public"
 
 # Data categories, used for blends (DAPT), per-type token reports and filters.
 KINDS = ("docs", "rtl", "verification", "tcl", "code", "config", "bugs", "text")
+
+
+def visible(acl: Iterable[str], user_groups: Iterable[str] | str | None) -> bool:
+    """THE access rule, shared by search, bugs, exports and training sets: an item whose ACL holds ``public``
+    is visible to everyone; any other needs one of its groups in ``user_groups`` (None or empty: public only).
+    An empty ACL is visible to no one."""
+    acl = set(acl)
+    if PUBLIC in acl:
+        return True
+    if not user_groups:
+        return False
+    groups = {user_groups} if isinstance(user_groups, str) else set(user_groups)
+    return bool(groups & acl)
+
+
+def strictest(*acls: Iterable[str]) -> list[str]:
+    """One ACL no looser than each of ``acls``: for text that is visible only where all its parts are.
+
+    Public ACLs add no restriction; the restricted ones are intersected, so the result needs a group that
+    every restricted part allows. ``[]`` (visible to no one) when they share no group. Used for a symlink and
+    its target, nested ACL manifests, a bug's file and record ACLs, and rows built from several passages.
+    """
+    restricted = [set(a) for a in acls if PUBLIC not in set(a)]
+    if not restricted:
+        return [PUBLIC]
+    return sorted(set.intersection(*restricted))
 
 
 def content_hash(text: str) -> str:
@@ -66,9 +93,9 @@ class Chunk:
     def from_dict(cls, d: dict[str, Any]) -> "Chunk":
         return cls(**d)
 
-    def visible_to(self, user_groups: set[str] | None) -> bool:
-        """ACL rule: public chunks are visible to all; others need a shared group."""
-        return PUBLIC in self.acl or bool(user_groups and user_groups.intersection(self.acl))
+    def visible_to(self, user_groups: Iterable[str] | str | None) -> bool:
+        """ACL rule (`visible`): public chunks are visible to all; others need a shared group."""
+        return visible(self.acl, user_groups)
 
 
 class BugComment(BaseModel):
@@ -93,4 +120,5 @@ class BugRecord(BaseModel):
     resolution: str = ""
     labels: list[str] = Field(default_factory=list)
     severity: str = ""
+    acl: list[str] = Field(default_factory=lambda: [PUBLIC])  # groups allowed to see it (export field acl/groups)
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -5,7 +5,9 @@
 1. ingests the roots with ``corpora.ingest.ingest`` (curation, dedup, ACLs, the ingest report);
 2. copies the live generation into ``.staging-<pid>`` (``retriever.layout``);
 3. compares each document's content hash with the stored one: unchanged documents keep their chunks and
-   vectors; changed ones are re-chunked and re-embedded; documents no longer present are removed;
+   vectors; changed ones are re-chunked and re-embedded; documents no longer present are removed; a
+   document whose text is unchanged but whose ACL changed (a manifest edited, a symlink retargeted) gets
+   the new groups on its chunks in place, and counts as changed: visibility is part of a document's state;
 4. updates FAISS by id, rebuilds BM25, and commits with an atomic rename + pointer swap.
 
 Every file is re-read (cheap) so dedup and the ingest report always see the whole corpus; only embedding,
@@ -54,6 +56,7 @@ class BuildReport:
     changed: int = 0
     removed: int = 0
     unchanged: int = 0
+    acl_changed: int = 0  # of `changed`: same text, new ACL groups (updated in place, not re-embedded)
     chunks_embedded: int = 0  # embedded by this run (not counting vectors a killed run left in the cache)
     windows_embedded: int = 0  # their passage windows (retriever.windows): what the model actually ran on
     chunks_total: int = 0
@@ -65,7 +68,8 @@ class BuildReport:
     def to_dict(self) -> dict[str, Any]:
         documents = {"added": self.added, "changed": self.changed, "removed": self.removed,
                      "unchanged": self.unchanged}
-        return {"index_dir": str(self.index_dir), "documents": documents, "chunks_embedded": self.chunks_embedded,
+        return {"index_dir": str(self.index_dir), "documents": documents, "acl_changed": self.acl_changed,
+                "chunks_embedded": self.chunks_embedded,
                 "windows_embedded": self.windows_embedded,
                 "chunks_total": self.chunks_total, "seconds": round(self.seconds, 2), "model": self.model,
                 "conflicts": self.conflicts}
@@ -215,9 +219,11 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
     old = stored if same_content else dict.fromkeys(stored, "")  # new chunk settings: re-embed everything
     todo = [d for s, d in docs.items() if old.get(s) != d.content_hash]
     gone = [s for s in old if s not in docs]
+    relabel = _acl_changes(store, docs, old)
     report.added = sum(1 for d in todo if d.source not in old)
-    report.changed, report.removed = len(todo) - report.added, len(gone)
-    report.unchanged = len(docs) - len(todo)
+    report.acl_changed = len(relabel)
+    report.changed, report.removed = len(todo) - report.added + len(relabel), len(gone)
+    report.unchanged = len(docs) - len(todo) - len(relabel)
     replaced = gone + [d.source for d in todo if d.source in old]
     removed_vids = [v for s in replaced for v in store.remove_document(s)]
 
@@ -242,10 +248,20 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
         for vid, m in zip(store.add_document(doc, chunks, doc_mats), doc_mats):
             new_vids.append(windows.ids(vid, len(m)))
     report.chunks_total = store.count()
-    if not (todo or gone) and previous and previous.get("config") == config.model_dump(mode="json"):
+    if not (todo or gone or relabel) and previous and previous.get("config") == config.model_dump(mode="json"):
         return None
     new_ids = np.concatenate(new_vids) if new_vids else np.zeros(0, dtype=np.int64)
     return _Changes(removed_vids, new_ids, new_vecs, int(dim))
+
+
+def _acl_changes(store: Store, docs: dict[str, Document], old: dict[str, str]) -> list[str]:
+    """Give unchanged documents whose ACL changed their new groups in the store; returns their sources."""
+    stored = store.document_acls()
+    relabel = [s for s, d in docs.items()
+               if old.get(s) == d.content_hash and sorted(stored.get(s, [])) != sorted(d.acl)]
+    for s in relabel:
+        store.set_acl(s, docs[s].acl)
+    return relabel
 
 
 def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],

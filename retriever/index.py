@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from corpora.types import PUBLIC, Chunk
+from corpora.types import Chunk, visible
 from retriever import layout, vectors, windows
 from retriever.bm25 import BM25Index
 from retriever.build import BuildReport, EmbedderLoadError, ModelMismatchError, build_index, get_embedder
@@ -125,7 +125,7 @@ class Index:
         """The (ids, scores) a user in ``groups`` may see; unknown ids are dropped too."""
         ids, scores = ranking
         acls = [self._acl.get(i) for i in ids.tolist()]
-        keep = np.asarray([a is not None and (PUBLIC in a or bool(groups & a)) for a in acls], dtype=bool)
+        keep = np.asarray([a is not None and visible(a, groups) for a in acls], dtype=bool)
         return ids[keep], scores[keep]
 
     def search(self, query: str, k: int = 5, user_groups: Iterable[str] | None = None, mode: Mode = "hybrid",

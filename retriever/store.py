@@ -73,6 +73,15 @@ class Store:
         """source -> content hash of every indexed document."""
         return dict(self._db.execute("SELECT source, content_hash FROM documents"))
 
+    def document_acls(self) -> dict[str, list[str]]:
+        """source -> ACL groups of every indexed document."""
+        return {s: json.loads(acl) for s, acl in self._db.execute("SELECT source, acl FROM documents")}
+
+    def set_acl(self, source: str, acl: list[str]) -> None:
+        """Give a document and its chunks new ACL groups (its text, chunks and vectors are unchanged)."""
+        self._db.execute("UPDATE documents SET acl = ? WHERE source = ?", (json.dumps(acl), source))
+        self._db.execute("UPDATE chunks SET acl = ? WHERE source = ?", (json.dumps(acl), source))
+
     def remove_document(self, source: str) -> list[int]:
         """Delete a document and its chunks; returns the removed chunks' vector ids."""
         vids = [r[0] for r in self._db.execute("SELECT vid FROM chunks WHERE source = ?", (source,))]

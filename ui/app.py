@@ -176,8 +176,9 @@ def _check_text(check: CheckResult | None) -> str:
         return ""
     lines = [f"**Check: {'passed ✅' if check.ok else 'failed ❌'}**"]
     lines += [f"- line {i.line}: syntax: {i.message}" for i in check.syntax]
-    lines += [f"- line {i.line}: `{i.command}`: {i.problem}" + (f" (did you mean: {_inline(i.suggestion)})" if i.suggestion
-              else "") for i in check.lint]
+    lines += [f"- line {i.line}: `{_inline(i.command)}`: {i.problem}" + (
+        "" if not i.suggestion else f" ({_inline(i.suggestion)})" if i.problem == "unsafe"
+        else f" (did you mean: {_inline(i.suggestion)})") for i in check.lint]
     run = check.run
     if run.ran:
         lines.append(f"- ran with {run.tool}: {'ok' if run.ok else 'errors'}")
@@ -296,7 +297,7 @@ async def bug(text: str, files: list) -> None:
                      f"followed by one of {', '.join(SUMMARY_KINDS)}; or upload a bug export.", "bug")
         return
     try:
-        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id, kind=kind)
+        summary: BugSummary = await asyncio.to_thread(bot.bug_summary, bug_id, kind=kind, user_groups=_groups())
     except KeyError as e:  # UnknownBugError: its message names the store's path and a CLI hint; say it for a chat
         near = getattr(e, "near", None)
         if near:
@@ -310,7 +311,7 @@ async def bug(text: str, files: list) -> None:
     body = "\n\n".join(f"### {name.title()}\n{section}" for name, section in summary.sections.items())
     content = f"## {summary.bug_id}\n\n{body}{_warnings(summary.warnings)}"
     await _reply(content, "bug", {"question": bug_id, "text": content, "backend": summary.backend,
-                                  "model": summary.model})
+                                  "model": summary.model, "acl": summary.acl})
 
 
 @cl.on_message

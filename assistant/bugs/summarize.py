@@ -10,13 +10,19 @@ is measured with the model's own tokenizer before it is sent, and one that would
 With no LLM (the `none` backend), or when the LLM fails, the summary is the deterministic digest
 (`digest.bug_digest`) and ``retrieval_only`` is True. Assignment never needs an LLM (`assign`).
 
-    summary = summarize_bug(bot, "PICO-12", kind="all")           # bugs from settings.bugs_db
+    summary = summarize_bug(bot, "PICO-12", kind="all", user_groups={"soc-team"})  # bugs from settings.bugs_db
     summary = summarize_bug(bot, "PICO-12", bugs_file="bugs.jsonl")  # or straight from an export
 
 ``bot`` is an `assistant.service.Assistant` (anything with ``.settings.bugs_db`` and ``.llm``).
+
+ACLs: only bugs visible to ``user_groups`` (None: public only) are read, from the store or an export file
+(whose bugs get their groups as on import, `store.with_acls`): the bug itself, and the resolved history the
+assignment learns from and quotes as evidence. A bug outside the caller's groups is unknown. The summary's
+``acl`` is the strictest of the bug's and, with an assignment, of every history bug the ranking used.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +30,10 @@ from typing import Any
 from assistant.bugs.aliases import AliasMap
 from assistant.bugs.assign import OwnerRanker, format_ranking
 from assistant.bugs.digest import bug_digest
-from assistant.bugs.store import BugStore, find_bug
+from assistant.bugs.store import BugStore, find_bug, with_acls
 from assistant.types import BugSummary
 from corpora.bugs import bug_to_text, load_bug_export
-from corpora.types import BugRecord
+from corpora.types import BugRecord, strictest, visible
 
 KINDS = ("technical", "managerial", "assignment", "all")
 PER_MESSAGE_TOKENS = 8  # chat-template tokens around each message (role markers, separators)
@@ -157,8 +163,9 @@ class HierarchicalSummarizer:
         return int(self.llm.count_tokens(text))
 
 
-def summarize_bug(bot: Any, bug_id: str, *, kind: str = "all", bugs_file: str | Path | None = None) -> BugSummary:
-    """Summarize one bug (see the module docstring).
+def summarize_bug(bot: Any, bug_id: str, *, kind: str = "all", bugs_file: str | Path | None = None,
+                  user_groups: Iterable[str] | str | None = None) -> BugSummary:
+    """Summarize one bug visible to ``user_groups`` (None: public only; see the module docstring).
 
     Raises:
         ValueError: ``kind`` is not technical, managerial, assignment or all.
@@ -167,15 +174,16 @@ def summarize_bug(bot: Any, bug_id: str, *, kind: str = "all", bugs_file: str | 
     """
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    bugs, where, warnings = _load_bugs(bot, bugs_file)
+    bugs, where, warnings = _load_bugs(bot, bugs_file, user_groups)
     bug = find_bug(bugs, bug_id, where)
-    summary = BugSummary(bug_id=bug.id, kind=kind, warnings=warnings, retrieval_only=True)
+    summary = BugSummary(bug_id=bug.id, kind=kind, warnings=warnings, retrieval_only=True, acl=bug.acl)
     text_kinds = ["technical", "managerial"] if kind == "all" else [kind] if kind != "assignment" else []
     if text_kinds:
         _write_sections(bot, bug, text_kinds, summary)
     if kind in ("assignment", "all"):
         ranker = OwnerRanker.from_bugs(bugs, cache_db=bot.settings.bugs_db)
         summary.assignment = ranker.rank(bug)
+        summary.acl = strictest(bug.acl, *(b.acl for b in ranker.history))
         summary.sections["assignment"] = format_ranking(summary.assignment)
     return summary
 
@@ -197,15 +205,19 @@ def _write_sections(bot: Any, bug: BugRecord, kinds: list[str], summary: BugSumm
     summary.backend, summary.model, summary.retrieval_only = llm.name, llm.model, False
 
 
-def _load_bugs(bot: Any, bugs_file: str | Path | None) -> tuple[list[BugRecord], str, list[str]]:
+def _load_bugs(bot: Any, bugs_file: str | Path | None, user_groups: Iterable[str] | str | None
+               ) -> tuple[list[BugRecord], str, list[str]]:
+    """The bugs ``user_groups`` may see, where they came from, and problems of an export file."""
     if bugs_file is not None:
         export = load_bug_export(bugs_file)
-        warnings = export.problems[:10]
-        if len(export.problems) > 10:
-            warnings.append(f"... and {len(export.problems) - 10} more problems in {bugs_file}")
-        return export.records, str(bugs_file), warnings
+        problems = list(export.problems)
+        records = [b for b in with_acls(export.records, bugs_file, problems=problems) if visible(b.acl, user_groups)]
+        warnings = problems[:10]
+        if len(problems) > 10:
+            warnings.append(f"... and {len(problems) - 10} more problems in {bugs_file}")
+        return records, str(bugs_file), warnings
     store = BugStore(bot.settings.bugs_db)
-    return store.all(), str(store.db_path), []
+    return store.all(user_groups), str(store.db_path), []
 
 
 def _header(bug: BugRecord) -> str:

@@ -27,6 +27,7 @@ _AREAS = (
     "assistant.cli.bugs_cmds",
     "assistant.cli.client_cmds",
     "assistant.cli.eval_cmds",
+    "assistant.cli.model_cmds",
 )
 for _mod in _AREAS:
     importlib.import_module(_mod).register(app)

@@ -29,7 +29,7 @@ def ask(
     json_out: bool = typer.Option(False, "--json", help="Print the Answer as one JSON object."),
     k: int = typer.Option(None, "-k", "--k", min=1, max=100, help="Passages to retrieve (default retrieval.k)."),
     user_groups: str = typer.Option(None, "--user-groups", help="Comma-separated ACL groups (default: public only)."),
-    backend: str = typer.Option(None, "--backend", help="LLM backend: none | openai | local (default llm.backend)."),
+    backend: str = typer.Option(None, "--backend", help="LLM backend: none | llamacpp | openai | local (default llm.backend)."),
     model_path: Path = typer.Option(None, "--model-path", help="local: a transformers model folder."),
     adapter_path: Path = typer.Option(None, "--adapter-path", help="local: a PEFT adapter folder."),
     base_url: str = typer.Option(None, "--base-url", help="openai: server URL, e.g. http://host:8000/v1."),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import ConfigOpt, IndexOpt, console, fail, print_json, settings_from
+from assistant.cli.common import ConfigOpt, IndexOpt, console, fail, parse_groups, print_json, settings_from
 
 feedback_app = typer.Typer(help="User feedback collected by the UI and the Slack bot.", no_args_is_help=True)
 
@@ -73,16 +73,20 @@ def feedback_export(
     config: Path = ConfigOpt,
     data_dir: Path = typer.Option(None, "--data-dir", help="Where feedback.sqlite lives (default .chipassist)."),
     json_out: bool = typer.Option(False, "--json"),
+    groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups whose answers may be exported "
+                                                      "(default: only answers built from public passages)."),
 ) -> None:
-    """Write the preference dataset (DPO pairs) and all rated answers (KTO rows) as JSONL."""
+    """Write the preference dataset (DPO pairs) and all rated answers (KTO rows) as JSONL, each row with its ACL."""
     from assistant.feedback import FeedbackStore
 
     settings = settings_from(None, config, data_dir=data_dir)
     if not settings.feedback_db.is_file():
         fail(f"no feedback database at {settings.feedback_db} (nothing has been rated yet)", code=1)
-    counts = FeedbackStore(settings.feedback_db).export(out)
+    counts = FeedbackStore(settings.feedback_db).export(out, parse_groups(groups))
     if json_out:
         print_json({"out": str(out), **counts})
     else:
         console.print(f"wrote {counts['preferences']} preference pairs to {out / 'preferences.jsonl'} "
-                      f"and {counts['ratings']} rated answers to {out / 'ratings.jsonl'}")
+                      f"and {counts['ratings']} rated answers to {out / 'ratings.jsonl'}"
+                      + (f"; {counts['withheld']} rated answers withheld (outside --groups, or logged without "
+                         f"an ACL)" if counts["withheld"] else ""))

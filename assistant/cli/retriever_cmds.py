@@ -1,6 +1,7 @@
 """`chipassist retriever`: fine-tune the dense retriever on the indexed corpus, and compare it with the base.
 
     chipassist retriever gen-pairs --index DIR [--out pairs.jsonl] [--backend openai --base-url URL] [--max-pairs N]
+                                   [--groups team]   # default: public chunks only
     chipassist retriever train --pairs pairs.jsonl --out models/tuned [--base-model DIR] [--loss mnrl|cached|gist]
     chipassist retriever eval --index DIR --queries FILE.jsonl --model models/tuned [--json]
     chipassist retriever eval --index DIR --queries FILE.jsonl --tuned-index DIR2   # already re-embedded
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import (ConfigOpt, IndexOpt, JsonOpt, console, eval_inputs, fail, open_index, print_json,
-                                  settings_from)
+from assistant.cli.common import (ConfigOpt, IndexOpt, JsonOpt, console, eval_inputs, fail, open_index,
+                                  parse_groups, print_json, settings_from)
 
 retriever_app = typer.Typer(help="Fine-tune the dense retriever on your corpus.", no_args_is_help=True)
 
@@ -40,9 +41,12 @@ def gen_pairs(
     llm_model: str = typer.Option(None, "--llm-model", help="Model name on that server (default: its first)."),
     max_pairs: int = typer.Option(3000, "--max-pairs", help="Total (query, chunk) pairs."),
     negatives: int = typer.Option(1, "--negatives", help="Hard negatives per pair."),
+    groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups whose chunks may become training "
+                                                      "text (default: public chunks only)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Generate (query, chunk, hard negatives) pairs from an index, with a held-out split."""
+    """Generate (query, chunk, hard negatives) pairs from an index's chunks visible to --groups, with a held-out
+    split; every row records its ACL."""
     from pydantic import ValidationError
 
     from retriever.finetune.config import PairsConfig
@@ -51,7 +55,7 @@ def gen_pairs(
     settings = settings_from(index, config)
     try:
         cfg = PairsConfig(backend=backend, base_url=base_url, llm_model=llm_model, max_pairs=max_pairs,
-                          num_negatives=negatives)
+                          num_negatives=negatives, groups=sorted(parse_groups(groups)) if groups else None)
     except ValidationError as e:
         _bad_option(e)
     idx = open_index(settings.index_dir)

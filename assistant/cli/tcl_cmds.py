@@ -2,7 +2,9 @@
 
     chipassist tcl generate "synthesize uart.v, report cells" --tool yosys --design uart.v -o flow.tcl
     chipassist tcl check flow.tcl --tool yosys --design uart.v [--json]   # exit 1 when a check fails
-    chipassist tcl commands --tool openroad [NAME]
+    chipassist tcl commands --tool openroad [NAME] [--index DIR [--groups team]]
+
+With --index, OpenROAD commands are also learnt from the index's docs visible to --groups (default: public).
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from rich.table import Table
 from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, parse_groups, print_json, settings_from
 
 ToolOpt = typer.Option("yosys", "--tool", help="yosys or openroad.")
+GroupsOpt = typer.Option(None, "--groups", help="Comma-separated ACL groups: with --index, learn commands only from "
+                                                "docs they may see (default: public docs only).")
 DesignOpt = typer.Option(None, "--design", help="Design file or folder copied into the sandbox (repeatable; "
                                                  "a folder keeps its name: rtl/uart.v).")
 
@@ -32,7 +36,10 @@ def _print_check(check) -> None:
         if i.problem in ADVISORY:
             console.print(f"[yellow]line {i.line}[/] {what}  [dim]({escape(i.suggestion or '')})[/]")
             continue
-        hint = f"  [dim](did you mean: {escape(i.suggestion)})[/]" if i.suggestion else ""
+        if i.problem == "unsafe":
+            hint = f"  [dim]({escape(i.suggestion or '')})[/]"
+        else:
+            hint = f"  [dim](did you mean: {escape(i.suggestion)})[/]" if i.suggestion else ""
         console.print(f"[red]line {i.line}[/] {what}{hint}")
     run = check.run
     if not run.ran:
@@ -57,17 +64,25 @@ def register(app: typer.Typer) -> None:
                   timeout: float = typer.Option(120.0, "--timeout", help="Seconds before the tool is killed."),
                   no_run: bool = typer.Option(False, "--no-run", help="Levels 1-2 only."),
                   index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
-                                                                   "index's OpenROAD-format docs.")) -> None:
+                                                                   "index's OpenROAD-format docs."),
+                  groups: str = GroupsOpt) -> None:
         """Check a script: syntax, commands and options, and a sandboxed run of the tool."""
+        from pydantic import ValidationError
+
         from assistant.tcl.check import TclInputError, check_script, read_script
         from assistant.tcl.run import RunConfig
 
+        try:
+            run_config = RunConfig(timeout_s=timeout)
+        except ValidationError as e:
+            fail(f"--timeout: {e.errors()[0]['msg'].lower()} (seconds before the tool is killed, got {timeout:g})")
         try:
             # in the sandbox the script keeps its folder's name (flows/synth.tcl), so scripts that find
             # their RTL relative to themselves work with --design rtl
             where = f"{file.resolve().parent.name}/{file.name}"
             result = check_script(read_script(file), tool=tool, design=design or None, run=not no_run,
-                                  run_config=RunConfig(timeout_s=timeout), index_dir=index, script_name=where)
+                                  run_config=run_config, index_dir=index, script_name=where,
+                                  user_groups=parse_groups(groups))
         except TclInputError as e:
             fail(str(e))
         except FileNotFoundError as e:
@@ -84,8 +99,11 @@ def register(app: typer.Typer) -> None:
                      out: Path = typer.Option(None, "-o", "--out", help="Write the script here."),
                      rounds: int = typer.Option(2, "--rounds", min=0, max=10, help="Repair rounds."),
                      json: bool = JsonOpt, index: Path = IndexOpt, config: Path = ConfigOpt,
-                     backend: str = typer.Option(None, "--backend", help="none, openai or local."),
-                     groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups.")) -> None:
+                     backend: str = typer.Option(None, "--backend", help="none, llamacpp, openai or local."),
+                     groups: str = typer.Option(None, "--groups", help="Comma-separated ACL groups."),
+                     run_unsafe: bool = typer.Option(False, "--run-unsafe", help="Also run a generated script that "
+                                                     "lint flags unsafe (exec, sockets, ...); it still runs in "
+                                                     "the sandbox.")) -> None:
         """Write a Tcl script for TASK, checked by the real tool and repaired for up to N rounds."""
         from assistant.service import Assistant
         from assistant.tcl.check import TclInputError
@@ -93,7 +111,7 @@ def register(app: typer.Typer) -> None:
         bot = Assistant(settings_from(index, config, llm={"backend": backend}))
         try:
             gen = bot.tcl_generate(task, tool=tool, design=design or None, rounds=rounds,
-                                   user_groups=parse_groups(groups))
+                                   user_groups=parse_groups(groups), run_unsafe=run_unsafe)
         except TclInputError as e:
             fail(str(e))
         if out is not None and gen.script is not None:
@@ -115,13 +133,14 @@ def register(app: typer.Typer) -> None:
     def commands_cmd(tool: str = ToolOpt, name: str = typer.Argument(None, help="Show one command's options."),
                      json: bool = JsonOpt,
                      index: Path = typer.Option(None, "--index", help="Also learn OpenROAD commands from this "
-                                                                      "index's OpenROAD-format docs.")) -> None:
-        """List the commands (and options) ChipAssist knows for a tool."""
+                                                                      "index's OpenROAD-format docs."),
+                     groups: str = GroupsOpt) -> None:
+        """List the commands (and options) ChipAssist knows for a tool (from --index: docs visible to --groups)."""
         from assistant.tcl.commands import get_db
         from assistant.tcl.yosys_db import YosysNotFound
 
         try:
-            db = get_db(tool, index_dir=index)
+            db = get_db(tool, index_dir=index, user_groups=parse_groups(groups))
         except (ValueError, YosysNotFound, FileNotFoundError) as e:
             fail(str(e))
         specs = list(db.commands.values()) if name is None else [db.get(name)]

@@ -11,7 +11,7 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str
 
 @runtime_checkable
 class LLM(Protocol):
-    name: str  # backend name: "openai" | "local"
+    name: str  # backend name: "openai" | "local" | "llamacpp"
     model: str  # model id or folder name, recorded with feedback
     context_tokens: int
 
@@ -36,4 +36,8 @@ def get_llm(config: LLMConfig) -> LLM | None:
         from assistant.llm.local_backend import LocalBackend
 
         return LocalBackend(config)
+    if config.backend == "llamacpp":
+        from assistant.llm.llamacpp_backend import LlamaCppBackend
+
+        return LlamaCppBackend(config)
     raise ValueError(f"llm.backend: unknown backend {config.backend!r}")

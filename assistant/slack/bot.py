@@ -101,7 +101,8 @@ class SlackBot:
             if kind not in {"technical", "managerial", "assignment", "all"}:
                 return "help", f"Unknown summary kind `{escape(kind)}`: use technical, managerial, assignment or all.", None
             try:
-                summary = self.assistant.bug_summary(args[0], kind=kind)
+                # the caller's groups, as for questions: an unknown user (allowed in) sees public bugs only
+                summary = self.assistant.bug_summary(args[0], kind=kind, user_groups=groups)
             except KeyError as e:
                 return "error", escape(f"No bug `{args[0]}` is imported: {e.args[0] if e.args else ''}"), None
             return "bug", format_bug(summary), summary
@@ -122,8 +123,10 @@ class SlackBot:
         elif mode in {"tcl", "bug"} and result is not None:
             text = result.script or result.message if mode == "tcl" else "\n".join(result.sections.values())
             question = result.task if mode == "tcl" else f"bug {result.bug_id}"
+            # the ACL goes with the text, so `feedback export` never exports it to someone outside its groups
+            where = {"sources": [s.model_dump() for s in result.sources]} if mode == "tcl" else {"acl": result.acl}
             self.feedback.record_answer({"question": question, "text": text or "", "backend": result.backend,
-                                         "model": result.model}, client="slack", user=user, mode=mode,
+                                         "model": result.model, **where}, client="slack", user=user, mode=mode,
                                         external_ref=f"{channel}:{ts}")
 
     def on_reaction(self, event: dict[str, Any]) -> bool:

@@ -1,8 +1,10 @@
 """The three-level Tcl check behind `chipassist tcl check` and the generation repair loop.
 
 1. syntax (:mod:`assistant.tcl.syntax`), 2. commands and options (:mod:`assistant.tcl.lint`),
-3. a sandboxed run in the real tool (:mod:`assistant.tcl.run`; only where the tool is installed and
-the syntax is sound; otherwise ``run.skipped_reason`` says why).
+3. a sandboxed run in the real tool (:mod:`assistant.tcl.run`; only where the tool is installed, the
+sandbox can be set up and the syntax is sound; otherwise ``run.skipped_reason`` says why). A script
+with ``unsafe`` lint findings (exec, sockets, writes outside the sandbox...) fails the check; it is
+still run (confined) unless ``run_unsafe=False``, which generation uses for the scripts it writes.
 
     result = check_script(Path("flow.tcl").read_text(), tool="yosys", design=Path("top.v"))
     result.ok, result.model_dump()      # {"ok", "syntax", "lint", "run"}
@@ -15,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.tcl.commands import TOOLS, get_db
-from assistant.tcl.lint import ADVISORY, lint_script
+from assistant.tcl.lint import ADVISORY, lint_script, unsafe_issues
 from assistant.tcl.run import SCRIPT_NAME, RunConfig, run_script
 from assistant.tcl.syntax import check_syntax
 from assistant.tcl.yosys_db import YosysNotFound
@@ -66,10 +68,14 @@ def design_paths(design: Path | str | list[Path] | None) -> list[Path]:
 def check_script(script: str | bytes, *, tool: str = "yosys", design: Path | list[Path] | None = None,
                  run: bool = True, run_config: RunConfig | None = None, data_dir: Path | None = None,
                  index_dir: Path | None = None, artifacts_dir: Path | None = None,
-                 script_name: str = SCRIPT_NAME) -> CheckResult:
+                 script_name: str = SCRIPT_NAME, user_groups=None, run_unsafe: bool = True,
+                 secrets: list[str] = ()) -> CheckResult:
     """Check a Tcl script for ``tool`` at all three levels; ``ok`` only if every level passed
     (advisory lint findings, such as commands a sourced file may define, do not fail it).
-    ``script_name`` places the script in the sandbox (see :func:`assistant.tcl.run.run_script`)."""
+    Commands learnt from ``index_dir`` come only from chunks visible to ``user_groups`` (None: public only).
+    ``script_name`` places the script in the sandbox (see :func:`assistant.tcl.run.run_script`).
+    ``run_unsafe=False`` skips the run of a script with unsafe findings (a generated one: the user did
+    not write it). ``secrets`` are values to redact from the run's output (the server's keys and tokens)."""
     if tool not in TOOLS:
         raise TclInputError(f"tool: unknown tool {tool!r} (choose from {', '.join(TOOLS)})")
     if isinstance(script, bytes):
@@ -80,7 +86,7 @@ def check_script(script: str | bytes, *, tool: str = "yosys", design: Path | lis
 
     syntax = check_syntax(script)
     try:
-        lint = lint_script(script, get_db(tool, data_dir, index_dir))
+        lint = lint_script(script, get_db(tool, data_dir, index_dir, user_groups))
         lint_note = None
     except YosysNotFound as e:
         lint, lint_note = [], f"{e}: command check and run skipped"
@@ -90,8 +96,12 @@ def check_script(script: str | bytes, *, tool: str = "yosys", design: Path | lis
         result_run = RunResult(ran=False, tool=tool, skipped_reason="run not requested")
     elif syntax:
         result_run = RunResult(ran=False, tool=tool, skipped_reason="syntax errors: not run")
+    elif not run_unsafe and (unsafe := unsafe_issues(lint)):
+        where = ", ".join(f"{i.command} at line {i.line}" for i in unsafe[:5])
+        result_run = RunResult(ran=False, tool=tool, skipped_reason=f"not run: the script uses unsafe constructs "
+                               f"({where}); it runs only when asked explicitly (and then in the sandbox)")
     else:
         result_run = run_script(script, tool=tool, design=designs, config=run_config, artifacts_dir=artifacts_dir,
-                                script_name=script_name)
+                                script_name=script_name, secrets=secrets)
     failing = [i for i in lint if i.problem not in ADVISORY]
     return CheckResult(ok=not syntax and not failing and result_run.ok, syntax=syntax, lint=lint, run=result_run)

@@ -23,8 +23,9 @@ from pydantic import BaseModel, Field
 
 TOOLS = ("yosys", "openroad")
 
-# Used only when tclsh is not installed: the Tcl 8.6 core commands most scripts use.
-_FALLBACK_BUILTINS = """after append apply array binary break catch cd clock close concat continue dict encoding eof
+# The Tcl 8.6 core commands most scripts use: the fallback when tclsh is not installed, and names a
+# documentation parser must never take for a tool's command (`set x [get_nets ...]` is not a signature).
+TCL_CORE_COMMANDS = """after append apply array binary break catch cd clock close concat continue dict encoding eof
 error eval exec exit expr fconfigure file flush for foreach format gets glob global if incr info interp join
 lappend lassign lindex linsert list llength lmap load lrange lrepeat lreplace lreverse lsearch lset lsort namespace
 open package pid proc puts pwd read regexp regsub rename return scan seek set source split string subst switch tell
@@ -45,6 +46,9 @@ class CommandSpec(BaseModel):
     options: list[OptionSpec] = Field(default_factory=list)
     source: str = ""  # where it was learnt: "yosys help" or a README path
     check_options: bool = True  # False when only the name is known (options unknown, so never flagged)
+    # Spellings the docs use but the command's synopsis lacks (an options table saying `-root_buffer`
+    # where the synopsis, what the tool parses, says `-root_buf`): recorded, never accepted as options.
+    doc_only_options: list[str] = Field(default_factory=list)
 
     def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
@@ -94,12 +98,14 @@ def tcl_builtins() -> frozenset[str]:
             return frozenset(out.split())
         except (OSError, subprocess.SubprocessError):
             pass
-    return frozenset(_FALLBACK_BUILTINS)
+    return frozenset(TCL_CORE_COMMANDS)
 
 
-def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = None) -> CommandDB:
+def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = None,
+           user_groups=None) -> CommandDB:
     """The command database for ``tool``: yosys's from the installed binary (cached under data_dir);
-    OpenROAD's from the shipped JSON plus the OpenROAD-format docs in the index at ``index_dir``."""
+    OpenROAD's from the shipped JSON plus the OpenROAD-format docs in the index at ``index_dir`` that are
+    visible to ``user_groups`` (None: public only)."""
     if tool == "yosys":
         from assistant.tcl.yosys_db import load_yosys_db
 
@@ -107,5 +113,5 @@ def get_db(tool: str, data_dir: Path | None = None, index_dir: Path | None = Non
     if tool == "openroad":
         from assistant.tcl.openroad_db import load_openroad_db
 
-        return load_openroad_db(Path(index_dir) if index_dir else None)
+        return load_openroad_db(Path(index_dir) if index_dir else None, user_groups)
     raise ValueError(f"tool: unknown tool {tool!r} (choose from {', '.join(TOOLS)})")

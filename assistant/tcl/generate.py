@@ -4,11 +4,20 @@
                           design=Path("uart.v"), rounds=2)
     gen.script, gen.check.ok, gen.rounds_used, gen.sources
 
-The prompt carries (a) the entries of the tool's command database that look relevant (real option
-names, so the model has no reason to invent them) and (b) retrieved documentation and example scripts.
-Each round's check problems (syntax, lint, the tool's own errors with their lines) are fed back for up
-to ``rounds`` repairs. With the `none` backend (``bot.llm is None``) no script is written: the result
+The prompt is kept short for small models on CPUs (every 100 prompt tokens cost ~1 s there): the task, the
+design files as the sandbox has them with their modules and likely top, the entries of the tool's command
+database that look relevant (real option names, so the model has no reason to invent them), the lines of
+retrieved example scripts that use those commands (not whole flows of other designs, which small models copy
+file names and variables from), the query-matching window of retrieved documentation, and a three-line form.
+Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits`; the problems left (syntax,
+lint, the tool's own errors with their lines) go back to the model with the numbered script, for up to
+``rounds`` repairs. With the `none` backend (``bot.llm is None``) no script is written: the result
 carries the references and example scripts as sources, with a message saying so.
+
+A generated script is the model's, not the user's, and the model may have copied a poisoned example:
+one with ``unsafe`` findings (exec, sockets, writes outside the sandbox...) is never run unless the
+caller passes ``run_unsafe=True`` (the user asked explicitly); the finding goes back to the model as a
+problem to repair, and even an allowed run is confined.
 """
 from __future__ import annotations
 
@@ -16,8 +25,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
+from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
 
@@ -83,7 +94,8 @@ def _retrieved_sources(bot, task: str, tool: str, user_groups, k: int) -> tuple[
         else:
             c = hit.chunk
             src = Source(n=0, chunk_id=c.id, path=c.source, title=c.title, snippet=c.text[:1500],
-                         score=float(hit.score), kind=c.kind, start_line=c.start_line, end_line=c.end_line)
+                         score=float(hit.score), kind=c.kind, start_line=c.start_line, end_line=c.end_line,
+                         acl=list(c.acl))
         if src.kind in ("tcl", "docs", ""):
             sources.append(src)
     return [s.model_copy(update={"n": i + 1}) for i, s in enumerate(sources[:k])], ""
@@ -100,20 +112,90 @@ def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
     return names[:limit]
 
 
+_MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
+_HDL = {".v", ".sv", ".vh", ".svh"}
+
+
+def design_modules(designs: list[Path]) -> tuple[list[str], list[str]]:
+    """(modules defined in the design files, likely tops: those no other file instantiates)."""
+    texts: dict[str, str] = {}
+    for p in designs:
+        for f in ([p] if p.is_file() else sorted(p.rglob("*"))):
+            if f.is_file() and f.suffix in _HDL and f.stat().st_size < 2_000_000:
+                texts[str(f)] = f.read_text(encoding="utf-8", errors="replace")
+    modules = [m for t in texts.values() for m in _MODULE.findall(t)]
+    used = {m for m in modules for t in texts.values()
+            if re.search(rf"^\s*{re.escape(m)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", t, re.M)}
+    return modules, [m for m in modules if m not in used]
+
+
+# A tiny example of the expected form, about no real design: small models copy whole example flows of other
+# designs (their file names, their env variables) when shown them, but do copy a form they are shown.
+_FORM = {
+    "yosys": "yosys read_verilog top.v sub.v\nyosys synth -top top\nyosys tee -o top_stat.txt stat\n"
+             "yosys write_verilog -noattr top_netlist.v",
+    "openroad": "read_lef tech.lef\nread_liberty cells.lib\nread_verilog top.v\nlink_design top",
+}
+_PATHY = re.compile(r"\$|::env|[\w.-]+/[\w./-]+|\.(?:v|sv|json|lef|lib|def|blif|edif)\b")
+
+
+def usage_lines(refs: list[Source], specs: list[CommandSpec], tool: str, limit: int = 10) -> list[str]:
+    """Lines of the retrieved example scripts that use the offered commands, minus file names and variables
+    of other designs: the model sees how options are used, not a flow to copy."""
+    names = {s.name for s in specs}
+    seen, out = set(), []
+    for ref in refs:
+        if ref.kind != "tcl":
+            continue
+        for line in ref.snippet.splitlines():
+            text = line.strip()
+            words = text.split()
+            if not words or text.startswith("#") or _PATHY.search(text):
+                continue
+            cmd = words[1] if tool == "yosys" and words[0] == "yosys" and len(words) > 1 else words[0]
+            if cmd in names and text not in seen:
+                seen.add(text)
+                out.append(text)
+    return out[:limit]
+
+
+def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
+    """The query-matching window of each retrieved documentation passage (not whole chunks)."""
+    from assistant.qa import make_snippet
+
+    return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
+
+
 def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
-    files = ", ".join(_sandbox_names(designs)) or "(none given)"
-    system = (f"You write short, correct Tcl scripts for {tool}. Use only the commands and options listed in the "
-              f"command reference; never invent options. {_TOOL_RULES[tool]} The design files are in the "
-              f"current directory: {files}. Answer with exactly one ```tcl code block.")
-    reference = "\n".join(describe(s) for s in specs)
-    examples = "\n\n".join(f"[{s.n}] {s.path} ({s.title}):\n{s.snippet}" for s in refs)
-    user = f"Task: {task}\n\nCommand reference ({tool}):\n{reference}\n\nDocumentation and example scripts:\n{examples}"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    files = " ".join(_sandbox_names(designs)) or "(none given)"
+    modules, tops = design_modules(designs)
+    system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
+              "options from the command list; never invent any. Use exactly the file names given. Answer with "
+              "one ```tcl code block and nothing else.")
+    parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
+    if modules:
+        parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
+    parts.append(f"Commands ({tool}):\n" + "\n".join(describe(s, max_options=12) for s in specs))
+    usage = usage_lines(refs, specs, tool)
+    if usage:
+        parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
+    notes = _doc_notes(refs, task)
+    if notes:
+        parts.append("Documentation:\n" + "\n".join(notes))
+    parts.append(f"Form of the answer (another design):\n```tcl\n{_FORM[tool]}\n```")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _budget(llm) -> int:
+    """60% of the context, and on CPU backends about 1.3x their Q&A prompt budget (the command list is long)."""
+    config = getattr(llm, "config", None)
+    small = getattr(config, "prompt_tokens", None) or getattr(llm, "default_prompt_tokens", None)
+    return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.3) if small else 10**9))
 
 
 def _fit(llm, task, tool, designs, specs, refs, repair: list[dict] | None = None) -> list[dict]:
-    """Drop examples, then reference lines, until the prompt (with any repair turns) leaves room for the answer."""
-    budget = max(64, int(llm.context_tokens * 0.6))
+    """Drop examples, then reference lines, until the prompt (with any repair turns) fits the model's budget."""
+    budget = _budget(llm)
     refs, specs = list(refs), list(specs)
     while True:
         messages = _prompt(task, tool, designs, specs, refs) + list(repair or [])
@@ -125,25 +207,42 @@ def _fit(llm, task, tool, designs, specs, refs, repair: list[dict] | None = None
             specs.pop()
 
 
+def numbered(script: str) -> str:
+    return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(script.rstrip("\n").split("\n"), 1))
+
+
 def problems_text(check: CheckResult, max_items: int = 12) -> str:
     """The check's findings as a list the model can act on."""
     lines = [f"- line {s.line}: syntax: {s.message}" for s in check.syntax]
     for i in check.lint:
         what = f"{i.problem.replace('_', ' ')}: {i.command}" + (f" {i.option}" if i.option else "")
-        lines.append(f"- line {i.line}: {what}" + (f" (valid: {i.suggestion})" if i.suggestion else ""))
+        hint = i.suggestion if i.problem == UNSAFE else f"valid: {i.suggestion}"
+        lines.append(f"- line {i.line}: {what}" + (f" ({hint})" if i.suggestion else ""))
     for e in check.run.errors:
         lines.append(f"- line {e.get('line') or '?'}: {check.run.tool} error: {e.get('message')}")
     return "\n".join(lines[:max_items]) + (f"\n- ... and {len(lines) - max_items} more" if len(lines) > max_items else "")
 
 
 def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[Path] | None = None,
-                    rounds: int = 2, user_groups: Iterable[str] | None = None) -> TclGeneration:
-    """Write a checked Tcl script for ``task`` (see the module docstring)."""
+                    rounds: int = 2, user_groups: Iterable[str] | None = None,
+                    references: bool = True, run_unsafe: bool = False) -> TclGeneration:
+    """Write a checked Tcl script for ``task`` (see the module docstring).
+
+    Each model answer first gets the deterministic fix-its (:mod:`assistant.tcl.fixits`); only what they
+    cannot settle goes back to the model, with the exact problems and the numbered script, for up to
+    ``rounds`` repairs. ``references=False`` leaves retrieved documentation and scripts out of the prompt
+    (the command list stays), for measuring what retrieval adds. ``run_unsafe=True`` runs a script with
+    unsafe findings too (in the sandbox): only when the user asked for it.
+    """
+    from assistant.tcl.fixits import apply_fixits
+
     designs = design_paths(design)
     settings = getattr(bot, "settings", None)
     k = settings.retrieval.k if settings else 5
     data_dir = settings.data_dir if settings else None
-    refs, note = _retrieved_sources(bot, task, tool, user_groups, k)
+    secrets = secret_values(settings) if settings else []
+    refs, note = _retrieved_sources(bot, task, tool, user_groups, k) if references else ([], "")
+    db = None
     try:
         db = get_db(tool, data_dir)
         specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in refs))
@@ -165,16 +264,25 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         except Exception as e:  # the backend failed: return what we have, saying so
             result.message = f"the LLM failed in round {attempt}: {type(e).__name__}: {e}"
             return result
-        result.script = extract_script(answer)
-        result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir)
+        result.attempts = attempt + 1
+        script = extract_script(answer)
+        if db is not None:
+            script, fixes = apply_fixits(script, db)
+            result.fixes += [f"round {attempt}, {f}" for f in fixes]
+        result.script = script
+        result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
+                                    run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
         if result.check.ok:
             break
         if attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
-                      {"role": "user", "content": "The checker found these problems:\n" + problems_text(result.check)
-                       + "\nReturn the corrected complete script in one ```tcl block."}]
+                      {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
+                       + "\n\nProblems:\n" + problems_text(result.check)
+                       + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
             messages = _fit(llm, task, tool, designs, specs, refs, repair)
     status = "passed all checks" if result.check.ok else "still has problems (see check)"
-    result.message = f"script {status} after {result.rounds_used} repair round(s)" + (f"; {note}" if note else "")
+    fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
+    result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"
+                      + (f"; {note}" if note else ""))
     return result

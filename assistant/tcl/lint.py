@@ -6,7 +6,8 @@ options checked: unknown option, missing value, missing required option, each wi
 valid names suggested. yosys's Tcl mode calls passes as ``yosys synth -top top``; bare ``synth`` works
 only after ``yosys -import``, and is reported otherwise (yosys answers "invalid command name").
 In a script that ``source``s other files, an unknown command is only advisory (``unverified_command``,
-see ADVISORY): the sourced file may define it.
+see ADVISORY): the sourced file may define it. Constructs that reach outside the tool (``exec``,
+``socket``, writes outside the sandbox...) are ``unsafe`` findings (:mod:`assistant.tcl.unsafe`).
 
     issues = lint_script(open("flow.tcl").read(), get_db("yosys"))
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 
 from assistant.tcl.commands import CommandDB, CommandSpec, tcl_builtins
+from assistant.tcl.unsafe import UNSAFE, find_unsafe
 from assistant.tcl.words import Command, Word, walk
 from assistant.tcl.yosys_db import is_wrapper
 from assistant.types import LintIssue
@@ -125,4 +127,13 @@ def lint_script(script: str, db: CommandDB) -> list[LintIssue]:
             extra = sorted(builtins | procs)
             issues.append(LintIssue(line=cmd.line, command=bare, problem="unknown_command",
                                     suggestion=_suggest(db.suggest_command(bare, extra=extra))))
+    unsafe = find_unsafe(script, db.tool)
+    flagged = {(i.line, i.command) for i in unsafe}
+    # `exec ...` is reported as unsafe, not also as an unknown command
+    issues = [i for i in issues if (i.line, i.command) not in flagged] + unsafe
     return sorted(issues, key=lambda x: x.line)
+
+
+def unsafe_issues(issues: list[LintIssue]) -> list[LintIssue]:
+    """The findings that make a script unsafe to run unasked (see :mod:`assistant.tcl.unsafe`)."""
+    return [i for i in issues if i.problem == UNSAFE]

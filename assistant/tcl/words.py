@@ -329,21 +329,49 @@ def walk(text: str) -> tuple[list[Command], list[ParseError]]:
 
     Errors from all levels are returned together, each with its line in ``text``.
     """
+    commands, _, errors, _ = _walk(text, data=False)
+    return commands, errors
+
+
+def walk_data(text: str) -> tuple[list[Command], bool]:
+    """The commands hidden in braced words that are not bodies: lists, strings, `expr`/`if` conditions,
+    `after` and `trace` scripts. Any of them may be run as a script at run time (``set x {exec ls};
+    eval $x``), so a safety check looks at them too; their parse errors are ignored (most are data).
+    The second value is False when braces nest too deeply to look at every level (each level is parsed
+    again, so the work is bounded to a few times the script's length)."""
+    _, hidden, _, complete = _walk(text, data=True)
+    return hidden, complete
+
+
+def _walk(text: str, data: bool) -> tuple[list[Command], list[Command], list[ParseError], bool]:
     parser = _Parser(text)  # one parser: its line table is built once, not per body
     top, _, _ = parser.script(0, len(text), nested=False)
     commands: list[Command] = []
+    hidden: list[Command] = []
     errors = list(parser.errors)
-    pending = [top]
+    pending: list[tuple[Script, bool]] = [(top, False)]
+    budget, complete = 8 * len(text) + 10_000, True  # characters re-parsed as data
     while pending:
-        script = pending.pop()
+        script, in_data = pending.pop()
         for cmd in script.commands:
-            commands.append(cmd)
+            (hidden if in_data else commands).append(cmd)
             for word in cmd.words:
-                pending.extend(word.substitutions)
-            for body in body_words(cmd):
+                pending.extend((sub, in_data) for sub in word.substitutions)
+            bodies = body_words(cmd)
+            for body in bodies:
                 inner = parser.body(body)
-                errors.extend(inner.errors)
-                pending.append(inner)
+                if not in_data:
+                    errors.extend(inner.errors)
+                pending.append((inner, in_data))
+            if data:
+                for word in cmd.words:
+                    if word.kind == "braced" and all(word is not b for b in bodies):
+                        budget -= len(word.text)
+                        if budget < 0:
+                            complete = False
+                            break
+                        pending.append((parser.body(word), True))
     commands.sort(key=lambda c: c.line)
+    hidden.sort(key=lambda c: c.line)
     errors.sort(key=lambda e: e.line)
-    return commands, errors
+    return commands, hidden, errors, complete

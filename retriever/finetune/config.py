@@ -26,6 +26,8 @@ class PairsConfig(BaseModel):
             false negative (as in ``sentence_transformers.util.mine_hard_negatives``).
         near_duplicate: word-shingle Jaccard similarity above which a candidate is the positive's duplicate.
         backend: ``derived`` (queries from structure) or ``openai`` (an OpenAI-compatible LLM server).
+        groups: ACL groups whose chunks may become training text (positives and negatives); None: public
+            chunks only, as adaptation's ``data.acl_groups`` (``corpora.types.visible``).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -42,6 +44,7 @@ class PairsConfig(BaseModel):
     backend: Literal["derived", "openai"] = "derived"
     base_url: str | None = None
     llm_model: str | None = None
+    groups: list[str] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "PairsConfig":

@@ -12,7 +12,11 @@ Each query gets hard negatives mined with the index's own model and vectors (the
 ``sentence_transformers.util.mine_hard_negatives`` without re-embedding the corpus): the nearest chunks that
 are not the positive, minus false negatives (same section of the same source, near-duplicate text, or a
 score within ``relative_margin`` of the positive's). Whole source documents go to a held-out split.
-Output: one JSON object per line ``{query, positive, chunk_id, source, kind, negatives, negative_ids, split}``.
+Output: one JSON object per line ``{query, positive, chunk_id, source, kind, negatives, negative_ids, split, acl}``.
+
+ACLs: only chunks visible to ``PairsConfig.groups`` (None: public only; ``corpora.types.visible``) are read,
+as positives, negatives or random fill, and every row records ``acl``, the strictest ACL of its texts. A
+model trained on the pairs may reproduce their text, so restricted text is used only when asked for.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpora.types import Chunk
+from corpora.types import Chunk, strictest, visible
 from retriever.finetune.config import PairsConfig
 from retriever.finetune.templates import derive_queries
 
@@ -43,12 +47,13 @@ class PairsReport:
     heldout: int = 0
     chunks_sampled: int = 0
     negatives: int = 0
+    acl_skipped: int = 0  # chunks of the index not visible to the configured groups (never read)
     filtered: Counter = field(default_factory=Counter)  # false negatives dropped, by reason
     kinds: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {"pairs": self.pairs, "train": self.train, "heldout": self.heldout,
-                "chunks_sampled": self.chunks_sampled, "negatives": self.negatives,
+                "chunks_sampled": self.chunks_sampled, "negatives": self.negatives, "acl_skipped": self.acl_skipped,
                 "filtered": dict(self.filtered), "kinds": dict(self.kinds)}
 
 
@@ -61,10 +66,13 @@ def generate_pairs(index, config: PairsConfig | None = None, *, progress: bool =
                    ) -> tuple[list[dict], PairsReport]:
     """Pairs (with hard negatives and a split) for every usable chunk of ``index``, up to ``max_pairs``."""
     config = config or PairsConfig()
-    chunks = [c for c in index.chunks() if len(c.text.strip()) >= config.min_chunk_chars]
+    every = list(index.chunks())
+    allowed = [c for c in every if visible(c.acl, config.groups)]
+    chunks = [c for c in allowed if len(c.text.strip()) >= config.min_chunk_chars]
     if not chunks:
         raise PairsError(f"index {index.index_dir} has no chunk text to derive queries from "
-                         f"(no chunk of at least {config.min_chunk_chars} characters)")
+                         f"(no chunk of at least {config.min_chunk_chars} characters"
+                         f"{' visible to groups ' + str(config.groups or ['public']) if len(allowed) < len(every) else ''})")
     if len(chunks) < 4:
         raise PairsError(f"index {index.index_dir} has only {len(chunks)} usable chunks: too small a corpus "
                          f"to fine-tune on (keep the base model)")
@@ -72,7 +80,7 @@ def generate_pairs(index, config: PairsConfig | None = None, *, progress: bool =
     queries = _queries(chunks, config, rng, progress)
     if len(queries) < 2:
         raise PairsError(f"index {index.index_dir}: only {len(queries)} queries could be derived")
-    report = PairsReport(chunks_sampled=len({c.id for _, c in queries}))
+    report = PairsReport(chunks_sampled=len({c.id for _, c in queries}), acl_skipped=len(every) - len(allowed))
     heldout = _heldout_sources(sorted({c.source for _, c in queries}), config, rng)
     negatives = mine_negatives(index, queries, config, report, progress=progress)
     rows = []
@@ -80,7 +88,8 @@ def generate_pairs(index, config: PairsConfig | None = None, *, progress: bool =
         split = "heldout" if chunk.source in heldout else "train"
         rows.append({"query": query, "positive": embed_text(chunk), "chunk_id": chunk.id,
                      "source": chunk.source, "kind": chunk.kind, "negatives": [embed_text(n) for n in negs],
-                     "negative_ids": [n.id for n in negs], "split": split})
+                     "negative_ids": [n.id for n in negs], "split": split,
+                     "acl": strictest(chunk.acl, *(n.acl for n in negs))})
         report.kinds[chunk.kind] += 1
         report.negatives += len(negs)
     report.pairs = len(rows)
@@ -144,8 +153,8 @@ def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig,
         keep: list[Chunk] = []
         for vid, score in zip(ids[i], scores[i]):
             cand = rows.get(int(vid))
-            if cand is None or len(keep) >= config.num_negatives:
-                continue
+            if cand is None or len(keep) >= config.num_negatives or not visible(cand.acl, config.groups):
+                continue  # a negative is training text too: never one the configured groups may not see
             reason = false_negative_reason(chunk, cand, float(score), pos_score, config)
             if reason:
                 report.filtered[reason] += 1

@@ -349,3 +349,31 @@ def test_verdict_adopts_the_tuned_model_only_when_it_loses_nothing():
     traded = verdict(base, {"hit@1": 0.425, "hit@5": 0.825, "mrr@10": 0.588})  # measured on the shared corpus
     assert not traded["use_tuned"] and traded["why"] == "worse on hit@1"
     assert not verdict(base, dict(base))["use_tuned"]
+
+
+def test_gen_pairs_uses_only_chunks_visible_to_the_configured_groups(tmp_path):
+    """Restricted text became training pairs (positives and negatives) with no ACL on the rows."""
+    from assistant.cli import app
+    from retriever.index import Index, build_index
+    from tests.retriever.conftest import RESTRICTED, SECRET, write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus")
+    build_index([corpus], tmp_path / "index", progress=False)
+    index = Index.open(tmp_path / "index")
+    cfg = dict(max_pairs=200, heldout_fraction=0.0, num_negatives=3, min_chunk_chars=20)
+    rows, report = generate_pairs(index, PairsConfig(**cfg), progress=False)
+    assert rows and SECRET not in json.dumps(rows) and report.acl_skipped >= 1
+    assert all(r["acl"] == ["public"] for r in rows)
+    team, _ = generate_pairs(index, PairsConfig(**cfg, groups=[RESTRICTED]), progress=False)
+    secret_rows = [r for r in team if SECRET in json.dumps(r)]
+    assert secret_rows and all(r["acl"] == [RESTRICTED] for r in secret_rows)
+    assert {r["acl"][0] for r in team} == {"public", RESTRICTED}
+
+    out = tmp_path / "pairs.jsonl"
+    r = CliRunner().invoke(app, ["retriever", "gen-pairs", "--index", str(tmp_path / "index"), "--out", str(out),
+                                 "--max-pairs", "50", "--json"])
+    assert r.exit_code == 0, r.output
+    assert SECRET not in out.read_text() and json.loads(r.stdout)["acl_skipped"] >= 1
+    r = CliRunner().invoke(app, ["retriever", "gen-pairs", "--index", str(tmp_path / "index"), "--out", str(out),
+                                 "--max-pairs", "50", "--groups", RESTRICTED, "--json"])
+    assert r.exit_code == 0 and SECRET in out.read_text()

@@ -11,7 +11,7 @@ from retriever.config import IndexConfig
 from retriever.index import Index, build_index
 from retriever.langchain import ChipRetriever
 
-from .conftest import RESTRICTED, SECRET, write_corpus
+from .conftest import MINI, RESTRICTED, SECRET, write_corpus
 
 QUERY = f"tapeout plan of project {SECRET}"
 
@@ -73,3 +73,44 @@ def test_cli_search_hides_restricted_chunks(mini_index_master):
     assert json.loads(res.stdout)[0]["source"] == "docs/restricted/tapeout.md"
     res = runner.invoke(app, ["search", QUERY, "--index", out, "-k", "20"])  # the formatted output too
     assert res.exit_code == 0 and "uart" in res.stdout.lower() and SECRET not in res.stdout
+
+
+def _sources(index_dir, query: str, groups=None) -> set[str]:
+    index = Index.open(index_dir)
+    try:
+        return {h.chunk.source for h in index.search(query, k=20, user_groups=groups, mode="bm25")}
+    finally:
+        index.close()
+
+
+def test_acl_change_reindexes_the_document(mini_corpus, tmp_path):
+    """Change detection hashed the text only: a document made restricted after indexing stayed public."""
+    out = tmp_path / "index"
+    build_index([mini_corpus], out, progress=False)
+    assert "docs/dma.md" in _sources(out, "DMA descriptors linked list")
+    (mini_corpus / "chipassist-acl.yaml").write_text(
+        f'rules:\n  - glob: "docs/restricted/**"\n    groups: ["{RESTRICTED}"]\n'
+        f'  - glob: "docs/dma.md"\n    groups: ["{RESTRICTED}"]\n', encoding="utf-8")
+    report = build_index([mini_corpus], out, progress=False)
+    assert "docs/dma.md" not in _sources(out, "DMA descriptors linked list")
+    assert "docs/dma.md" in _sources(out, "DMA descriptors linked list", {RESTRICTED})
+    assert (report.changed, report.unchanged, report.acl_changed, report.chunks_embedded) == (1, len(MINI) - 1, 1, 0)
+    assert build_index([mini_corpus], out, progress=False).unchanged == len(MINI)
+
+
+def test_indexing_a_subfolder_or_file_keeps_the_parents_acl(mini_corpus, tmp_path):
+    for i, root in enumerate([mini_corpus / "docs", mini_corpus / "docs" / "restricted" / "tapeout.md"]):
+        out = tmp_path / f"index{i}"
+        build_index([root], out, progress=False)
+        assert not {s for s in _sources(out, QUERY) if "tapeout" in s}, root
+        assert {s for s in _sources(out, QUERY, {RESTRICTED}) if "tapeout" in s}, root
+
+
+def test_symlinks_never_leak_host_files_or_restricted_text(mini_corpus, tmp_path):
+    (mini_corpus / "docs" / "passwd.txt").symlink_to("/etc/passwd")
+    (mini_corpus / "docs" / "a-plan.md").symlink_to("restricted/tapeout.md")  # public path, restricted target
+    out = tmp_path / "index"
+    build_index([mini_corpus], out, progress=False)
+    assert not _sources(out, "root bin bash nologin daemon", {RESTRICTED, "x"})
+    assert not {s for s in _sources(out, QUERY) if "tapeout" in s or "plan" in s}
+    assert {s for s in _sources(out, QUERY, {RESTRICTED}) if "tapeout" in s or "plan" in s}

@@ -185,6 +185,26 @@ def test_socket_mode_answers_a_mention(sample_index_master, tmp_path):
             handler.close()
 
 
+def test_bug_verb_applies_the_callers_groups(slack_env, tmp_path):
+    """A restricted bug was readable by any (even unknown) Slack user, and quoted in other bugs' assignments."""
+    bugs = [{"id": "ORI-1", "title": "Orion boot key readable over JTAG", "component": "jtag", "assignee": "mallory",
+             "status": "resolved", "acl": ["silicon-team"], "description": "The Orion boot key leaks over JTAG."},
+            {"id": "ORI-2", "title": "JTAG TAP resets on glitch", "component": "jtag", "assignee": "bob",
+             "status": "open", "description": "The JTAG TAP controller resets on a TCK glitch."}]
+    export = tmp_path / "bugs.jsonl"
+    export.write_text("".join(json.dumps(b) + "\n" for b in bugs), encoding="utf-8")
+    slack_env["app"].bot.assistant.bugs_import(export)
+    bot = slack_env["app"].bot
+    mode, text, _ = bot.route("bug ORI-1", "UNOBODY1")
+    assert mode == "error" and "Orion" not in text and "mallory" not in text
+    mode, text, _ = bot.route("bug ORI-2 assignment", "UNOBODY2")
+    assert mode == "bug" and "Orion" not in text and "mallory" not in text and "ORI-1" not in text
+    mode, text, summary = bot.route("bug ORI-1 technical", "USILICON")
+    assert mode == "bug" and "Orion" in text and summary.acl == ["silicon-team"]
+    mode, text, _ = bot.route("bug ORI-2 assignment", "USILICON")
+    assert "mallory" in text
+
+
 # -- the HTTP trust boundary: size cap, then signature on raw bytes, then shape --------------------------------
 def _post_raw(url: str, body: bytes, *, signed: bool, ts: str | None = None,
               content_type: str = "application/json") -> httpx.Response:

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.tcl.sandbox import confinement
+
+# The sandbox tests run wherever bubblewrap can confine a run, and say why not elsewhere.
+needs_sandbox = pytest.mark.skipif(not confinement().ok, reason=f"no Tcl sandbox here: {confinement().reason}")
+
 COUNTER_V = """module counter(input clk, input rst, output reg [3:0] q);
   always @(posedge clk) if (rst) q <= 4'd0; else q <= q + 4'd1;
 endmodule

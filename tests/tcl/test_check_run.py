@@ -12,6 +12,8 @@ from assistant.tcl import run as run_mod
 from assistant.tcl.check import MAX_SCRIPT_BYTES, TclInputError, check_script, read_script
 from assistant.tcl.run import RunConfig, run_script
 
+from tests.tcl.conftest import needs_sandbox
+
 GOOD = """yosys read_verilog counter.v
 yosys synth -top counter
 yosys tee -o stat.txt stat
@@ -89,7 +91,7 @@ def test_memory_limit_stops_a_runaway_script(yosys):
     assert result.errors[0]["line"] == 1 and "out of memory" in result.errors[0]["message"]
 
 
-@pytest.mark.skipif(run_mod.confinement()[1] == "none", reason="unshare cannot drop the network here")
+@needs_sandbox
 def test_no_network_in_the_sandbox(yosys):
     script = "if {[catch {socket 1.1.1.1 53} err]} { puts stderr \"ERROR: $err\"; exit 1 }\n"
     result = run_script(script, config=RunConfig(timeout_s=20))
@@ -135,15 +137,15 @@ def test_design_folder_is_copied_whole_keeping_its_name(yosys, design):
     assert result.ok, result.run.errors
 
 
-@pytest.mark.skipif(run_mod.confinement()[1] != "filesystem+network",
-                    reason="this machine cannot make file systems read-only for the run")
-def test_absolute_paths_outside_the_sandbox_are_read_only(yosys, design):
+@needs_sandbox
+def test_absolute_paths_outside_the_sandbox_are_out_of_reach(yosys, design):
     outside = Path(tempfile.mkdtemp(dir=run_mod.sandbox_base()))  # a user folder outside /tmp
     try:
         target = outside / "overwritten.v"
         script = f"yosys read_verilog counter.v\nset f [open {target} w]\nputs $f evil\nclose $f\n"
         result = run_script(script, design=[design])
-        assert not result.ok and result.errors[0]["line"] == 2 and "read-only" in result.errors[0]["message"]
+        # the folder is not even visible in the sandbox (only /usr and the sandbox are)
+        assert not result.ok and result.errors[0]["line"] == 2 and "no such file" in result.errors[0]["message"]
         assert not target.exists()
         # the user's design under /tmp is out of reach too: the run has a private /tmp
         clobber = run_script(f"set f [open {design} w]\nputs $f evil\nclose $f\n")
@@ -152,8 +154,7 @@ def test_absolute_paths_outside_the_sandbox_are_read_only(yosys, design):
         shutil.rmtree(outside)
 
 
-@pytest.mark.skipif(run_mod.confinement()[1] != "filesystem+network",
-                    reason="this machine cannot give the run a private /tmp")
+@needs_sandbox
 def test_files_written_to_tmp_land_in_the_sandbox_not_in_the_real_tmp(yosys, tmp_path):
     name = f"chipassist_test_{os.getpid()}_{time.monotonic_ns()}"
     result = run_script(f"file mkdir /tmp/{name}\nset f [open /tmp/{name}/out.txt w]\nputs $f hi\nclose $f\n",
@@ -163,9 +164,15 @@ def test_files_written_to_tmp_land_in_the_sandbox_not_in_the_real_tmp(yosys, tmp
     assert not os.path.exists(f"/tmp/{name}")
 
 
+@needs_sandbox
 @pytest.mark.parametrize("flow", ["synth_uart.tcl", "lint_all.tcl"])
 def test_shipped_sample_flows_pass_all_three_levels(yosys, sample_dir, flow):
     path = sample_dir / "flows" / flow
     result = check_script(read_script(path), design=sample_dir / "rtl", script_name=f"flows/{flow}")
-    assert result.ok, (result.lint, result.run.errors)
+    assert result.run.ok, result.run.errors
     assert result.run.artifacts  # the flows write their reports (to /tmp/pico_flow_out, kept in the sandbox)
+    # lint_all.tcl lints each block in its own yosys with `exec`: that works in the sandbox, but lint
+    # flags it, so the check fails (a generated script doing this would not be run unasked)
+    unsafe = [(i.line, i.command) for i in result.lint if i.problem == "unsafe"]
+    assert unsafe == ([(49, "exec")] if flow == "lint_all.tcl" else [])
+    assert result.ok == (flow == "synth_uart.tcl"), (result.lint, result.run.errors)

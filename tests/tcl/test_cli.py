@@ -42,6 +42,17 @@ def test_check_timeout_option(yosys, tmp_path):
     assert res.exit_code == 1 and json.loads(res.stdout)["run"]["timed_out"] is True
 
 
+def test_check_bad_timeout_is_a_clear_error_not_a_traceback(tmp_path):
+    """Issue 13 item 13: `--timeout 0` (and other impossible values) exit 2 naming the option."""
+    ok = tmp_path / "ok.tcl"
+    ok.write_text("puts hi\n")
+    for value, why in (("0", "greater than 0"), ("-5", "greater than 0"), ("99999", "less than or equal to 3600"),
+                       ("nan", "finite number")):
+        res = runner.invoke(app, ["tcl", "check", str(ok), "--timeout", value])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (value, res.exception)
+        assert "--timeout" in res.output and why in res.output and "Traceback" not in res.output
+
+
 def test_commands_lists_tools_and_one_command(yosys):
     res = runner.invoke(app, ["tcl", "commands", "--tool", "openroad", "initialize_floorplan", "--json"])
     (spec,) = json.loads(res.stdout)
@@ -65,7 +76,7 @@ def test_generate_over_an_openai_compatible_server_writes_the_repaired_script(yo
     """CLI -> service -> OpenAI backend over real HTTP -> a local server whose 'model' answers from a script."""
     from tests.support.openai_server import OpenAIServer
 
-    answers = ["```tcl\nyosys read_verilog counter.v\nyosys synth -top counter -flaten\n```",
+    answers = ["```tcl\nyosys read_verilog counter.v\nyosys synth -top counter -flatten\nyosys print_cells\n```",
                "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter -flatten\n```"]
     out = tmp_path / "flow.tcl"
     with OpenAIServer(scripted_llm(answers), model_id="scripted") as server:

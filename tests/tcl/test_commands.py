@@ -86,12 +86,12 @@ def test_openroad_signature_required_optional_and_choice():
     assert parse_signature("set x $y") is None and parse_signature("foo [-a") is None
 
 
-def test_openroad_markdown_blocks_tables_and_skip_marker():
+def test_openroad_markdown_blocks_tables_and_examples():
     (spec,) = parse_markdown(DOC, "ifp/README.md")
     assert spec.summary == "Initialize Floorplan" and spec.source == "ifp/README.md"
     assert spec.option("-site").required and not spec.option("-die_area").required
-    assert spec.option("-gap") is not None  # from the options table only
-    assert spec.option("-bogus_example") is None  # the skipped example block is not a signature
+    assert spec.option("-gap") is None and spec.doc_only_options == ["-gap"]  # in the options table only
+    assert spec.option("-bogus_example") is None  # an example call (literal value), not a signature
 
 
 def test_shipped_openroad_db_loads_without_shared():

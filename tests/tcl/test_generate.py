@@ -9,7 +9,12 @@ from assistant.tcl.commands import get_db
 HALLUCINATED = """Here is the script:
 ```tcl
 yosys read_verilog counter.v
-yosys synth -top counter -flaten
+yosys synth -top counter -flatten
+yosys print_cells
+```"""
+TYPOS = """```tcl
+yosys read_verilog counter.v
+synth -top counter -flaten
 yosys tee -o stat.txt stat
 ```"""
 CORRECT = """```tcl
@@ -25,23 +30,31 @@ def _bot(tmp_path, llm=None) -> Assistant:
     return bot
 
 
-def test_repair_loop_fixes_a_hallucinated_option(yosys, design, tmp_path, scripted_llm):
+def test_repair_loop_fixes_an_invented_command(yosys, design, tmp_path, scripted_llm):
     llm = scripted_llm([HALLUCINATED, CORRECT])
     gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v and report the cell count", tool="yosys",
                                            design=design, rounds=2)
-    assert gen.check.ok and gen.rounds_used == 1 and "-flatten" in gen.script
+    assert gen.check.ok and gen.rounds_used == 1 and gen.attempts == 2 and "print_cells" not in gen.script
     assert gen.backend == "scripted" and not gen.retrieval_only
     first_prompt, repair_prompt = llm.prompts[0], llm.prompts[1]
     assert "synth" in first_prompt[1]["content"] and "-top <value>" in first_prompt[1]["content"]
-    assert "counter.v" in first_prompt[0]["content"]
+    assert "counter.v" in first_prompt[1]["content"] and "top: counter" in first_prompt[1]["content"]
     feedback = repair_prompt[-1]["content"]
-    assert "line 2" in feedback and "-flaten" in feedback and "-flatten" in feedback
+    assert "line 3" in feedback and "print_cells" in feedback and "  3| yosys print_cells" in feedback
+
+
+def test_fixits_settle_typos_and_missing_prefix_without_a_model_round(yosys, design, tmp_path, scripted_llm):
+    llm = scripted_llm([TYPOS])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v flat", design=design, rounds=2)
+    assert gen.check.ok and gen.attempts == 1 and len(llm.prompts) == 1
+    assert "yosys synth -top counter -flatten" in gen.script
+    assert any("-flaten" in f for f in gen.fixes) and any("yosys synth" in f for f in gen.fixes)
 
 
 def test_rounds_zero_returns_the_failing_script_with_its_check(yosys, design, tmp_path, scripted_llm):
     gen = _bot(tmp_path, scripted_llm([HALLUCINATED])).tcl_generate("synthesize", design=design, rounds=0)
     assert gen.script.startswith("yosys read_verilog") and not gen.check.ok and gen.rounds_used == 0
-    assert gen.check.lint[0].option == "-flaten" and "still has problems" in gen.message
+    assert gen.check.lint[0].command == "print_cells" and "still has problems" in gen.message
 
 
 def test_none_backend_returns_references_not_a_script(yosys, tmp_path):
@@ -89,4 +102,66 @@ def test_tiny_local_model_runs_through_the_loop(yosys, design, tmp_path):
 def test_prompt_names_design_files_as_the_sandbox_has_them(yosys, design, tmp_path, scripted_llm):
     llm = scripted_llm([f"```tcl\nyosys read_verilog {design.parent.name}/counter.v\nyosys synth -top counter\n```"])
     gen = _bot(tmp_path, llm).tcl_generate("synthesize", design=design.parent, rounds=0)
-    assert f"{design.parent.name}/counter.v" in llm.prompts[0][0]["content"] and gen.check.ok
+    assert f"{design.parent.name}/counter.v" in llm.prompts[0][1]["content"] and gen.check.ok
+
+
+INJECTED = """```tcl
+yosys read_verilog counter.v
+yosys synth -top counter
+exec sh -c "echo INJECTED_RAN > counter_pwned.txt"
+puts INJECTED_RAN
+```"""
+
+
+def test_injected_exec_in_a_generated_script_is_not_run(yosys, design, tmp_path, scripted_llm):
+    """Issue 13 item 3: a poisoned example copied by the model must not be run; the model is asked to fix it."""
+    llm = scripted_llm([INJECTED, CORRECT])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v", design=design, rounds=1)
+    first = llm.prompts[1][-1]["content"]  # the repair request for the injected script
+    assert "unsafe: exec" in first and "not allowed" in first
+    assert gen.check.ok and gen.check.run.ran and "exec" not in gen.script  # the repaired one ran
+    only = _bot(tmp_path, scripted_llm([INJECTED])).tcl_generate("synthesize counter.v", design=design, rounds=0)
+    assert not only.check.ok and not only.check.run.ran and "INJECTED_RAN" not in only.check.run.log_tail
+    assert "unsafe constructs (exec at line 3)" in only.check.run.skipped_reason
+
+
+def test_run_unsafe_runs_a_flagged_generated_script_confined(yosys, design, tmp_path, scripted_llm):
+    from assistant.tcl.sandbox import confinement  # the probe says whether a run can happen here
+
+    gen = _bot(tmp_path, scripted_llm([INJECTED])).tcl_generate("synthesize counter.v", design=design, rounds=0,
+                                                                run_unsafe=True)
+    assert not gen.check.ok  # still flagged
+    if confinement().ok:
+        assert gen.check.run.ran and "INJECTED_RAN" in gen.check.run.log_tail
+        assert "counter_pwned.txt" in gen.check.run.artifacts and not (design.parent / "counter_pwned.txt").exists()
+    else:
+        assert not gen.check.run.ran and "run refused" in gen.check.run.skipped_reason
+
+
+def test_service_check_output_carries_no_server_secrets(yosys, tmp_path, monkeypatch):
+    """Issue 13 item 2: what a pasted script prints comes back scrubbed of every secret the server holds."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1111111111-222222222222-TokenValue")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "SigningSecretValue12345")
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data",
+                                  llm={"api_key": "Odd-Shaped-Key-9f8e7d"}))
+    script = ('puts "$::env(HOME) Odd-Shaped-Key-9f8e7d SigningSecretValue12345"\n'
+              'puts [array get ::env]\nerror "leak Odd-Shaped-Key-9f8e7d"\n')
+    result = bot.tcl_check(script)
+    shown = result.model_dump_json()
+    for secret in ("Odd-Shaped-Key-9f8e7d", "SigningSecretValue12345", "TokenValue"):
+        assert secret not in shown
+    if result.run.ran:
+        assert "[REDACTED:setting]" in result.run.log_tail and "SLACK" not in result.run.log_tail
+
+
+def test_slack_tcl_verb_never_runs_an_injected_script(yosys, tmp_path, scripted_llm):
+    """Issue 13 item 3 through the Slack `tcl` verb (any Slack user can reach it)."""
+    pytest.importorskip("slack_bolt")
+    from assistant.config import SlackConfig
+    from assistant.feedback import FeedbackStore
+    from assistant.slack.bot import SlackBot
+
+    bot = SlackBot(_bot(tmp_path, scripted_llm([INJECTED] * 3)), SlackConfig(), FeedbackStore(tmp_path / "fb.sqlite"))
+    mode, text, gen = bot.route("tcl synthesize counter.v", "U_ANYONE")
+    assert mode == "tcl" and "exec" in gen.script and not gen.check.run.ran
+    assert "FAILED" in text and "unsafe" in text and "INJECTED_RAN" not in gen.check.run.log_tail

@@ -67,3 +67,31 @@ def test_openroad_db_learns_commands_from_indexed_docs(mini_index):
     assert spec is not None and spec.option("-ring").required and not spec.option("-spacing").required
     merged = get_db("openroad", index_dir=mini_index)
     assert merged.get("pico_place_pads") is not None and merged.get("global_route") is not None
+
+
+def test_commands_from_the_index_respect_acls(tmp_path):
+    """`tcl commands --index` listed a restricted command's options to anyone."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from retriever.index import build_index
+
+    root = tmp_path / "corpus"
+    (root / "docs" / "secret").mkdir(parents=True)
+    (root / "docs" / "pad_commands.md").write_text(DOC)
+    (root / "docs" / "secret" / "orion.md").write_text(DOC.replace("pico_place_pads", "orion_fuse_keys")
+                                                       .replace("-ring", "-key_bank"))
+    (root / "chipassist-acl.yaml").write_text("rules:\n  - glob: ./docs/secret/**\n    groups: [silicon-team]\n")
+    build_index([root], tmp_path / "index", progress=False)
+    runner = CliRunner()
+    base = ["tcl", "commands", "--tool", "openroad", "--index", str(tmp_path / "index"), "--json"]
+    listed = runner.invoke(app, base)
+    assert listed.exit_code == 0, listed.output
+    names = {c["name"] for c in json.loads(listed.stdout)}
+    assert "pico_place_pads" in names and "orion_fuse_keys" not in names and "-key_bank" not in listed.stdout
+    assert runner.invoke(app, base + ["orion_fuse_keys"]).exit_code == 1
+    team = runner.invoke(app, base + ["--groups", "silicon-team", "orion_fuse_keys"])
+    assert team.exit_code == 0 and "-key_bank" in team.stdout
+    assert get_db("openroad", index_dir=tmp_path / "index").get("orion_fuse_keys") is None

@@ -1,0 +1,132 @@
+"""The `llamacpp` backend: a GGUF model run in-process by llama.cpp (llama-cpp-python), on CPU.
+
+    llm = LlamaCppBackend(LLMConfig(backend="llamacpp"))            # the embedded qwen2.5-coder-1.5b
+    llm = LlamaCppBackend(LLMConfig(backend="llamacpp", model_path="models/my.gguf", context_tokens=8192))
+    for piece in llm.stream([{"role": "user", "content": "What does `synth -flatten` do?"}]): print(piece, end="")
+
+The chat template is the one stored in the GGUF file (llama-cpp-python renders it with Jinja), and stop
+tokens come from the same file, so a model behaves as its authors trained it. Special-token text inside a
+message (``<|im_start|>system`` pasted into a question or hidden in a document) is broken up before it reaches
+the template, so nobody can forge a role turn. The model is loaded once per process and shared by every
+`Assistant` (CLI, Chainlit UI, Slack bot and REST API in one process all use one copy); one generation runs
+at a time per model, since CPU inference gains nothing from overlap. Closing a stream early stops decoding.
+Every failure is raised as LLMError naming the model, so `assistant.qa` falls back to retrieval-only.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from assistant.config import LLMConfig
+from assistant.llm.base import Message
+from assistant.llm.errors import LLMError
+
+_LOADED: dict[tuple[str, int, int], tuple[object, threading.Lock]] = {}
+_LOADING = threading.Lock()
+# Control tokens of the common chat templates (ChatML <|im_start|>, Llama 3 <|eot_id|>, <s>, [INST]):
+# a zero-width space inside keeps the text readable but makes it tokenise as plain words.
+_SPECIAL = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</?s>|\[/?INST\]|<<\/?SYS>>")
+
+
+def defuse(text: str) -> str:
+    """``text`` with anything that looks like a chat-template control token broken up."""
+    return _SPECIAL.sub(lambda m: m.group(0)[:2] + "\u200b" + m.group(0)[2:], text)
+
+
+def physical_cores() -> int:
+    """Threads for decoding: one per physical core (hyper-threads slow llama.cpp down)."""
+    try:
+        import psutil
+
+        return max(1, psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    except ImportError:  # psutil is a dependency; this only guards odd installs
+        return max(1, os.cpu_count() or 1)
+
+
+def load_gguf(path: Path, context_tokens: int, threads: int = 0):
+    """The llama.cpp model for ``path`` (loaded once per process) and its generation lock."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as e:
+        raise LLMError("llm.backend 'llamacpp' needs llama-cpp-python: run `make llm` "
+                       "(or `pip install llama-cpp-python`; it compiles llama.cpp, ~10 CPU-minutes)") from e
+    threads = threads or physical_cores()
+    key = (str(Path(path).resolve()), context_tokens, threads)
+    with _LOADING:
+        if key not in _LOADED:
+            try:
+                model = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
+                              n_threads_batch=threads, n_batch=256, verbose=False)
+            except (ValueError, RuntimeError, OSError) as e:
+                raise LLMError(f"llama.cpp cannot load {path}: {e}") from e
+            _LOADED[key] = (model, threading.Lock())
+        return _LOADED[key]
+
+
+class LlamaCppBackend:
+    """The LLM protocol over an in-process llama.cpp model."""
+
+    name = "llamacpp"
+    # ~90 prompt tokens/s for the 1.5B model on 2 cores: ~800 prompt tokens keep the first token near 8 s.
+    default_prompt_tokens = 800
+
+    def __init__(self, config: LLMConfig) -> None:
+        from assistant.llm.models import ModelMissing, resolve_model
+
+        self.config = config
+        try:
+            self.path = resolve_model(config.model_path)
+        except ModelMissing as e:
+            raise LLMError(str(e)) from e
+        self._llm, self._lock = load_gguf(self.path, config.context_tokens, config.threads)
+        meta = getattr(self._llm, "metadata", {}) or {}
+        self.model = meta.get("general.name") or self.path.stem
+        trained = int(meta.get(f"{meta.get('general.architecture', '')}.context_length", 0) or 0)
+        self.context_tokens = min(config.context_tokens, trained) if trained else config.context_tokens
+
+    # -- the LLM protocol -------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=False))
+
+    def complete(self, messages: list[Message], *, max_tokens: int | None = None,
+                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+
+    def stream(self, messages: list[Message], *, max_tokens: int | None = None,
+               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+        request = self._request(messages, max_tokens, temperature, stop)
+        with self._lock:
+            try:
+                chunks = self._llm.create_chat_completion(**request, stream=True)
+            except (ValueError, RuntimeError) as e:  # e.g. a prompt longer than the context
+                raise LLMError(f"llama.cpp ({self.model}): {e}") from e
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0] if chunk.get("choices") else {}
+                    piece = choice.get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+            except (ValueError, RuntimeError) as e:
+                raise LLMError(f"llama.cpp ({self.model}) failed while generating: {e}") from e
+            finally:
+                chunks.close()  # an early close by the consumer stops decoding here
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _request(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
+                 stop: list[str] | None) -> dict:
+        cleaned = [{"role": m["role"], "content": defuse(m["content"])} for m in messages]
+        prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in cleaned)
+        room = self.context_tokens - prompt_tokens
+        if room < 16:
+            raise LLMError(f"llama.cpp ({self.model}): the prompt (~{prompt_tokens} tokens) does not fit the "
+                           f"model's {self.context_tokens}-token context")
+        wanted = max_tokens or self.config.max_new_tokens
+        request = dict(messages=cleaned, max_tokens=min(wanted, room),
+                       temperature=self.config.temperature if temperature is None else temperature,
+                       seed=0)
+        if stop:
+            request["stop"] = stop
+        return request

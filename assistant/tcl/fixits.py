@@ -1,0 +1,80 @@
+"""Deterministic fix-its: repairs the checker is sure of, applied before any model is asked again.
+
+A small model's script often fails for reasons the command database already answers: a yosys pass called
+without the `yosys` prefix, a misspelt command or option with exactly one close match. Asking the model to
+repair those costs a whole round (tens of seconds on a CPU) and small models often fail to; rewriting the
+line is instant and certain. Anything ambiguous (no match, or several) is left for the model or the user.
+
+    script, fixes = apply_fixits(script, get_db("yosys"))
+    fixes   # ["line 3: `stat` -> `yosys stat` (yosys passes need the prefix)", ...]
+"""
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from assistant.tcl.commands import CommandDB
+from assistant.tcl.lint import lint_script
+from assistant.types import LintIssue
+
+MAX_PASSES = 3  # a fix can uncover the next problem on the same line (prefix, then a misspelt option)
+# How alike a name and its only suggestion must be to count as a typo: `flattn`/`flatten` (0.92) and
+# `-widht`/`-width` (0.83) pass; an invented name such as `print_cells` -> `test_cell` (0.60) does not.
+MIN_SIMILARITY = 0.8
+
+
+def is_typo(wrong: str, right: str) -> bool:
+    """Whether ``wrong`` is close enough to ``right`` to be rewritten without asking."""
+    return SequenceMatcher(None, wrong.lower(), right.lower()).ratio() >= MIN_SIMILARITY
+
+
+def _one(wrong: str, suggestion: str | None) -> str | None:
+    """The one suggested name that is a typo away from ``wrong``, or None when none or several are."""
+    if not suggestion:
+        return None
+    names = [s.strip() for s in suggestion.split(",") if s.strip()]
+    close = [n for n in names if re.fullmatch(r"-?[A-Za-z_][\w:.+-]*", n) and is_typo(wrong, n)]
+    return close[0] if len(close) == 1 else None
+
+
+def _fix_line(line: str, issue: LintIssue, db: CommandDB) -> tuple[str, str] | None:
+    """The fixed line and a description, or None when this issue has no certain fix."""
+    name = re.escape(issue.command)
+    if issue.problem == "needs_yosys_prefix":
+        fixed = re.sub(rf"^(\s*)({name})(?=\s|$)", r"\1yosys \2", line, count=1)
+        return (fixed, f"`{issue.command}` -> `yosys {issue.command}` (yosys passes need the prefix)") \
+            if fixed != line else None
+    target = _one(issue.option or issue.command, issue.suggestion)
+    if target is None:
+        return None
+    if issue.problem == "unknown_command":
+        if db.get(target) is None:
+            return None  # a Tcl built-in or proc suggestion: too far from what the author meant to be sure
+        fixed = re.sub(rf"(^\s*(?:yosys\s+)?|\[\s*(?:yosys\s+)?)({name})(?=\s|\]|$)", rf"\g<1>{target}", line, count=1)
+        return (fixed, f"`{issue.command}` -> `{target}` (the only close {db.tool} command)") if fixed != line else None
+    if issue.problem == "unknown_option" and issue.option and target.startswith("-"):
+        fixed = re.sub(rf"(?<=\s){re.escape(issue.option)}(?=\s|\]|$)", target, line, count=1)
+        return (fixed, f"`{issue.command} {issue.option}` -> `{target}` (the only close option)") \
+            if fixed != line else None
+    return None
+
+
+def apply_fixits(script: str, db: CommandDB) -> tuple[str, list[str]]:
+    """``script`` with every certain fix applied, and one description per fix (with its line)."""
+    fixes: list[str] = []
+    for _ in range(MAX_PASSES):
+        lines = script.split("\n")
+        changed = False
+        for issue in lint_script(script, db):
+            i = issue.line - 1
+            if not 0 <= i < len(lines):
+                continue
+            done = _fix_line(lines[i], issue, db)
+            if done:
+                lines[i] = done[0]
+                fixes.append(f"line {issue.line}: {done[1]}")
+                changed = True
+        script = "\n".join(lines)
+        if not changed:
+            break
+    return script, fixes

@@ -1,0 +1,77 @@
+"""The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl) and the team's held-out set
+(bench/data/tcl_tasks_heldout.jsonl), judged by the bench's own evaluation (bench.tcl_bench.evaluate_task:
+all three check levels in the sandbox, then the task's checks of the result).
+
+Every reference must pass (a failing reference would count against every model), and the checks must
+reject a plausible wrong script (else a pass rate says nothing). The whole run takes about a minute of
+yosys, so it is `slow`; the default tier runs a fast subset covering each kind of check.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bench.tcl_bench import HELDOUT, TASKS, design_root, evaluate_task, load_tasks
+
+CHECK_TYPES = {"file_exists", "file_contains", "log_contains", "log_matches"}
+SAMPLE_TASKS, HELDOUT_TASKS = load_tasks(TASKS), load_tasks(HELDOUT)
+ALL = [pytest.param(f, t, id=t["id"])
+       for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS)) for t in tasks]
+# quick ones (< 0.5 s each) that between them use every check type, a regex, a Tcl loop and -sv
+FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40"}
+
+
+def _heldout(task_id: str) -> dict:
+    return next(t for t in HELDOUT_TASKS if t["id"] == task_id)
+
+
+def test_heldout_tasks_are_well_formed():
+    ids = [t["id"] for t in HELDOUT_TASKS]
+    assert len(ids) >= 32 and len(set(ids)) == len(ids) and ids == [f"y{n:02d}" for n in range(1, len(ids) + 1)]
+    assert not set(ids) & {t["id"] for t in SAMPLE_TASKS}
+    root = design_root(HELDOUT, HELDOUT_TASKS)
+    for t in HELDOUT_TASKS:
+        assert t["task"] and t["reference"] and t["top"] and 1 <= len(t["checks"]) <= 3, t["id"]
+        assert all((root / d).is_file() for d in t["design"]), t["id"]
+        for check in t["checks"]:
+            assert check["type"] in CHECK_TYPES, t["id"]
+            if "pattern" in check:
+                re.compile(check["pattern"])
+            if check["type"].startswith("file"):  # the engineer names the file the script must write
+                assert check["path"].startswith("<out>/"), t["id"]
+                assert check["path"] in t["task"] or "<out>/<" in t["task"], t["id"]
+    # not every task is judged by the same stat line: the checks look at many different results
+    assert len({json.dumps(c, sort_keys=True) for t in HELDOUT_TASKS for c in t["checks"]}) >= 60
+
+
+def _run(tasks_file, task, script=None) -> tuple[bool, str]:
+    return evaluate_task(task, task["reference"] if script is None else script, design_root(tasks_file, [task]))
+
+
+@pytest.mark.parametrize("tasks_file,task", [p for p in ALL if p.id in FAST])
+def test_fast_subset_references_pass(yosys, tasks_file, task):
+    ok, why = _run(tasks_file, task)
+    assert ok, f"{task['id']}: {why}"
+
+
+WRONG = {  # task id -> a plausible script that misses what was asked
+    "y22": "yosys read_verilog rtl/uart_tx.v\nyosys synth -top uart_tx\nyosys write_rtlil <out>/uart_tx_coarse.il\n",
+    "y31": "yosys read_verilog rtl/uart_tx.v\nyosys synth -top uart_tx\nyosys fsm_export -o <out>/uart_tx.kiss2\n",
+    "y40": "yosys read_verilog -sv rtl/pico_pkg.sv rtl/pico_irq_sync.sv\nyosys synth -top pico_irq_sync\n"
+           "yosys write_verilog -noattr <out>/pico_irq_sync_rtl.v\n",
+}
+
+
+@pytest.mark.parametrize("task_id", sorted(WRONG))
+def test_checks_reject_a_wrong_script(yosys, task_id):
+    ok, why = _run(HELDOUT, _heldout(task_id), WRONG[task_id])
+    assert not ok and why, task_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tasks_file,task", ALL)
+def test_every_reference_passes(yosys, tasks_file, task):
+    ok, why = _run(tasks_file, task)
+    assert ok, f"{task['id']}: {why}"
