@@ -86,6 +86,8 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     tasks = load_tasks(tasks_file)[:limit]
     root = design_root(tasks_file, tasks)
     rows, records = {}, []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    progress_log = open(RESULTS / "tcl_generation.partial.jsonl", "w")  # one line a task, as it finishes
     for refs in settings:
         bot = _bot(model, index, RESULTS / "tcl_gen_data")
         label = "with references" if refs else "without references"
@@ -111,8 +113,10 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
                             "rounds_used": gen.rounds_used, "fixes": gen.fixes, "script": gen.script,
                             "message": gen.message, "calls": [{k: c[k] for k in ("prompt_tokens", "seconds", "answer")}
                                                               for c in recorder.calls]})
+            progress_log.write(json.dumps(records[-1]) + "\n")
+            progress_log.flush()
         rows[label] = stats
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    progress_log.close()
     with open(RESULTS / "tcl_generation.jsonl", "w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
