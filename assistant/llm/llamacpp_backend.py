@@ -48,6 +48,10 @@ def physical_cores() -> int:
 
 def load_gguf(path: Path, context_tokens: int, threads: int = 0):
     """The llama.cpp model for ``path`` (loaded once per process) and its generation lock."""
+    # llama.cpp's threads meet at OpenMP barriers, which spin by default: when another job holds a core, a
+    # spinning thread waits on one that is not running, and decoding fell from ~30 to 1-5 tokens/s on a busy
+    # 2-core machine (bench/llm_speed.py). Passive waiting costs little when idle. Read when libgomp loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         from llama_cpp import Llama
     except ImportError as e:
