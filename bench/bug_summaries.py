@@ -50,7 +50,7 @@ BUGS = ROOT / "corpora" / "sample" / "bugs" / "bugs.jsonl"
 OUT = ROOT / "bench" / "out"
 KINDS = ("technical", "managerial")
 FACTS = ("id", "component", "owner", "error", "fix")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)  # logs keep the tables readable
 
 _QUOTED = re.compile(r"(?<![\w])(?:`([^`\n]{8,200})`|'([^'\n]{8,200})'|\"([^\"\n]{8,200})\")(?![\w])")
 _FIX = re.compile(r"\b(?:fix|fixed|fixes|added|implemented|workaround|merged|changed|removed|updated|now)\b", re.I)

@@ -65,7 +65,7 @@ from retriever.evaluate import is_hit, load_queries, normalize  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)  # logs keep the tables readable
 
 # Questions the corpus cannot answer: everyday topics, and chip-design ones about IP blocks, commands and
 # registers that do not exist (retrieval still finds related passages for these, which is the hard case).

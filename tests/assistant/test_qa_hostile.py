@@ -122,3 +122,9 @@ def test_a_full_stop_is_not_part_of_the_last_word():
     sentence = "It is set through the register BAUD_DIV."
     pairs, _ = attribute(sentence, ["BAUD_DIV holds the divisor register value."])
     assert pairs == [(sentence, 1)]  # register and BAUD_DIV: 2 of its 4 content words
+
+
+def test_a_prompt_budget_too_small_for_any_source_names_the_setting(hostile_index, smol_gguf, tmp_path):
+    bot = _bot(hostile_index, smol_gguf, tmp_path, max_new_tokens=24, prompt_tokens=200)
+    with pytest.raises(ValueError, match=r"llm.prompt_tokens=200 leaves no room for sources"):
+        bot.ask("What is the reset value of BAUD_DIV?")  # it used to blame llm.context_tokens=224, set nowhere
