@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
