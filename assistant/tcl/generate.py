@@ -44,12 +44,13 @@ _TOOL_RULES = {
              "(for example `yosys synth -top top`), and plain Tcl for the rest.",
     "openroad": "OpenROAD runs this file as Tcl: call its commands directly (for example `global_route`).",
 }
-_BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)```", re.S)
+# The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
+_BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 
 def extract_script(text: str) -> str:
-    """The ```tcl block of an answer (the first fenced block, or the whole text without one)."""
+    """The ```tcl block of an answer (the first fenced block, unclosed or not; the whole text without one)."""
     m = _BLOCK.search(text)
     return (m.group(1) if m else text).strip() + "\n"
 
