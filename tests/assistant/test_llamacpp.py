@@ -22,10 +22,9 @@ from assistant.llm.errors import LLMError
 from assistant.llm.llamacpp_backend import LlamaCppBackend, defuse
 from assistant.llm.models import MODELS, ModelMissing, install, resolve_model, verify
 from assistant.llm.openai_backend import OpenAIBackend
-from tests.conftest import ROOT
 from tests.support.openai_server import free_port
 
-llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make setup builds it)")
+llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (make llm builds it)")
 
 SMOL = "smollm2-135m"
 MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
@@ -33,11 +32,8 @@ MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
 
 
 @pytest.fixture(scope="session")
-def smol_path():
-    try:
-        return resolve_model(SMOL, ROOT / "models")
-    except ModelMissing:
-        return install(SMOL, ROOT / "models")
+def smol_path(smol_gguf):
+    return smol_gguf
 
 
 @pytest.fixture(scope="session")
