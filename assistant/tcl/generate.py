@@ -8,7 +8,9 @@ The prompt is kept short for small models on CPUs (every 100 prompt tokens cost 
 design files as the sandbox has them with their modules and likely top, the entries of the tool's command
 database that look relevant (real option names, so the model has no reason to invent them), the lines of
 retrieved example scripts that use those commands (not whole flows of other designs, which small models copy
-file names and variables from), the query-matching window of retrieved documentation, and a three-line form.
+file names and variables from), the query-matching window of retrieved documentation, and the script's first
+line, which reads the user's own files (a small model copies whatever example it is shown, so the only
+example is the user's own).
 Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits`; the problems left (syntax,
 lint, the tool's own errors with their lines) go back to the model with the numbered script, for up to
 ``rounds`` repairs. With the `none` backend (``bot.llm is None``) no script is written: the result
@@ -130,13 +132,16 @@ def design_modules(designs: list[Path]) -> tuple[list[str], list[str]]:
     return modules, [m for m in modules if m not in used]
 
 
-# A tiny example of the expected form, about no real design: small models copy whole example flows of other
-# designs (their file names, their env variables) when shown them, but do copy a form they are shown.
-_FORM = {
-    "yosys": "yosys read_verilog top.v sub.v\nyosys synth -top top\nyosys tee -o top_stat.txt stat\n"
-             "yosys write_verilog -noattr top_netlist.v",
-    "openroad": "read_lef tech.lef\nread_liberty cells.lib\nread_verilog top.v\nlink_design top",
-}
+def read_line(tool: str, names: list[str]) -> str | None:
+    """The command that reads the user's HDL files, as the script should start. Small models copy any example
+    they are shown, file names included, so the one example given is the user's own first line."""
+    hdl = [n for n in names if Path(n).suffix in _HDL and not Path(n).suffix.endswith("h")]
+    if tool != "yosys" or not hdl:
+        return None
+    sv = " -sv" if any(n.endswith(".sv") for n in hdl) else ""
+    return f"yosys read_verilog{sv} {' '.join(hdl)}"
+
+
 _PATHY = re.compile(r"\$|::env|[\w.-]+/[\w./-]+|\.(?:v|sv|json|lef|lib|def|blif|edif)\b")
 
 
@@ -176,6 +181,9 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
+    first = read_line(tool, _sandbox_names(designs))
+    if first:
+        parts.append(f"The script starts with:\n{first}")
     parts.append(f"Commands ({tool}):\n" + "\n".join(describe(s, max_options=12) for s in specs))
     usage = usage_lines(refs, specs, tool)
     if usage:
@@ -183,7 +191,6 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     notes = _doc_notes(refs, task)
     if notes:
         parts.append("Documentation:\n" + "\n".join(notes))
-    parts.append(f"Form of the answer (another design):\n```tcl\n{_FORM[tool]}\n```")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 

@@ -39,8 +39,16 @@ def test_repair_loop_fixes_an_invented_command(yosys, design, tmp_path, scripted
     first_prompt, repair_prompt = llm.prompts[0], llm.prompts[1]
     assert "synth" in first_prompt[1]["content"] and "-top <value>" in first_prompt[1]["content"]
     assert "counter.v" in first_prompt[1]["content"] and "top: counter" in first_prompt[1]["content"]
+    assert "The script starts with:\nyosys read_verilog counter.v" in first_prompt[1]["content"]
     feedback = repair_prompt[-1]["content"]
     assert "line 3" in feedback and "print_cells" in feedback and "  3| yosys print_cells" in feedback
+
+
+def test_read_line_names_the_users_files_only():
+    from assistant.tcl.generate import read_line
+
+    assert read_line("yosys", ["rtl/a.v", "rtl/b.sv", "defs.vh", "notes.txt"]) == "yosys read_verilog -sv rtl/a.v rtl/b.sv"
+    assert read_line("openroad", ["a.v"]) is None and read_line("yosys", ["x.txt"]) is None
 
 
 def test_fixits_settle_typos_and_missing_prefix_without_a_model_round(yosys, design, tmp_path, scripted_llm):
