@@ -71,6 +71,17 @@ def relevant_commands(db: CommandDB, text: str, n: int = 8) -> list[CommandSpec]
     return [db.commands[name] for name in names]
 
 
+def brief(spec: CommandSpec, task: str, max_options: int = 4) -> str:
+    """One short line for the prompt: the command, the options the task's words point at (and required ones),
+    then its summary. Listing every option made a small model paste them all into its script."""
+    words = {w.lower() for w in _WORD.findall(task)}
+    picked = [o for o in spec.options if o.required or o.name.lstrip("-").lower() in words
+              or (o.name == "-top" and spec.name in ("synth", "hierarchy")) or (o.name == "-o" and spec.name == "tee")
+              ][:max_options]
+    opts = " ".join(f"{o.name}{' <value>' if o.takes_value else ''}" for o in picked)
+    return f"{spec.name} {opts}".strip() + (f"  # {spec.summary}" if spec.summary else "")
+
+
 def describe(spec: CommandSpec, max_options: int = 24) -> str:
     opts = " ".join(f"[{o.name}{' <value>' if o.takes_value else ''}]" if not o.required
                     else f"{o.name}{' <value>' if o.takes_value else ''}" for o in spec.options[:max_options])
@@ -119,17 +130,50 @@ _MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
 _HDL = {".v", ".sv", ".vh", ".svh"}
 
 
-def design_modules(designs: list[Path]) -> tuple[list[str], list[str]]:
-    """(modules defined in the design files, likely tops: those no other file instantiates)."""
+def _hdl_files(designs: list[Path]) -> dict[str, str]:
+    """Sandbox name -> text of every HDL file in the design (as :func:`_sandbox_names` names them)."""
     texts: dict[str, str] = {}
     for p in designs:
         for f in ([p] if p.is_file() else sorted(p.rglob("*"))):
             if f.is_file() and f.suffix in _HDL and f.stat().st_size < 2_000_000:
-                texts[str(f)] = f.read_text(encoding="utf-8", errors="replace")
-    modules = [m for t in texts.values() for m in _MODULE.findall(t)]
-    used = {m for m in modules for t in texts.values()
-            if re.search(rf"^\s*{re.escape(m)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", t, re.M)}
-    return modules, [m for m in modules if m not in used]
+                name = f.name if p.is_file() else f"{p.name}/{f.relative_to(p)}"
+                texts[name] = f.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def _instantiates(text: str, module: str) -> bool:
+    return bool(re.search(rf"^\s*{re.escape(module)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", text, re.M))
+
+
+def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str]]:
+    """(modules defined in the design, likely tops, the files the task needs).
+
+    A module the task names (and what it instantiates, transitively) picks the files to read and the top:
+    "synthesize the UART (uart ...)" on a whole rtl/ folder reads uart.v, uart_tx.v and uart_rx.v with top
+    `uart`, not all nine files with the SoC top. With no module named, every file is read and the tops are the
+    modules nothing instantiates."""
+    texts = _hdl_files(designs)
+    defined = {name: _MODULE.findall(text) for name, text in texts.items()}
+    modules = [m for ms in defined.values() for m in ms]
+    home = {m: name for name, ms in defined.items() for m in ms}
+    words = {w.lower() for w in _WORD.findall(task)}
+    named = [m for m in modules if m.lower() in words]
+    if not named:
+        used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
+        return modules, [m for m in modules if m not in used], list(texts)
+    needed, todo = set(), list(named)
+    while todo:
+        m = todo.pop()
+        if m in needed:
+            continue
+        needed.add(m)
+        todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
+    tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
+    files = [name for name in texts if any(m in needed for m in defined[name])]
+    # packages and headers the needed files import (`import pkg::*`) come along
+    files += [name for name in texts if name not in files and any(
+        re.search(rf"\b{re.escape(m)}::", texts[f]) for f in files for m in defined[name])]
+    return modules, tops, files
 
 
 def read_line(tool: str, names: list[str]) -> str | None:
@@ -174,17 +218,18 @@ def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
 
 def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
     files = " ".join(_sandbox_names(designs)) or "(none given)"
-    modules, tops = design_modules(designs)
+    modules, tops, needed = design_modules(designs, task)
     system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
               "options from the command list; never invent any. Use exactly the file names given. Answer with "
               "one ```tcl code block and nothing else.")
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
-    first = read_line(tool, _sandbox_names(designs))
+    first = read_line(tool, needed or _sandbox_names(designs))
     if first:
         parts.append(f"The script starts with:\n{first}")
-    parts.append(f"Commands ({tool}):\n" + "\n".join(describe(s, max_options=12) for s in specs))
+    parts.append(f"Commands ({tool}; other options exist, use only those the task needs):\n"
+                 + "\n".join(brief(s, task) for s in specs))
     usage = usage_lines(refs, specs, tool)
     if usage:
         parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
