@@ -59,6 +59,32 @@ def _fix_line(line: str, issue: LintIssue, db: CommandDB) -> tuple[str, str] | N
     return None
 
 
+_TOP = re.compile(r"(?<=\s)-top\s+([A-Za-z_][\w$]*)")
+# Tcl's own `proc` takes a name, arguments and a body; a bare `proc` (or `proc -noopt`) in a yosys script is
+# the yosys pass written without its prefix, which Tcl then rejects.
+_BARE_PROC = re.compile(r"^(\s*)(proc(?:\s+-\w+)*)\s*$")
+
+
+def design_fixits(script: str, tool: str, modules: list[str], tops: list[str]) -> tuple[str, list[str]]:
+    """Fixes that need the design: a `-top` naming no module of the design when the top is known (small
+    models write `-top top`), and yosys's `proc` pass written without its prefix."""
+    if tool != "yosys":
+        return script, []
+    fixes, lines = [], script.split("\n")
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("#"):
+            continue
+        m = _BARE_PROC.match(line)
+        if m:
+            lines[i] = f"{m.group(1)}yosys {m.group(2)}"
+            fixes.append(f"line {i + 1}: `{m.group(2)}` -> `yosys {m.group(2)}` (the yosys pass, not Tcl's proc)")
+        for name in _TOP.findall(line):
+            if modules and name not in modules and len(tops) == 1:
+                lines[i] = _TOP.sub(f"-top {tops[0]}", lines[i])
+                fixes.append(f"line {i + 1}: `-top {name}` -> `-top {tops[0]}` (no module {name} in the design)")
+    return "\n".join(lines), fixes
+
+
 def apply_fixits(script: str, db: CommandDB) -> tuple[str, list[str]]:
     """``script`` with every certain fix applied, and one description per fix (with its line)."""
     fixes: list[str] = []

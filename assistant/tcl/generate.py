@@ -71,14 +71,15 @@ def relevant_commands(db: CommandDB, text: str, n: int = 8) -> list[CommandSpec]
     return [db.commands[name] for name in names]
 
 
-def brief(spec: CommandSpec, task: str, max_options: int = 4) -> str:
+def brief(spec: CommandSpec, task: str, max_options: int = 4, top: str | None = None) -> str:
     """One short line for the prompt: the command, the options the task's words point at (and required ones),
     then its summary. Listing every option made a small model paste them all into its script."""
     words = {w.lower() for w in _WORD.findall(task)}
     picked = [o for o in spec.options if o.required or o.name.lstrip("-").lower() in words
               or (o.name == "-top" and spec.name in ("synth", "hierarchy")) or (o.name == "-o" and spec.name == "tee")
               ][:max_options]
-    opts = " ".join(f"{o.name}{' <value>' if o.takes_value else ''}" for o in picked)
+    opts = " ".join(f"{o.name}{(' ' + top if o.name == '-top' and top else ' <value>') if o.takes_value else ''}"
+                    for o in picked)
     return f"{spec.name} {opts}".strip() + (f"  # {spec.summary}" if spec.summary else "")
 
 
@@ -229,7 +230,7 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     if first:
         parts.append(f"The script starts with:\n{first}")
     parts.append(f"Commands ({tool}; other options exist, use only those the task needs):\n"
-                 + "\n".join(brief(s, task) for s in specs))
+                 + "\n".join(brief(s, task, top=tops[0] if len(tops) == 1 else None) for s in specs))
     usage = usage_lines(refs, specs, tool)
     if usage:
         parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
@@ -287,7 +288,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     (the command list stays), for measuring what retrieval adds. ``run_unsafe=True`` runs a script with
     unsafe findings too (in the sandbox): only when the user asked for it.
     """
-    from assistant.tcl.fixits import apply_fixits
+    from assistant.tcl.fixits import apply_fixits, design_fixits
 
     designs = design_paths(design)
     settings = getattr(bot, "settings", None)
@@ -311,6 +312,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         return result
     result.backend, result.model = llm.name, llm.model
     messages = _fit(llm, task, tool, designs, specs, refs)
+    modules, tops, _ = design_modules(designs, task)
     for attempt in range(rounds + 1):
         try:
             answer = llm.complete(messages)
@@ -319,9 +321,11 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             return result
         result.attempts = attempt + 1
         script = extract_script(answer)
+        script, fixes = design_fixits(script, tool, modules, tops)
         if db is not None:
-            script, fixes = apply_fixits(script, db)
-            result.fixes += [f"round {attempt}, {f}" for f in fixes]
+            script, more = apply_fixits(script, db)
+            fixes += more
+        result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
                                     run_unsafe=run_unsafe, secrets=secrets)

@@ -37,11 +37,18 @@ def test_repair_loop_fixes_an_invented_command(yosys, design, tmp_path, scripted
     assert gen.check.ok and gen.rounds_used == 1 and gen.attempts == 2 and "print_cells" not in gen.script
     assert gen.backend == "scripted" and not gen.retrieval_only
     first_prompt, repair_prompt = llm.prompts[0], llm.prompts[1]
-    assert "synth" in first_prompt[1]["content"] and "-top <value>" in first_prompt[1]["content"]
+    assert "synth -top counter" in first_prompt[1]["content"]
     assert "counter.v" in first_prompt[1]["content"] and "top: counter" in first_prompt[1]["content"]
     assert "The script starts with:\nyosys read_verilog counter.v" in first_prompt[1]["content"]
     feedback = repair_prompt[-1]["content"]
     assert "line 3" in feedback and "print_cells" in feedback and "  3| yosys print_cells" in feedback
+
+
+def test_design_fixits_name_the_real_top_and_prefix_bare_proc(yosys, design, tmp_path, scripted_llm):
+    answer = "```tcl\nyosys read_verilog counter.v\nyosys hierarchy -top top\nproc\nyosys synth -top top\n```"
+    gen = _bot(tmp_path, scripted_llm([answer])).tcl_generate("synthesize counter", design=design, rounds=0)
+    assert gen.check.ok and "yosys synth -top counter" in gen.script and "\nyosys proc\n" in gen.script
+    assert sum("-top top" in f for f in gen.fixes) == 2 and any("Tcl's proc" in f for f in gen.fixes)
 
 
 def test_read_line_names_the_users_files_only():
