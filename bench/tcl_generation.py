@@ -30,7 +30,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.tcl_bench import _designs, _out, design_root, evaluate_task, load_tasks  # noqa: E402
+from bench.tcl_bench import OUT_DIR, _designs, _out, design_root, evaluate_task, load_tasks  # noqa: E402
 
 HELDOUT = ROOT / "bench" / "data" / "tcl_tasks_heldout.jsonl"
 RESULTS = ROOT / "bench" / "out"
@@ -62,13 +62,13 @@ class Recorder:
         yield self.complete(messages, **kw)
 
 
-def _bot(model: str, index: Path, data: Path):
+def _bot(model: str, index: Path, data: Path, threads: int = 0):
     from assistant.config import load_settings
     from assistant.service import Assistant
 
     bot = Assistant(load_settings(index_dir=index, data_dir=data,
                                   llm={"backend": "llamacpp", "model_path": model, "temperature": 0.0,
-                                       "max_new_tokens": 400}))
+                                       "max_new_tokens": 400, "threads": threads}))
     bot._llm, bot._llm_loaded = Recorder(bot.llm), True
     return bot
 
@@ -80,16 +80,19 @@ def _ensure_index(index: Path) -> None:
         build_index([ROOT / "corpora" / "sample"], index, progress=True)
 
 
-def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path) -> dict:
+def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
+        threads: int = 0) -> dict:
     from assistant.tcl.generate import extract_script
 
     tasks = load_tasks(tasks_file)[:limit]
     root = design_root(tasks_file, tasks)
     rows, records = {}, []
     RESULTS.mkdir(parents=True, exist_ok=True)
+    out_dir = RESULTS / "tcl_gen_empty" / OUT_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
     progress_log = open(RESULTS / "tcl_generation.partial.jsonl", "w")  # one line a task, as it finishes
     for refs in settings:
-        bot = _bot(model, index, RESULTS / "tcl_gen_data")
+        bot = _bot(model, index, RESULTS / "tcl_gen_data", threads)
         label = "with references" if refs else "without references"
         stats = {"raw": 0, **{f"pass@{r}": 0 for r in range(ROUNDS + 1)}, "calls": 0, "seconds": 0.0,
                  "prompt_tokens": [], "fixes": 0}
@@ -97,7 +100,9 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             recorder = bot.llm
             recorder.calls.clear()
             started = time.perf_counter()
-            gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"), design=_designs(t, root),
+            # the sandbox gets an empty `out` folder, as evaluate_task gives the script it judges: a task's
+            # `<out>/x` must be writable while the product checks its own script too
+            gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"), design=[*_designs(t, root), out_dir],
                                    rounds=ROUNDS, references=refs)
             seconds = time.perf_counter() - started
             raw_ok = bool(recorder.calls) and evaluate_task(t, extract_script(recorder.calls[0]["answer"]), root)[0]
@@ -148,11 +153,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--references", choices=["both", "on", "off"], default="both")
     ap.add_argument("--index", type=Path, default=RESULTS / "tcl_gen_index")
+    ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
+    ap.add_argument("--out", type=Path, default=None, help="report JSON (default bench/out/tcl_generation.json)")
     args = ap.parse_args()
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
-    report = run(args.tasks, args.model, args.limit, settings, args.index)
-    (RESULTS / "tcl_generation.json").write_text(json.dumps(report, indent=2, default=str))
+    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads)
+    (args.out or RESULTS / "tcl_generation.json").write_text(json.dumps(report, indent=2, default=str))
     show(report)
 
 
