@@ -271,9 +271,10 @@ def tasks_part(backends: list[str], tasks_file: Path = TASKS) -> dict:
                     table.add_row(backend, "-", "n/a", notes)
                     continue
                 for t in track(tasks, description=backend, console=console):
-                    out = Path(tmp) / "empty" / OUT_DIR  # `<out>/x` must be writable while the product checks
-                    out.mkdir(parents=True, exist_ok=True)
-                    gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"), design=[*_designs(t, root), out],
+                    out_dir = Path(tmp) / "empty" / OUT_DIR  # `<out>/x` is writable while the product checks
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"),
+                                           design=[*_designs(t, root), out_dir],
                                            rounds=1)
                     passed += evaluate_task(t, gen.script, root)[0]
         rate = passed / len(tasks) if tasks else 0.0
