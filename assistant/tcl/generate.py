@@ -229,8 +229,11 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     first = read_line(tool, needed or _sandbox_names(designs))
     if first:
         parts.append(f"The script starts with:\n{first}")
-    parts.append(f"Commands ({tool}; other options exist, use only those the task needs):\n"
-                 + "\n".join(brief(s, task, top=tops[0] if len(tops) == 1 else None) for s in specs))
+    # A bullet list, not lines that look like a script: shown `cmd  # summary` lines, a small model wrote the
+    # whole list out as its script.
+    parts.append(f"Available {tool} commands (pick only what the task needs; other options exist):\n"
+                 + "\n".join("- " + brief(s, task, top=tops[0] if len(tops) == 1 else None).replace("  # ", ": ", 1)
+                              for s in specs))
     usage = usage_lines(refs, specs, tool)
     if usage:
         parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
@@ -299,7 +302,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     db = None
     try:
         db = get_db(tool, data_dir)
-        specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in refs))
+        specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in refs), n=4)
     except YosysNotFound as e:
         specs, note = [], f"{note}; {e}".strip("; ")
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
