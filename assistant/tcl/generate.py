@@ -221,8 +221,9 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     files = " ".join(_sandbox_names(designs)) or "(none given)"
     modules, tops, needed = design_modules(designs, task)
     system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
-              "options from the command list; never invent any. Use exactly the file names given. Answer with "
-              "one ```tcl code block and nothing else.")
+              "options from the command list; never invent any. Write the shortest script that does exactly what "
+              "the task asks: no extra commands. Use exactly the file names given. Answer with one ```tcl code "
+              "block and nothing else.")
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
