@@ -21,16 +21,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[train,ui,slack,dev]"
 	touch $(STAMP)
 
-# Real EDA tools (yosys, tclsh), the Tcl sandbox (bubblewrap, libseccomp, prlimit from util-linux), pandoc, and
+# Real EDA tools (yosys, tclsh), the Tcl sandbox (bubblewrap, libseccomp, prlimit from util-linux), pandoc, g++ and
+# cmake (to build llama.cpp), and
 # Chromium for the browser tests, where apt exists.
 system-deps:
 	@if command -v yosys >/dev/null && command -v tclsh >/dev/null && command -v chromium >/dev/null \
 	    && command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v pandoc >/dev/null \
+	    && command -v c++ >/dev/null && command -v cmake >/dev/null \
 	    && ldconfig -p | grep -q libseccomp.so.2; then :; \
 	elif command -v apt-get >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq yosys tcl chromium bubblewrap libseccomp2 util-linux pandoc >/dev/null; \
-	else echo "note: install yosys, tcl, chromium, bubblewrap, libseccomp, util-linux and pandoc with your package manager"; fi
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq yosys tcl chromium bubblewrap libseccomp2 util-linux pandoc g++ cmake >/dev/null; \
+	else echo "note: install yosys, tcl, chromium, bubblewrap, libseccomp, util-linux, pandoc, g++ and cmake with your package manager"; fi
 
 # The real assistant: llama.cpp (compiled here, once: pip caches the wheel) and the embedded GGUF models.
 # Every step says why when it fails and carries on with exit 0, so `make demo` still runs retrieval-only.
