@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import secret_values
@@ -217,9 +218,24 @@ def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
     return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
 
 
-def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
-    files = " ".join(_sandbox_names(designs)) or "(none given)"
-    modules, tops, needed = design_modules(designs, task)
+@dataclass(frozen=True)
+class DesignView:
+    """What the prompt and the fix-its know of the design, read once per generation (not per prompt fit)."""
+
+    files: list[str]  # as the sandbox names them
+    modules: list[str]
+    tops: list[str]
+    needed: list[str]  # the files the task's modules need
+
+    @classmethod
+    def of(cls, designs: list[Path], task: str) -> "DesignView":
+        modules, tops, needed = design_modules(designs, task)
+        return cls(_sandbox_names(designs), modules, tops, needed)
+
+
+def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
+    files = " ".join(view.files) or "(none given)"
+    modules, tops = view.modules, view.tops
     system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
               "options from the command list; never invent any. Write the shortest script that does exactly what "
               "the task asks: no extra commands. Use exactly the file names given. Answer with one ```tcl code "
@@ -227,7 +243,7 @@ def _prompt(task: str, tool: str, designs: list[Path], specs: list[CommandSpec],
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
-    first = read_line(tool, needed or _sandbox_names(designs))
+    first = read_line(tool, view.needed or view.files)
     if first:
         parts.append(f"The script starts with:\n{first}")
     # A bullet list, not lines that look like a script: shown `cmd  # summary` lines, a small model wrote the
@@ -251,12 +267,12 @@ def _budget(llm) -> int:
     return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.3) if small else 10**9))
 
 
-def _fit(llm, task, tool, designs, specs, refs, repair: list[dict] | None = None) -> list[dict]:
+def _fit(llm, task, tool, view: DesignView, specs, refs, repair: list[dict] | None = None) -> list[dict]:
     """Drop examples, then reference lines, until the prompt (with any repair turns) fits the model's budget."""
     budget = _budget(llm)
     refs, specs = list(refs), list(specs)
     while True:
-        messages = _prompt(task, tool, designs, specs, refs) + list(repair or [])
+        messages = _prompt(task, tool, view, specs, refs) + list(repair or [])
         if llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget or not (refs or specs):
             return messages
         if refs:
@@ -315,8 +331,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                           f"relevant {tool} command references and example scripts." + (f" ({note})" if note else ""))
         return result
     result.backend, result.model = llm.name, llm.model
-    messages = _fit(llm, task, tool, designs, specs, refs)
-    modules, tops, _ = design_modules(designs, task)
+    view = DesignView.of(designs, task)
+    messages = _fit(llm, task, tool, view, specs, refs)
     for attempt in range(rounds + 1):
         try:
             answer = llm.complete(messages)
@@ -325,7 +341,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             return result
         result.attempts = attempt + 1
         script = extract_script(answer)
-        script, fixes = design_fixits(script, tool, modules, tops)
+        script, fixes = design_fixits(script, tool, view.modules, view.tops)
         if db is not None:
             script, more = apply_fixits(script, db)
             fixes += more
@@ -341,7 +357,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
                        + "\n\nProblems:\n" + problems_text(result.check)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, designs, specs, refs, repair)
+            messages = _fit(llm, task, tool, view, specs, refs, repair)
     status = "passed all checks" if result.check.ok else "still has problems (see check)"
     fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
     result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"
