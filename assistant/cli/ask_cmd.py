@@ -71,6 +71,7 @@ def _show_stream(stream):
     console.rule("[bold]Answer[/]", align="left")
     for item in stream:
         if not isinstance(item, str):
+            console.out("")  # end the streamed text's line before warnings go to stderr
             return item
         console.out(item, end="", highlight=False)
         console.file.flush()
@@ -78,7 +79,7 @@ def _show_stream(stream):
 
 
 def _print_sources(answer) -> None:
-    console.out("\n")  # end the streamed text's last line, then a blank one
+    console.out("")  # a blank line after the answer (_show_stream ended its last line)
     via = "retrieval only" if answer.retrieval_only else f"{answer.backend} {answer.model}".strip()
     console.print(f"[dim]({via}, {answer.latency_ms:.0f} ms)[/]")
     if not answer.sources:
