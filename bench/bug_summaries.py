@@ -138,13 +138,18 @@ def run(bugs: Path, model: str, *, limit: int | None = None, kinds: tuple[str, .
         for kind in kinds:
             bot.llm.calls.clear()
             summary, seconds = _timed(bot, bug.id, kind, bugs, groups)
-            text = "\n\n".join(v for k, v in summary.sections.items() if k != "assignment")
+            # the model's own writing is scored; the `facts` line above it is read from the record
+            text = "\n\n".join(v for k, v in summary.sections.items() if k not in ("assignment", "facts"))
             texts.append(text)
             row["llm"][kind] = {"text": text, "seconds": seconds, "fallback": summary.retrieval_only,
                                 "warnings": summary.warnings, "calls": len(bot.llm.calls),
                                 "prompt_tokens": [c["prompt_tokens"] for c in bot.llm.calls],
-                                "kept": facts_kept(expected, text)}
+                                "kept": facts_kept(expected, text),
+                                "kept with facts line": facts_kept(expected, "\n".join(
+                                    [summary.sections.get("facts", ""), text]))}
+        facts_line = summary.sections.get("facts", "")
         row["llm"]["all kinds"] = {"kept": facts_kept(expected, "\n\n".join(texts)),
+                                   "kept with facts line": facts_kept(expected, "\n\n".join([facts_line, *texts])),
                                    "seconds": round(sum(row["llm"][k]["seconds"] for k in kinds), 3)}
         summary, seconds = _timed(baseline, bug.id, kinds[0], bugs, groups)
         digest = summary.sections.get("digest", "")
@@ -152,6 +157,10 @@ def run(bugs: Path, model: str, *, limit: int | None = None, kinds: tuple[str, .
         rows.append(row)
     systems = {**{f"LLM {k}": [r["llm"][k] for r in rows] for k in kinds},
                **({"LLM all kinds": [r["llm"]["all kinds"] for r in rows]} if len(kinds) > 1 else {}),
+               # what the user reads: the facts line from the record above the model's summary
+               "LLM + facts line": [{**r["llm"][kinds[-1] if len(kinds) == 1 else "all kinds"],
+                                     "kept": r["llm"][kinds[-1] if len(kinds) == 1 else "all kinds"]
+                                     ["kept with facts line"]} for r in rows],
                "digest (baseline)": [r["digest"] for r in rows]}
     return {"model": bot.llm.model, "bugs_file": str(bugs), "bugs": len(rows), "kinds": list(kinds),
             "context_tokens": bot.llm.context_tokens, "seconds": round(time.perf_counter() - started, 1),

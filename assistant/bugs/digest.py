@@ -5,6 +5,7 @@ thread mentions, all read straight from the record, so every line can be checked
 
     text = bug_digest(bug)         # plain text, the `digest` section of a BugSummary
     facts = digest_facts(bug)      # the same facts as data
+    line = key_facts(bug)          # the `facts` line shown above a written summary
 """
 from __future__ import annotations
 
@@ -60,6 +61,17 @@ def bug_digest(bug: BugRecord) -> str:
     lines += ["", "Files mentioned: " + (", ".join(facts.files) or "none")]
     lines += ["Units mentioned: " + (", ".join(facts.units) or "none")]
     return "\n".join(lines)
+
+
+def key_facts(bug: BugRecord) -> str:
+    """One line of the record's own key facts (id, title, status, component, owner, severity).
+
+    Shown above an LLM-written summary so that what a small model may drop or garble (the id, the
+    component, who owns it) is always there, read straight from the export."""
+    parts = [f"{bug.id}: {bug.title}"]
+    parts += [f"{name}: {value}" for name, value in (("status", bug.status), ("component", bug.component),
+                                                      ("owner", bug.assignee), ("severity", bug.severity)) if value]
+    return " · ".join(parts)
 
 
 def _fields(bug: BugRecord) -> dict[str, str]:

@@ -7,6 +7,8 @@ prompt, and a final prompt per kind writes the summary, whose aliases are then r
 is measured with the model's own tokenizer before it is sent, and one that would not fit raises
 `ContextOverflowError` (it never reaches the model). A thread that fits is summarized in one prompt.
 
+A written summary comes under a `facts` line read straight from the record (`digest.key_facts`: id,
+title, status, component, owner, severity), so what a small model drops is still in front of the reader.
 With no LLM (the `none` backend), or when the LLM fails, the summary is the deterministic digest
 (`digest.bug_digest`) and ``retrieval_only`` is True. Assignment never needs an LLM (`assign`).
 
@@ -29,7 +31,7 @@ from typing import Any
 
 from assistant.bugs.aliases import AliasMap
 from assistant.bugs.assign import OwnerRanker, format_ranking
-from assistant.bugs.digest import bug_digest
+from assistant.bugs.digest import bug_digest, key_facts
 from assistant.bugs.store import BugStore, find_bug, with_acls
 from assistant.types import BugSummary
 from corpora.bugs import bug_to_text, load_bug_export
@@ -195,7 +197,8 @@ def _write_sections(bot: Any, bug: BugRecord, kinds: list[str], summary: BugSumm
         summary.warnings.append("no LLM configured (backend none): a deterministic digest instead of a written summary")
         return
     try:
-        summary.sections.update(HierarchicalSummarizer(llm).summarize(bug, kinds))
+        written = HierarchicalSummarizer(llm).summarize(bug, kinds)
+        summary.sections.update({"facts": key_facts(bug), **written})
     except ContextOverflowError:
         raise
     except Exception as e:  # a failing server or model: still give the engineer the facts
