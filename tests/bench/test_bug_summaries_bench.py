@@ -35,11 +35,14 @@ def test_smoke_run_on_the_sample_export(smol_gguf, tmp_path):
     report = run(BUGS, str(smol_gguf), limit=2, llm={"context_tokens": 768, "threads": 1}, data_dir=tmp_path)
     report = json.loads(json.dumps(report))  # what the bench writes
     assert report["bugs"] == 2 and report["kinds"] == ["technical", "managerial"]
-    assert set(report["metrics"]) == {"LLM technical", "LLM managerial", "LLM all kinds", "digest (baseline)"}
+    assert set(report["metrics"]) == {"LLM technical", "LLM managerial", "LLM all kinds", "LLM + facts line",
+                                      "digest (baseline)"}
     for m in report["metrics"].values():
         assert {*FACTS, "mean", "seconds_p50", "fallbacks"} <= set(m)
     digest = report["metrics"]["digest (baseline)"]
     assert digest["id"] == digest["component"] == digest["owner"] == 1.0  # the digest lists the fields
+    shown = report["metrics"]["LLM + facts line"]  # the facts line above the summary carries them too
+    assert shown["id"] == shown["component"] == shown["owner"] == 1.0
     for row in report["rows"]:
         for kind in ("technical", "managerial"):
             llm = row["llm"][kind]
