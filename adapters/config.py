@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from corpora.llm_client import API_KEY_ENV, TIMEOUT_S
+
 
 class RecipeError(ValueError):
     """A recipe (or an input it names) is unusable; the message names the file or field."""
@@ -113,12 +115,12 @@ class TeacherSection(_Strict):
     """An OpenAI-compatible server (vLLM, TGI, OpenAI, ...) that writes samples from corpus chunks."""
     base_url: str  # e.g. http://127.0.0.1:8000/v1
     model: str
-    api_key_env: str = "OPENAI_API_KEY"  # unset: "EMPTY" (local servers without --api-key)
+    api_key_env: str = API_KEY_ENV  # unset: "EMPTY" (local servers without --api-key); corpora.llm_client
     max_chunks: int = Field(200, ge=1)  # requests in all, shared round-robin by qa / tcl / bugs
     samples_per_chunk: int = Field(3, ge=1, le=20)
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, ge=16)
-    timeout_s: float = Field(120, gt=0)
+    timeout_s: float = Field(TIMEOUT_S, gt=0)
     concurrency: int = Field(4, ge=1, le=64)
 
     @field_validator("base_url")

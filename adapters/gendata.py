@@ -567,24 +567,28 @@ def teacher_jobs(docs, max_jobs: int) -> list[tuple[str, str, str, str]]:
     return jobs
 
 
-def _client(teacher: TeacherSection):
-    from openai import OpenAI
-    return OpenAI(base_url=teacher.base_url, api_key=os.environ.get(teacher.api_key_env) or "EMPTY",
-                  timeout=teacher.timeout_s, max_retries=2)
+def teacher_client(teacher: TeacherSection):
+    """The shared OpenAI-compatible client (`corpora.llm_client`) for the recipe's teacher, key from
+    ``$teacher.api_key_env``."""
+    from corpora.llm_client import ChatClient
+
+    return ChatClient(teacher.base_url, api_key_env=teacher.api_key_env, timeout_s=teacher.timeout_s)
 
 
 def check_teacher(teacher: TeacherSection, client=None) -> None:
     """Fail before any generation if the teacher is unreachable, rejects the key, or does not serve the model."""
-    import openai
-    client = client or _client(teacher)
+    from corpora.llm_client import LLMError
+
+    client = client or teacher_client(teacher)
     try:
-        served = [m.id for m in client.with_options(max_retries=0, timeout=min(10.0, teacher.timeout_s)).models.list()]
-    except openai.APIConnectionError as e:
-        raise RecipeError(f"gendata.teacher: cannot reach the teacher at {teacher.base_url} ({e}); start an "
-                          f"OpenAI-compatible server there or fix gendata.teacher.base_url") from e
-    except openai.AuthenticationError as e:
-        raise RecipeError(f"gendata.teacher: {teacher.base_url} rejected the API key (set ${teacher.api_key_env})") from e
-    except openai.APIStatusError:
+        served = [m["id"] for m in client.models(timeout_s=min(10.0, teacher.timeout_s), retries=0)]
+    except LLMError as e:
+        if e.kind in ("unreachable", "timeout"):
+            raise RecipeError(f"gendata.teacher: cannot reach the teacher at {teacher.base_url} ({e}); start an "
+                              f"OpenAI-compatible server there or fix gendata.teacher.base_url") from e
+        if e.kind == "auth":
+            raise RecipeError(f"gendata.teacher: {teacher.base_url} rejected the API key "
+                              f"(set ${teacher.api_key_env})") from e
         return  # a server without GET /models: the first request will tell
     if served and teacher.model not in served:
         raise RecipeError(f"gendata.teacher.model: {teacher.model!r} is not served at {teacher.base_url} "
@@ -594,7 +598,7 @@ def check_teacher(teacher: TeacherSection, client=None) -> None:
 def from_teacher(docs, teacher: TeacherSection, log=None) -> tuple[list[Candidate], dict]:
     """Ask the teacher for samples chunk by chunk (concurrently); returns candidates and request counts per kind."""
     from concurrent.futures import ThreadPoolExecutor
-    client = _client(teacher)
+    client = teacher_client(teacher)
     check_teacher(teacher, client)
     jobs = teacher_jobs(docs, teacher.max_chunks)
 
@@ -602,11 +606,9 @@ def from_teacher(docs, teacher: TeacherSection, log=None) -> tuple[list[Candidat
         kind, title, chunk, source = job
         prompt = PROMPTS[kind].format(n=teacher.samples_per_chunk, title=title, chunk=chunk)
         try:
-            r = client.chat.completions.create(model=teacher.model, temperature=teacher.temperature,
-                                               max_tokens=teacher.max_tokens,
-                                               messages=[{"role": "user", "content": prompt}])
-            return candidates_from_reply(kind, r.choices[0].message.content or "", chunk, source,
-                                         teacher.samples_per_chunk), None
+            reply = client.complete(teacher.model, [{"role": "user", "content": prompt}],
+                                    max_tokens=teacher.max_tokens, temperature=teacher.temperature)
+            return candidates_from_reply(kind, reply, chunk, source, teacher.samples_per_chunk), None
         except Exception as e:  # noqa: BLE001 - one failed request must not end the run
             return [Candidate(kind, "", "", source, chunk, reason="teacher_error")], f"{type(e).__name__}: {e}"
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from corpora.llm_client import TIMEOUT_S
+
 DEFAULT_INDEX = Path(".chipassist/index")
 DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` installs (assistant.llm.models)
 
@@ -38,7 +40,7 @@ class LLMConfig(Strict):
     # The prompt's token budget (sources, history, question): what decides time to first token on a CPU
     # (~90 prompt tokens/s for a 1.5B model on 2 cores). None: as much as the context allows.
     prompt_tokens: int | None = Field(None, ge=128)
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(TIMEOUT_S, gt=0)  # per request; the shared default of corpora.llm_client
     threads: int = Field(0, ge=0, le=512)  # llamacpp: CPU threads (0: one per core)
 
     @model_validator(mode="before")

@@ -206,19 +206,25 @@ def jaccard(a: str, b: str, n: int = 3) -> float:
 
 
 def _llm_writer(config: PairsConfig):
-    """Engineer-style questions from an OpenAI-compatible server (one per line in the reply)."""
-    from openai import OpenAI
+    """Engineer-style questions from an OpenAI-compatible server (one per line in the reply); a server failure
+    is a PairsError naming the server and what to check (`corpora.llm_client`)."""
+    from corpora.llm_client import ChatClient, LLMError
 
-    client = OpenAI(base_url=config.base_url, api_key=os.environ.get("OPENAI_API_KEY", "none"))
-    model = config.llm_model or client.models.list().data[0].id
+    client = ChatClient(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s)
+    try:
+        model = config.llm_model or client.first_model()
+    except LLMError as e:
+        raise PairsError(f"gen-pairs: {e}") from e
 
     def write(chunk: Chunk, n: int) -> list[str]:
         prompt = (f"You are a chip design engineer. Write {n} different questions that the passage below "
                   f"answers, as an engineer would ask them without seeing it. One question per line, no "
                   f"numbering.\n\nSource: {chunk.source}\nSection: {chunk.title}\n\n{chunk.text[:3000]}")
-        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
-                                               max_tokens=60 * n, temperature=0.7)
-        lines = (reply.choices[0].message.content or "").splitlines()
+        try:
+            reply = client.complete(model, [{"role": "user", "content": prompt}], max_tokens=60 * n, temperature=0.7)
+        except LLMError as e:
+            raise PairsError(f"gen-pairs: {e}") from e
+        lines = reply.splitlines()
         return [re.sub(r"^\s*(?:\d+[.)]|[-*])\s*", "", s).strip() for s in lines if len(s.split()) >= 3][:n]
     return write
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,34 @@ def test_gen_pairs_rejects_an_index_without_text_or_too_small():
             for i in range(2)]
     with pytest.raises(PairsError, match="too small"):
         generate_pairs(_FakeIndex(tiny), progress=False)
+
+
+def _writer_reply(messages: list[dict]) -> str:
+    """A scripted LLM writing two numbered questions about the section it is shown."""
+    section = re.search(r"Section: (.*)", messages[-1]["content"]).group(1)
+    return f"1. Where is {section} described in detail?\n- What does {section} configure?\nok"
+
+
+def test_gen_pairs_writes_queries_with_an_openai_compatible_server(sample_index_master):
+    from retriever.index import Index
+    from tests.support.openai_server import OpenAIServer, ScriptedLLM
+
+    llm = ScriptedLLM(_writer_reply)
+    with OpenAIServer(llm, model_id="writer-1") as server:  # no model configured: the server's first
+        cfg = PairsConfig(backend="openai", base_url=server.base_url, max_pairs=8, queries_per_chunk=2)
+        rows, report = generate_pairs(Index.open(sample_index_master), cfg, progress=False)
+    assert report.pairs == len(rows) == 8 and len(llm.calls) >= 4
+    assert all(r["query"].startswith(("Where is ", "What does ")) for r in rows)  # numbering stripped
+
+
+def test_gen_pairs_names_an_unreachable_server(sample_index_master):
+    from retriever.index import Index
+    from tests.support.openai_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = PairsConfig(backend="openai", base_url=url, timeout_s=5)
+    with pytest.raises(PairsError, match=rf"gen-pairs: .*server at {url} is unreachable.*is the server running"):
+        generate_pairs(Index.open(sample_index_master), cfg, progress=False)
 
 
 # ------------------------------------------------------------------------------------------ train
