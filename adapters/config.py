@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
 from corpora.llm_client import API_KEY_ENV, TIMEOUT_S
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe (or an input it names) is unusable; the message names the file or field."""
 
 
@@ -199,24 +200,17 @@ def _apply_override(raw: dict, item: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise RecipeError(f"override {item!r}: {p!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(value)
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({e})") from e
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Load and validate a YAML recipe; `overrides` are dotted `section.key=value` strings."""
+    """Load and validate a YAML recipe; `overrides` are dotted `section.key=value` strings. Errors are RecipeError
+    naming the file, the field and the bad value (``corpora.config_io``)."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of sections")
+    raw = read_yaml_mapping(path, what="recipe", error=RecipeError)
     for item in overrides or []:
         _apply_override(raw, item)
-    try:
-        return Recipe.model_validate(raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise RecipeError(f"{path}: {problems}") from e
+    return validate_model(Recipe, raw, path, error=RecipeError)

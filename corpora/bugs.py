@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from corpora.config_io import format_validation_error
 from corpora.types import PUBLIC, BugComment, BugRecord
 
 REQUIRED = ("id", "title")
@@ -334,7 +335,7 @@ def _to_record(path: Path, line: int, fields: dict[str, Any] | str, problems: li
     try:
         return BugRecord.model_validate(clean)
     except ValidationError as e:
-        bad = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        bad = format_validation_error(e)
         problems.append(f"{where}: bug {bug_id}: invalid field ({bad}); record skipped")
         return None
 
