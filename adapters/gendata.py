@@ -668,28 +668,23 @@ def _filter_reason(c: Candidate, cfg: GenDataSection) -> str:
 def dedup_filter(cands: list[Candidate], cfg: GenDataSection) -> tuple[list[Candidate], dict, list[tuple]]:
     """Filter and deduplicate in order (the first of duplicates is kept); cap each kind at max_per_kind.
     Returns (kept, per-kind report, dropped (candidate, reason) pairs)."""
-    from datasketch import MinHash, MinHashLSH
-    # LSH only proposes candidates (tuned for recall, below the threshold); the exact Jaccard decides
-    lsh = MinHashLSH(threshold=max(0.5, cfg.near_dup_threshold - 0.2), num_perm=128, weights=(0.2, 0.8))
+    from corpora.dedup import NearDuplicates
+    # questions are short: compare word sets (1-shingles) exactly; LSH only proposes candidates
+    near = NearDuplicates(cfg.near_dup_threshold, shingle=1, num_perm=128, exact=True)
     seen: set[str] = set()
-    kept_words: dict[str, tuple[set[str], frozenset[str]]] = {}
+    kept_idents: dict[int, frozenset[str]] = {}
     made, kept_n, reasons = Counter(), Counter(), {}
     kept, dropped = [], []
     for n, c in enumerate(cands):
         made[c.kind] += 1
         reason = c.reason or _filter_reason(c, cfg)
         norm = _norm(c.question)
-        words, idents, mh = set(norm.split()), _idents(c.question), None
+        idents, comparable = _idents(c.question), len(set(norm.split())) >= 3
         if not reason and norm in seen:
             reason = "duplicate"
-        if not reason and len(words) >= 3:
-            mh = MinHash(num_perm=128)
-            mh.update_batch([w.encode() for w in words])
-            for key in lsh.query(mh):
-                other, other_ids = kept_words[key]
-                if other_ids == idents and len(words & other) >= cfg.near_dup_threshold * len(words | other):
-                    reason = "near_duplicate"
-                    break
+        # questions about different names are different questions however alike their other words
+        if not reason and comparable and near.find(norm, accept=lambda key: kept_idents[key] == idents) is not None:
+            reason = "near_duplicate"
         if not reason and kept_n[c.kind] >= cfg.max_per_kind:
             reason = "over_max_per_kind"
         if reason:
@@ -697,9 +692,9 @@ def dedup_filter(cands: list[Candidate], cfg: GenDataSection) -> tuple[list[Cand
             dropped.append((c, reason))
             continue
         seen.add(norm)
-        if mh is not None:
-            kept_words[str(n)] = (words, idents)
-            lsh.insert(str(n), mh)
+        if comparable:
+            kept_idents[n] = idents
+            near.add(n, norm)
         kept_n[c.kind] += 1
         kept.append(c)
     report = {k: {"made": made[k], "kept": kept_n[k], "dropped": made[k] - kept_n[k],

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpora.dedup import similarity
 from corpora.types import Chunk, strictest, visible
 from retriever.finetune.config import PairsConfig
 from retriever.finetune.templates import derive_queries
@@ -189,20 +190,11 @@ def false_negative_reason(positive: Chunk, cand: Chunk, score: float, pos_score:
         return "positive"
     if cand.source == positive.source and cand.title.split(" (part")[0] == positive.title.split(" (part")[0]:
         return "same section"
-    if jaccard(cand.text, positive.text) >= config.near_duplicate:
+    if similarity(cand.text, positive.text, n=3) >= config.near_duplicate:
         return "near duplicate"
     if score > (1 - config.relative_margin) * pos_score:
         return "score margin"
     return None
-
-
-def jaccard(a: str, b: str, n: int = 3) -> float:
-    """Jaccard similarity of word n-gram shingles (near-duplicate test)."""
-    def shingles(t: str) -> set[tuple[str, ...]]:
-        w = t.lower().split()
-        return {tuple(w[i:i + n]) for i in range(max(1, len(w) - n + 1))}
-    sa, sb = shingles(a), shingles(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
 def _llm_writer(config: PairsConfig):

@@ -74,6 +74,16 @@ def test_false_negative_rules():
     assert false_negative_reason(pos, far, 0.5, 0.9, cfg) is None
 
 
+def test_a_copy_with_other_markup_is_a_near_duplicate_not_a_negative():
+    """gen-pairs uses the shared detector (corpora.dedup): words, not whitespace tokens, so a copy of the positive
+    that differs only in Markdown markup and punctuation is not mined as a hard negative."""
+    text = "The UART baud divisor is BAUD_DIV = clk / (16 * baud); it resets to 0x1A after reset."
+    pos = Chunk(id="a#0", source="docs/uart.md", title="UART > Baud", text=text, doc_type="markdown", kind="docs")
+    markup = text.replace("BAUD_DIV", "`BAUD_DIV`").replace("UART", "**UART**").replace(";", ",")
+    copy = Chunk(id="b#0", source="docs/uart.html", title="Baud", text=markup, doc_type="html", kind="docs")
+    assert false_negative_reason(pos, copy, 0.2, 0.9, PairsConfig()) == "near duplicate"
+
+
 def test_templates_turn_option_rows_into_questions():
     text = ("```tcl\nglobal_placement\n    [-density target_density]\n```\n\n| Switch Name | Description |\n"
             "| ----- | ----- |\n| `-density` | Set target density. The default value is `0.7`. |\n")
