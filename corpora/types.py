@@ -18,6 +18,14 @@ PUBLIC = "public"
 KINDS = ("docs", "rtl", "verification", "tcl", "code", "config", "bugs", "text")
 
 
+def reader_groups(user_groups: Iterable[str] | str | None) -> frozenset[str] | None:
+    """A reader's groups as the access rule reads them: one group name or many; None when there are none
+    (public only). Callers that pass groups on (search, bugs, exports) normalise them here, not by hand."""
+    if user_groups is None or isinstance(user_groups, str):
+        return frozenset({user_groups}) if user_groups else None
+    return frozenset(user_groups) or None
+
+
 def visible(acl: Iterable[str], user_groups: Iterable[str] | str | None) -> bool:
     """THE access rule, shared by search, bugs, exports and training sets: an item whose ACL holds ``public``
     is visible to everyone; any other needs one of its groups in ``user_groups`` (None or empty: public only).
@@ -25,10 +33,8 @@ def visible(acl: Iterable[str], user_groups: Iterable[str] | str | None) -> bool
     acl = set(acl)
     if PUBLIC in acl:
         return True
-    if not user_groups:
-        return False
-    groups = {user_groups} if isinstance(user_groups, str) else set(user_groups)
-    return bool(groups & acl)
+    groups = reader_groups(user_groups)
+    return bool(groups and groups & acl)
 
 
 def strictest(*acls: Iterable[str]) -> list[str]:
