@@ -44,6 +44,8 @@ class TinyModel(_Strict):
 
 
 class ModelSection(_Strict):
+    """The model to adapt: a local Hugging Face folder, a tiny one built here, or an architecture-only
+    config for dry runs."""
     base: Path | None = None  # local HF folder (model + tokenizer); None with `tiny` set builds one
     tiny: TinyModel | None = None
     config_json: Path | None = None  # architecture-only config for dry runs (adapters/model_configs/)
@@ -58,6 +60,8 @@ class ModelSection(_Strict):
 
 
 class DataSection(_Strict):
+    """Where domain and general text come from, the held-out share, and the ACL groups whose documents
+    may be trained on."""
     domain_roots: list[Path] = Field(default_factory=lambda: [Path("corpora/sample")])
     general: str = "stdlib"  # "stdlib" (Python stdlib docstrings) or a path to a text file / folder
     heldout_fraction: float = Field(0.1, gt=0, lt=0.5)
@@ -68,6 +72,7 @@ class DataSection(_Strict):
 
 
 class TokenizerSection(_Strict):
+    """Tokenizer augmentation: train a domain vocabulary and add the tokens it covers well."""
     enabled: bool = True
     train_vocab_size: int = Field(4000, ge=300)
     min_frequency: int = Field(5, ge=1)
@@ -78,6 +83,7 @@ class TokenizerSection(_Strict):
 
 
 class LoraSection(_Strict):
+    """LoRA rank, scale, dropout and the projections it wraps."""
     r: int = Field(8, ge=1)
     alpha: int = Field(16, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -85,6 +91,7 @@ class LoraSection(_Strict):
 
 
 class TrainSection(_Strict):
+    """One training stage (DAPT or SFT): method, optimiser, schedule, batch sizes, data mix and checkpoints."""
     method: Literal["full", "lora", "qlora"] = "full"
     lr: float = Field(5e-6, gt=0)
     scheduler: Literal["constant", "cosine"] = "constant"
@@ -133,6 +140,7 @@ class TeacherSection(_Strict):
 
 
 class GenDataSection(_Strict):
+    """SFT data generation: a teacher LLM or document structure, then the filters and dedup thresholds."""
     teacher: TeacherSection | None = None  # None: derive samples from document structure
     max_per_kind: int = Field(2000, ge=1)
     min_answer_chars: int = Field(20, ge=1)
@@ -150,17 +158,20 @@ class GenDataSection(_Strict):
 
 
 class AutoEvalSection(_Strict):
+    """AutoEval: multiple-choice files, few-shot count and held-out perplexity blocks."""
     mc_files: list[Path] = Field(default_factory=list)
     shots: int = Field(5, ge=0)
     max_heldout_blocks: int = Field(64, ge=1)
 
 
 class ExportSection(_Strict):
+    """The served model's dtype and tensor parallelism (the `vllm serve` command the export prints)."""
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: int = Field(1, ge=1)
 
 
 class DistributedSection(_Strict):
+    """Multi-GPU training (FSDP or DeepSpeed) and the cluster it is sized for."""
     backend: Literal["none", "fsdp", "deepspeed"] = "none"
     gpus_per_node: int = Field(8, ge=1)
     nodes: int = Field(1, ge=1)
@@ -168,6 +179,7 @@ class DistributedSection(_Strict):
 
 
 class Recipe(_Strict):
+    """One adaptation run: the model, data and every stage's settings, validated on load."""
     name: str
     output_dir: Path
     seed: int = 0

@@ -39,6 +39,7 @@ TEACHER_KINDS = ("qa", "tcl", "bugs")
 
 @dataclass
 class Candidate:
+    """One generated (question, answer) sample before filtering, with the text it must be grounded in."""
     kind: str
     question: str
     answer: str
@@ -47,6 +48,7 @@ class Candidate:
     reason: str = ""  # set when the candidate is broken before filtering (a malformed teacher reply)
 
     def sample(self) -> dict:
+        """The sample as an SFT chat row (user question, assistant answer)."""
         return {"kind": self.kind, "source": self.source,
                 "messages": [{"role": "user", "content": self.question.strip()},
                              {"role": "assistant", "content": self.answer.strip()}]}

@@ -32,6 +32,7 @@ log = logging.getLogger("chipassist.acl")
 
 
 class AclRule(BaseModel):
+    """One manifest rule: files matching ``glob`` (relative to the manifest's folder) are visible to ``groups``."""
     model_config = ConfigDict(extra="forbid")
     glob: str = Field(min_length=1)
     groups: list[str] = Field(min_length=1)

@@ -62,6 +62,7 @@ class BugExportError(ValueError):
 
 @dataclass
 class BugExport:
+    """The bugs read from one export file, with the per-record problems that were skipped and reported."""
     records: list[BugRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     format: str = ""  # jsonl | csv | github | json

@@ -74,6 +74,7 @@ class Document:
             self.content_hash = content_hash(self.text)
 
     def to_dict(self) -> dict[str, Any]:
+        """The document as plain data (``asdict``), for JSON and the index's store."""
         return asdict(self)
 
 
@@ -93,10 +94,12 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as plain data (``asdict``), for JSON and the index's store."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Chunk":
+        """The chunk ``to_dict`` wrote."""
         return cls(**d)
 
     def visible_to(self, user_groups: Iterable[str] | str | None) -> bool:
@@ -105,6 +108,7 @@ class Chunk:
 
 
 class BugComment(BaseModel):
+    """One comment of a bug record: who wrote it, when, and what."""
     author: str = ""
     date: str = ""
     text: str = ""

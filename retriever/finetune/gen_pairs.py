@@ -43,6 +43,8 @@ class PairsError(ValueError):
 
 @dataclass
 class PairsReport:
+    """What `generate_pairs` made: pairs per split and kind, negatives, and what the ACL and the
+    false-negative filters left out."""
     pairs: int = 0
     train: int = 0
     heldout: int = 0
@@ -53,6 +55,7 @@ class PairsReport:
     kinds: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
+        """The report as JSON-ready data (counters as plain dicts)."""
         return {"pairs": self.pairs, "train": self.train, "heldout": self.heldout,
                 "chunks_sampled": self.chunks_sampled, "negatives": self.negatives, "acl_skipped": self.acl_skipped,
                 "filtered": dict(self.filtered), "kinds": dict(self.kinds)}
