@@ -15,6 +15,8 @@ from adapters.config import RecipeError
 
 
 def load_mc(path: Path) -> list[dict]:
+    """Multiple-choice rows from an AutoEval JSONL file; ``answer`` may be an index, a letter or the
+    choice's text. RecipeError naming the file and line for a bad row."""
     if not Path(path).is_file():
         raise RecipeError(f"AutoEval file {path} not found")
     rows = []
@@ -68,6 +70,8 @@ def evaluate_mc(model, tok, rows: list[dict], shots: int = 5) -> dict:
 
 def run_autoeval(model_dir: Path, mc_files: list[Path], heldout: list[str], shots: int, block_size: int,
                  max_blocks: int) -> dict:
+    """Score one model: multiple-choice accuracy per file and category (few-shot) and the perplexity
+    on held-out domain text."""
     from adapters.dapt import eval_batches, load_model_and_tokenizer
     from adapters.data import pack
     from adapters.trainer import perplexity

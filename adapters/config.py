@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
+from corpora.llm_client import API_KEY_ENV, TIMEOUT_S
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe (or an input it names) is unusable; the message names the file or field."""
 
 
@@ -41,6 +44,8 @@ class TinyModel(_Strict):
 
 
 class ModelSection(_Strict):
+    """The model to adapt: a local Hugging Face folder, a tiny one built here, or an architecture-only
+    config for dry runs."""
     base: Path | None = None  # local HF folder (model + tokenizer); None with `tiny` set builds one
     tiny: TinyModel | None = None
     config_json: Path | None = None  # architecture-only config for dry runs (adapters/model_configs/)
@@ -55,6 +60,8 @@ class ModelSection(_Strict):
 
 
 class DataSection(_Strict):
+    """Where domain and general text come from, the held-out share, and the ACL groups whose documents
+    may be trained on."""
     domain_roots: list[Path] = Field(default_factory=lambda: [Path("corpora/sample")])
     general: str = "stdlib"  # "stdlib" (Python stdlib docstrings) or a path to a text file / folder
     heldout_fraction: float = Field(0.1, gt=0, lt=0.5)
@@ -65,6 +72,7 @@ class DataSection(_Strict):
 
 
 class TokenizerSection(_Strict):
+    """Tokenizer augmentation: train a domain vocabulary and add the tokens it covers well."""
     enabled: bool = True
     train_vocab_size: int = Field(4000, ge=300)
     min_frequency: int = Field(5, ge=1)
@@ -75,6 +83,7 @@ class TokenizerSection(_Strict):
 
 
 class LoraSection(_Strict):
+    """LoRA rank, scale, dropout and the projections it wraps."""
     r: int = Field(8, ge=1)
     alpha: int = Field(16, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -82,6 +91,7 @@ class LoraSection(_Strict):
 
 
 class TrainSection(_Strict):
+    """One training stage (DAPT or SFT): method, optimiser, schedule, batch sizes, data mix and checkpoints."""
     method: Literal["full", "lora", "qlora"] = "full"
     lr: float = Field(5e-6, gt=0)
     scheduler: Literal["constant", "cosine"] = "constant"
@@ -113,12 +123,12 @@ class TeacherSection(_Strict):
     """An OpenAI-compatible server (vLLM, TGI, OpenAI, ...) that writes samples from corpus chunks."""
     base_url: str  # e.g. http://127.0.0.1:8000/v1
     model: str
-    api_key_env: str = "OPENAI_API_KEY"  # unset: "EMPTY" (local servers without --api-key)
+    api_key_env: str = API_KEY_ENV  # unset: "EMPTY" (local servers without --api-key); corpora.llm_client
     max_chunks: int = Field(200, ge=1)  # requests in all, shared round-robin by qa / tcl / bugs
     samples_per_chunk: int = Field(3, ge=1, le=20)
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, ge=16)
-    timeout_s: float = Field(120, gt=0)
+    timeout_s: float = Field(TIMEOUT_S, gt=0)
     concurrency: int = Field(4, ge=1, le=64)
 
     @field_validator("base_url")
@@ -130,6 +140,7 @@ class TeacherSection(_Strict):
 
 
 class GenDataSection(_Strict):
+    """SFT data generation: a teacher LLM or document structure, then the filters and dedup thresholds."""
     teacher: TeacherSection | None = None  # None: derive samples from document structure
     max_per_kind: int = Field(2000, ge=1)
     min_answer_chars: int = Field(20, ge=1)
@@ -147,17 +158,20 @@ class GenDataSection(_Strict):
 
 
 class AutoEvalSection(_Strict):
+    """AutoEval: multiple-choice files, few-shot count and held-out perplexity blocks."""
     mc_files: list[Path] = Field(default_factory=list)
     shots: int = Field(5, ge=0)
     max_heldout_blocks: int = Field(64, ge=1)
 
 
 class ExportSection(_Strict):
+    """The served model's dtype and tensor parallelism (the `vllm serve` command the export prints)."""
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: int = Field(1, ge=1)
 
 
 class DistributedSection(_Strict):
+    """Multi-GPU training (FSDP or DeepSpeed) and the cluster it is sized for."""
     backend: Literal["none", "fsdp", "deepspeed"] = "none"
     gpus_per_node: int = Field(8, ge=1)
     nodes: int = Field(1, ge=1)
@@ -165,6 +179,7 @@ class DistributedSection(_Strict):
 
 
 class Recipe(_Strict):
+    """One adaptation run: the model, data and every stage's settings, validated on load."""
     name: str
     output_dir: Path
     seed: int = 0
@@ -197,24 +212,17 @@ def _apply_override(raw: dict, item: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise RecipeError(f"override {item!r}: {p!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(value)
+    try:
+        node[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({e})") from e
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Load and validate a YAML recipe; `overrides` are dotted `section.key=value` strings."""
+    """Load and validate a YAML recipe; `overrides` are dotted `section.key=value` strings. Errors are RecipeError
+    naming the file, the field and the bad value (``corpora.config_io``)."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of sections")
+    raw = read_yaml_mapping(path, what="recipe", error=RecipeError)
     for item in overrides or []:
         _apply_override(raw, item)
-    try:
-        return Recipe.model_validate(raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise RecipeError(f"{path}: {problems}") from e
+    return validate_model(Recipe, raw, path, error=RecipeError)

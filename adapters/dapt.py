@@ -35,11 +35,13 @@ def load_model_and_tokenizer(folder: Path, dtype: str = "float32"):
 
 
 def lm_collate(blocks: list[torch.Tensor]) -> dict:
+    """A causal-LM batch from packed blocks: the labels are the inputs (the model shifts them)."""
     x = torch.stack(blocks)
     return {"input_ids": x, "labels": x}
 
 
 def eval_batches(blocks: torch.Tensor, limit: int, bs: int = 8) -> list[dict]:
+    """The first ``limit`` blocks as batches of ``bs``, for a quick held-out perplexity."""
     blocks = blocks[:limit]
     return [lm_collate(list(blocks[i:i + bs])) for i in range(0, len(blocks), bs)]
 

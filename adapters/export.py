@@ -27,6 +27,8 @@ def load_merged(model_dir: Path):
 
 
 def export(model_dir: Path, out_dir: Path, dtype: str = "bfloat16", tp: int = 1) -> dict:
+    """Merge any adapter, cast to ``dtype`` and save the model atomically to ``out_dir``; returns the
+    folder and the `vllm serve` command that serves it."""
     model, tok = load_merged(model_dir)
     model = model.to(getattr(torch, dtype))
     save_model_atomic(model, tok, out_dir)

@@ -39,6 +39,7 @@ TEACHER_KINDS = ("qa", "tcl", "bugs")
 
 @dataclass
 class Candidate:
+    """One generated (question, answer) sample before filtering, with the text it must be grounded in."""
     kind: str
     question: str
     answer: str
@@ -47,6 +48,7 @@ class Candidate:
     reason: str = ""  # set when the candidate is broken before filtering (a malformed teacher reply)
 
     def sample(self) -> dict:
+        """The sample as an SFT chat row (user question, assistant answer)."""
         return {"kind": self.kind, "source": self.source,
                 "messages": [{"role": "user", "content": self.question.strip()},
                              {"role": "assistant", "content": self.answer.strip()}]}
@@ -567,24 +569,28 @@ def teacher_jobs(docs, max_jobs: int) -> list[tuple[str, str, str, str]]:
     return jobs
 
 
-def _client(teacher: TeacherSection):
-    from openai import OpenAI
-    return OpenAI(base_url=teacher.base_url, api_key=os.environ.get(teacher.api_key_env) or "EMPTY",
-                  timeout=teacher.timeout_s, max_retries=2)
+def teacher_client(teacher: TeacherSection):
+    """The shared OpenAI-compatible client (`corpora.llm_client`) for the recipe's teacher, key from
+    ``$teacher.api_key_env``."""
+    from corpora.llm_client import ChatClient
+
+    return ChatClient(teacher.base_url, api_key_env=teacher.api_key_env, timeout_s=teacher.timeout_s)
 
 
 def check_teacher(teacher: TeacherSection, client=None) -> None:
     """Fail before any generation if the teacher is unreachable, rejects the key, or does not serve the model."""
-    import openai
-    client = client or _client(teacher)
+    from corpora.llm_client import LLMError
+
+    client = client or teacher_client(teacher)
     try:
-        served = [m.id for m in client.with_options(max_retries=0, timeout=min(10.0, teacher.timeout_s)).models.list()]
-    except openai.APIConnectionError as e:
-        raise RecipeError(f"gendata.teacher: cannot reach the teacher at {teacher.base_url} ({e}); start an "
-                          f"OpenAI-compatible server there or fix gendata.teacher.base_url") from e
-    except openai.AuthenticationError as e:
-        raise RecipeError(f"gendata.teacher: {teacher.base_url} rejected the API key (set ${teacher.api_key_env})") from e
-    except openai.APIStatusError:
+        served = [m["id"] for m in client.models(timeout_s=min(10.0, teacher.timeout_s), retries=0)]
+    except LLMError as e:
+        if e.kind in ("unreachable", "timeout"):
+            raise RecipeError(f"gendata.teacher: cannot reach the teacher at {teacher.base_url} ({e}); start an "
+                              f"OpenAI-compatible server there or fix gendata.teacher.base_url") from e
+        if e.kind == "auth":
+            raise RecipeError(f"gendata.teacher: {teacher.base_url} rejected the API key "
+                              f"(set ${teacher.api_key_env})") from e
         return  # a server without GET /models: the first request will tell
     if served and teacher.model not in served:
         raise RecipeError(f"gendata.teacher.model: {teacher.model!r} is not served at {teacher.base_url} "
@@ -594,7 +600,7 @@ def check_teacher(teacher: TeacherSection, client=None) -> None:
 def from_teacher(docs, teacher: TeacherSection, log=None) -> tuple[list[Candidate], dict]:
     """Ask the teacher for samples chunk by chunk (concurrently); returns candidates and request counts per kind."""
     from concurrent.futures import ThreadPoolExecutor
-    client = _client(teacher)
+    client = teacher_client(teacher)
     check_teacher(teacher, client)
     jobs = teacher_jobs(docs, teacher.max_chunks)
 
@@ -602,11 +608,9 @@ def from_teacher(docs, teacher: TeacherSection, log=None) -> tuple[list[Candidat
         kind, title, chunk, source = job
         prompt = PROMPTS[kind].format(n=teacher.samples_per_chunk, title=title, chunk=chunk)
         try:
-            r = client.chat.completions.create(model=teacher.model, temperature=teacher.temperature,
-                                               max_tokens=teacher.max_tokens,
-                                               messages=[{"role": "user", "content": prompt}])
-            return candidates_from_reply(kind, r.choices[0].message.content or "", chunk, source,
-                                         teacher.samples_per_chunk), None
+            reply = client.complete(teacher.model, [{"role": "user", "content": prompt}],
+                                    max_tokens=teacher.max_tokens, temperature=teacher.temperature)
+            return candidates_from_reply(kind, reply, chunk, source, teacher.samples_per_chunk), None
         except Exception as e:  # noqa: BLE001 - one failed request must not end the run
             return [Candidate(kind, "", "", source, chunk, reason="teacher_error")], f"{type(e).__name__}: {e}"
 
@@ -666,28 +670,23 @@ def _filter_reason(c: Candidate, cfg: GenDataSection) -> str:
 def dedup_filter(cands: list[Candidate], cfg: GenDataSection) -> tuple[list[Candidate], dict, list[tuple]]:
     """Filter and deduplicate in order (the first of duplicates is kept); cap each kind at max_per_kind.
     Returns (kept, per-kind report, dropped (candidate, reason) pairs)."""
-    from datasketch import MinHash, MinHashLSH
-    # LSH only proposes candidates (tuned for recall, below the threshold); the exact Jaccard decides
-    lsh = MinHashLSH(threshold=max(0.5, cfg.near_dup_threshold - 0.2), num_perm=128, weights=(0.2, 0.8))
+    from corpora.dedup import NearDuplicates
+    # questions are short: compare word sets (1-shingles) exactly; LSH only proposes candidates
+    near = NearDuplicates(cfg.near_dup_threshold, shingle=1, num_perm=128, exact=True)
     seen: set[str] = set()
-    kept_words: dict[str, tuple[set[str], frozenset[str]]] = {}
+    kept_idents: dict[int, frozenset[str]] = {}
     made, kept_n, reasons = Counter(), Counter(), {}
     kept, dropped = [], []
     for n, c in enumerate(cands):
         made[c.kind] += 1
         reason = c.reason or _filter_reason(c, cfg)
         norm = _norm(c.question)
-        words, idents, mh = set(norm.split()), _idents(c.question), None
+        idents, comparable = _idents(c.question), len(set(norm.split())) >= 3
         if not reason and norm in seen:
             reason = "duplicate"
-        if not reason and len(words) >= 3:
-            mh = MinHash(num_perm=128)
-            mh.update_batch([w.encode() for w in words])
-            for key in lsh.query(mh):
-                other, other_ids = kept_words[key]
-                if other_ids == idents and len(words & other) >= cfg.near_dup_threshold * len(words | other):
-                    reason = "near_duplicate"
-                    break
+        # questions about different names are different questions however alike their other words
+        if not reason and comparable and near.find(norm, accept=lambda key: kept_idents[key] == idents) is not None:
+            reason = "near_duplicate"
         if not reason and kept_n[c.kind] >= cfg.max_per_kind:
             reason = "over_max_per_kind"
         if reason:
@@ -695,9 +694,9 @@ def dedup_filter(cands: list[Candidate], cfg: GenDataSection) -> tuple[list[Cand
             dropped.append((c, reason))
             continue
         seen.add(norm)
-        if mh is not None:
-            kept_words[str(n)] = (words, idents)
-            lsh.insert(str(n), mh)
+        if comparable:
+            kept_idents[n] = idents
+            near.add(n, norm)
         kept_n[c.kind] += 1
         kept.append(c)
     report = {k: {"made": made[k], "kept": kept_n[k], "dropped": made[k] - kept_n[k],

@@ -26,6 +26,7 @@ class Pipeline:
         return self.out / stage
 
     def base_dir(self) -> Path:
+        """The base model folder: ``model.base``, or a tiny model built (once) in the run folder."""
         if self.r.model.base is not None:
             if not Path(self.r.model.base).is_dir():
                 raise RecipeError(f"model.base: {self.r.model.base} is not a folder")
@@ -43,6 +44,7 @@ class Pipeline:
         return base
 
     def latest_model(self, *stages: str) -> Path:
+        """The output of the first of ``stages`` that has produced a model, else the base model."""
         for s in stages:
             d = self._dir(s) / "model" if s in ("dapt", "sft") else self._dir(s)
             if (d / "config.json").is_file() or (d / "adapter_config.json").is_file():
@@ -50,6 +52,7 @@ class Pipeline:
         return self.base_dir()
 
     def tokenizer(self) -> dict:
+        """Stage: train a domain vocabulary on the corpus and extend the base tokenizer with it."""
         from adapters.data import load_domain, load_general
         from adapters.tokenizer import augment_folder
         domain = load_domain(self.r.data.domain_roots, self.r.data.acl_groups)
@@ -61,15 +64,18 @@ class Pipeline:
         return augment_folder(base, self._dir("tokenizer"), by_kind, general, self.r.tokenizer, base)
 
     def dapt(self) -> dict:
+        """Stage: domain-adaptive pretraining on the corpus mixed with general text."""
         from adapters.dapt import run_dapt
         return run_dapt(self.r, self.latest_model("tokenizer"), self._dir("dapt"), self._log_step)
 
     def gen_data(self) -> dict:
+        """Stage: generate SFT samples from the corpus (teacher or document structure)."""
         from adapters.gendata import generate
         return generate(self.r.data.domain_roots, self.r.gendata, self._dir("gendata") / "sft.jsonl",
                         acl_groups=self.r.data.acl_groups)
 
     def sft(self) -> dict:
+        """Stage: supervised fine-tuning on the generated samples mixed with general instructions."""
         from transformers import AutoTokenizer
 
         from adapters.sft import run_sft
@@ -78,11 +84,13 @@ class Pipeline:
                        self._dir("sft"), base_vocab, self._log_step)
 
     def export(self) -> dict:
+        """Stage: save the adapted model for serving (`vllm serve`)."""
         from adapters.export import export
         return export(self.latest_model("sft", "dapt", "tokenizer"), self._dir("export"), self.r.export.dtype,
                       self.r.export.tensor_parallel_size)
 
     def autoeval(self) -> dict:
+        """Stage: score the base and the adapted model on the same AutoEval sets and held-out text."""
         from adapters.autoeval import run_autoeval
         from adapters.data import load_domain, split_heldout
         _, held = split_heldout([t for _, t in load_domain(self.r.data.domain_roots, self.r.data.acl_groups)], self.r.data.heldout_fraction)
@@ -112,6 +120,7 @@ class Pipeline:
             check_teacher(self.r.gendata.teacher)  # a dead teacher must not be found after hours of DAPT
 
     def run(self, stages: list[str] | None = None) -> dict:
+        """Check every stage can run (preflight), then run ``stages`` in order, reporting each."""
         stages = stages or self.r.stages
         self.preflight(stages)
         for stage in stages:
@@ -125,6 +134,7 @@ class Pipeline:
         return self.report
 
     def write_report(self) -> None:
+        """Write report.json and report.md into the run folder."""
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "report.json").write_text(json.dumps(self.report, indent=2, default=str))
         (self.out / "report.md").write_text(summary_markdown(self.report))
@@ -160,6 +170,8 @@ def summary_markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m adapters.pipeline RECIPE [--stage S] [--set k=v]``: the entry point distributed
+    launchers (accelerate, torchrun) start."""
     import argparse
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("recipe")

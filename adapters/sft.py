@@ -35,6 +35,7 @@ def general_instructions(limit: int = 2000) -> list[dict]:
 
 
 def load_samples(path: Path) -> list[dict]:
+    """The SFT rows gen-data wrote; RecipeError when the file is missing or empty."""
     if not path.is_file():
         raise RecipeError(f"SFT data {path} not found (run `chipassist adapt gen-data` first)")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -44,6 +45,8 @@ def load_samples(path: Path) -> list[dict]:
 
 
 def make_collate(pad_id: int):
+    """A collate function padding ids with ``pad_id``, labels with -100 (not learnt) and building
+    the attention mask."""
     def collate(examples: list[dict]) -> dict:
         n = max(len(e["input_ids"]) for e in examples)
         ids = torch.full((len(examples), n), pad_id)
@@ -73,6 +76,7 @@ def prepare_model(model, cfg, base_vocab: int | None):
 
 
 def load_for_sft(model_dir: Path, recipe: Recipe):
+    """The model and tokenizer for SFT; 4-bit quantised (bitsandbytes) for QLoRA."""
     if recipe.sft.method != "qlora":
         return load_model_and_tokenizer(model_dir, recipe.model.dtype)
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
@@ -83,6 +87,8 @@ def load_for_sft(model_dir: Path, recipe: Recipe):
 
 def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, base_vocab: int | None = None,
             log=print) -> dict:
+    """Fine-tune on the generated samples mixed with general instructions and save the model atomically;
+    returns the stage's report."""
     cfg = recipe.sft
     if cfg.method == "qlora" and not torch.cuda.is_available():
         raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")

@@ -77,6 +77,7 @@ def _save(acc: Accelerator, model, opt, ckpt_root: Path, step: int, fingerprint:
 
 
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
+    """The checkpoint the ``latest`` pointer names, or None: where a resumed run continues."""
     p = ckpt_root / "latest"
     return ckpt_root / p.read_text().strip() if p.exists() else None
 

@@ -10,8 +10,13 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+# ConfigError is the one config error of every package (corpora.config_io): re-exported for the CLI
+from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
+from corpora.llm_client import TIMEOUT_S
+
+__all__ = ["ConfigError", "LLMConfig", "Settings", "load_settings", "secret_values"]
 
 DEFAULT_INDEX = Path(".chipassist/index")
 DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` installs (assistant.llm.models)
@@ -38,7 +43,7 @@ class LLMConfig(Strict):
     # The prompt's token budget (sources, history, question): what decides time to first token on a CPU
     # (~90 prompt tokens/s for a 1.5B model on 2 cores). None: as much as the context allows.
     prompt_tokens: int | None = Field(None, ge=128)
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(TIMEOUT_S, gt=0)  # per request; the shared default of corpora.llm_client
     threads: int = Field(0, ge=0, le=512)  # llamacpp: CPU threads (0: one per core)
 
     @model_validator(mode="before")
@@ -123,10 +128,6 @@ class Settings(Strict):
         return self.data_dir / "bugs.sqlite"
 
 
-class ConfigError(ValueError):
-    """A config file or value is invalid; the message names the file and the field."""
-
-
 _ENV = {
     "CHIPASSIST_INDEX": ("index_dir",),
     "CHIPASSIST_DATA_DIR": ("data_dir",),
@@ -155,21 +156,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     Raises ConfigError naming the file and field on any invalid value.
     """
     path = Path(config) if config else (Path(os.environ["CHIPASSIST_CONFIG"]) if os.environ.get("CHIPASSIST_CONFIG") else None)
-    data: dict[str, Any] = {}
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
-                              f"save it as UTF-8") from e
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: invalid YAML: {e}") from e
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from e
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: top level must be a mapping")
+    data: dict[str, Any] = read_yaml_mapping(path, what="config file") if path is not None else {}
     for env, dotted in _ENV.items():
         if os.environ.get(env):
             _set(data, dotted, os.environ[env])
@@ -183,12 +170,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         else:
             _set(data, tuple(key.split("__")), value)
     # An OpenAI base URL in the environment alone should not switch the backend on; an explicit backend does.
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as e:
-        where = str(path) if path else "settings"
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise ConfigError(f"{where}: {problems}") from e
+    return validate_model(Settings, data, path or "settings")
 
 
 # Environment variables whose values are secrets whatever their name's prefix (SLACK_BOT_TOKEN, OPENAI_API_KEY,

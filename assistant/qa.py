@@ -21,6 +21,7 @@ from assistant.citations import CitationFilter, attribution_note
 from assistant.llm.errors import LLMError
 from assistant.prompts import FOCUS_CHARS, SYSTEM_PROMPT, Prompt, build_prompt
 from assistant.types import Answer, Source
+from corpora.types import reader_groups
 from retriever.types import SearchHit
 
 MAX_QUESTION_CHARS = 4000  # longer questions (pasted logs) are cut, with a warning
@@ -50,11 +51,6 @@ class _Retrieved:
 
 
 # -- retrieval ------------------------------------------------------------------------------------
-def _groups(user_groups: Iterable[str] | None) -> set[str] | None:
-    if user_groups is None or isinstance(user_groups, str):
-        return {user_groups} if user_groups else None
-    return set(user_groups) or None
-
 
 def search(bot, query: str, *, k: int | None = None, user_groups: Iterable[str] | None = None,
            **kw) -> list[SearchHit]:
@@ -65,7 +61,7 @@ def search(bot, query: str, *, k: int | None = None, user_groups: Iterable[str] 
     retrieval = bot.settings.retrieval
     kw.setdefault("mode", retrieval.mode)
     kw.setdefault("rerank", retrieval.rerank)
-    groups = _groups(user_groups)
+    groups = reader_groups(user_groups)
     hits = bot.index.search(query[:RETRIEVAL_QUERY_CHARS], k=k or retrieval.k, user_groups=groups, **kw)
     # The index filters by ACL already; checking again here costs nothing and guards every client.
     return [h for h in hits if h.chunk.visible_to(groups)]

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpora.config_io import format_validation_error  # noqa: E402
 from retriever.evaluate import Gold, is_hit, load_queries, normalize  # noqa: E402
 from retriever.types import SearchHit  # noqa: E402
 
@@ -72,7 +73,7 @@ def load_judgments(path: Path) -> list[Judgment]:
         try:
             out.append(Judgment.model_validate_json(line))
         except ValidationError as e:
-            sys.exit(f"{path}:{lineno}: {'; '.join(err['msg'] for err in e.errors())}")
+            sys.exit(f"{path}:{lineno}: {format_validation_error(e)}")
     return out
 
 

@@ -22,9 +22,9 @@ import logging
 import os
 from pathlib import Path, PurePosixPath
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from corpora.config_io import load_yaml_model
 from corpora.types import PUBLIC, strictest
 
 MANIFEST = "chipassist-acl.yaml"
@@ -32,6 +32,7 @@ log = logging.getLogger("chipassist.acl")
 
 
 class AclRule(BaseModel):
+    """One manifest rule: files matching ``glob`` (relative to the manifest's folder) are visible to ``groups``."""
     model_config = ConfigDict(extra="forbid")
     glob: str = Field(min_length=1)
     groups: list[str] = Field(min_length=1)
@@ -60,11 +61,7 @@ class AclManifest(BaseModel):
         path = Path(root) / MANIFEST
         if not path.is_file():
             return cls()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            return cls.model_validate(data)
-        except (yaml.YAMLError, ValidationError, UnicodeDecodeError, OSError) as e:
-            raise ValueError(f"{path}: invalid ACL manifest: {e}") from e
+        return load_yaml_model(path, cls, what="ACL manifest")  # a ConfigError (ValueError) naming the file
 
     def matching_rule(self, source: str) -> int | None:
         """Index of the last rule matching ``source`` (POSIX, relative to the manifest's folder), or None."""

@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from corpora.config_io import format_validation_error
 from corpora.types import PUBLIC, BugComment, BugRecord
 
 REQUIRED = ("id", "title")
@@ -61,6 +62,7 @@ class BugExportError(ValueError):
 
 @dataclass
 class BugExport:
+    """The bugs read from one export file, with the per-record problems that were skipped and reported."""
     records: list[BugRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     format: str = ""  # jsonl | csv | github | json
@@ -334,7 +336,7 @@ def _to_record(path: Path, line: int, fields: dict[str, Any] | str, problems: li
     try:
         return BugRecord.model_validate(clean)
     except ValidationError as e:
-        bad = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        bad = format_validation_error(e)
         problems.append(f"{where}: bug {bug_id}: invalid field ({bad}); record skipped")
         return None
 

@@ -96,6 +96,8 @@ def decode(raw: bytes) -> tuple[str, str | None]:
 
 
 def normalise(text: str) -> str:
+    """Text with Unix line ends, no BOM, no trailing spaces and one final newline, so that the same
+    content hashes (and deduplicates) the same whatever editor wrote it."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 

@@ -13,6 +13,7 @@ from typing import Any
 
 @dataclass
 class Kept:
+    """A document ingestion kept, with notes on what was done to it (re-encoded, secrets scrubbed)."""
     source: str
     kind: str
     doc_type: str
@@ -22,12 +23,14 @@ class Kept:
 
 @dataclass
 class Dropped:
+    """A file ingestion skipped, and why (skip-and-report: one bad file never stops a build)."""
     path: str
     reason: str
 
 
 @dataclass
 class Duplicate:
+    """A document left out as an exact or near copy of one that was kept."""
     source: str
     duplicate_of: str
     how: str  # exact | near
@@ -35,6 +38,7 @@ class Duplicate:
 
 @dataclass
 class IngestReport:
+    """What one ingestion kept, dropped, deduplicated and scrubbed, for the CLI, JSON output and Markdown."""
     kept: list[Kept] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
@@ -42,9 +46,11 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)  # per-line problems inside files (bug exports, ...)
 
     def drop(self, path: str, reason: str) -> None:
+        """Record a skipped file; path and reason are made printable (a file name may hold control characters)."""
         self.dropped.append(Dropped(printable(path), printable(reason)))
 
     def summary(self) -> dict[str, Any]:
+        """The counts of each outcome, for a one-line report."""
         return {
             "kept": len(self.kept),
             "dropped": len(self.dropped),
@@ -56,9 +62,11 @@ class IngestReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary and every entry, as JSON-ready data."""
         return {"summary": self.summary(), **asdict(self)}
 
     def to_markdown(self) -> str:
+        """The report as Markdown tables (dropped files, duplicates, scrubbed secrets, problems)."""
         s = self.summary()
         out = ["# Ingest report", "",
                f"Kept {s['kept']} documents, dropped {s['dropped']} files, removed {s['duplicates']} duplicates, "

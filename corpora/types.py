@@ -18,6 +18,14 @@ PUBLIC = "public"
 KINDS = ("docs", "rtl", "verification", "tcl", "code", "config", "bugs", "text")
 
 
+def reader_groups(user_groups: Iterable[str] | str | None) -> frozenset[str] | None:
+    """A reader's groups as the access rule reads them: one group name or many; None when there are none
+    (public only). Callers that pass groups on (search, bugs, exports) normalise them here, not by hand."""
+    if user_groups is None or isinstance(user_groups, str):
+        return frozenset({user_groups}) if user_groups else None
+    return frozenset(user_groups) or None
+
+
 def visible(acl: Iterable[str], user_groups: Iterable[str] | str | None) -> bool:
     """THE access rule, shared by search, bugs, exports and training sets: an item whose ACL holds ``public``
     is visible to everyone; any other needs one of its groups in ``user_groups`` (None or empty: public only).
@@ -25,10 +33,8 @@ def visible(acl: Iterable[str], user_groups: Iterable[str] | str | None) -> bool
     acl = set(acl)
     if PUBLIC in acl:
         return True
-    if not user_groups:
-        return False
-    groups = {user_groups} if isinstance(user_groups, str) else set(user_groups)
-    return bool(groups & acl)
+    groups = reader_groups(user_groups)
+    return bool(groups and groups & acl)
 
 
 def strictest(*acls: Iterable[str]) -> list[str]:
@@ -68,6 +74,7 @@ class Document:
             self.content_hash = content_hash(self.text)
 
     def to_dict(self) -> dict[str, Any]:
+        """The document as plain data (``asdict``), for JSON and the index's store."""
         return asdict(self)
 
 
@@ -87,10 +94,12 @@ class Chunk:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as plain data (``asdict``), for JSON and the index's store."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Chunk":
+        """The chunk ``to_dict`` wrote."""
         return cls(**d)
 
     def visible_to(self, user_groups: Iterable[str] | str | None) -> bool:
@@ -99,6 +108,7 @@ class Chunk:
 
 
 class BugComment(BaseModel):
+    """One comment of a bug record: who wrote it, when, and what."""
     author: str = ""
     date: str = ""
     text: str = ""

@@ -19,14 +19,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from corpora.config_io import ConfigError, format_validation_error, load_yaml_model
 
 FaissType = Literal["flat", "hnsw", "ivfpq"]
 Fusion = Literal["rrf", "weighted"]
 
 
-class IndexConfigError(ValueError):
+class IndexConfigError(ConfigError):
     """An index config file or value is invalid; the message names the file and the field."""
 
 
@@ -90,32 +91,15 @@ class IndexConfig(BaseModel):
             try:
                 make()
             except ValidationError as e:
-                raise ValueError("; ".join(f"{name}.{'.'.join(map(str, err['loc'])) or '(section)'}: {err['msg']}"
-                                           for err in e.errors())) from None
+                raise ValueError(format_validation_error(e, prefix=name)) from None
             except TypeError as e:
                 raise ValueError(f"{name}: {e}") from None
         return self
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "IndexConfig":
-        """Read a YAML mapping; errors name the file and the field."""
-        path = Path(path)
-        if not path.is_file():
-            raise IndexConfigError(f"index config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except UnicodeDecodeError as e:
-            raise IndexConfigError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from e
-        except yaml.YAMLError as e:
-            raise IndexConfigError(f"{path}: invalid YAML: {e}") from e
-        if not isinstance(data, dict):
-            raise IndexConfigError(f"{path}: top level must be a mapping of IndexConfig fields")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            fields = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"]
-                               else err["msg"].removeprefix("Value error, ") for err in e.errors())
-            raise IndexConfigError(f"{path}: {fields}") from e
+        """Read a YAML mapping; errors name the file, the field and the bad value (``corpora.config_io``)."""
+        return load_yaml_model(path, cls, what="index config file", error=IndexConfigError)
 
     def chunk_config(self):
         """The ``corpora.chunking.ChunkConfig`` these settings describe."""

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
+from corpora.config_io import format_validation_error
 from retriever.types import SearchHit
 
 DEPTH = 10  # hit@10 and MRR@10 need at least the top 10
@@ -102,8 +103,7 @@ def load_queries(path: str | Path) -> list[EvalQuery]:
         try:
             q = EvalQuery.model_validate(raw)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'entry'}: {err['msg']}" for err in e.errors())
-            raise QueryFileError(f"{where}: {problems}") from None
+            raise QueryFileError(f"{where}: {format_validation_error(e)}") from None
         if q.id in seen:
             raise QueryFileError(f"{where}: duplicate id {q.id!r} (first on line {seen[q.id]})")
         seen[q.id] = lineno

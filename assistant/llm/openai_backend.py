@@ -8,8 +8,10 @@ Base URL, model and key come from the config, which reads $OPENAI_BASE_URL / $OP
 $CHIPASSIST_LLM_MODEL. With no model configured, the first model the server lists (GET /v1/models) is used,
 which is what a single-model `vllm serve` expects. The context is the smaller of llm.context_tokens and the
 `max_model_len` vLLM lists; tokens are counted with the server's own tokenizer through vLLM's POST /tokenize
-(one short request per count) when the server has it, else estimated conservatively from the length. Every failure (server down, timeout, HTTP error) is raised
-as LLMError naming the server, so `assistant.qa` can fall back to a retrieval-only answer.
+(one short request per count) when the server has it, else estimated conservatively from the length.
+Requests go through `corpora.llm_client.ChatClient` (the client gen-data and gen-pairs use too), so every
+failure (server down, timeout, HTTP error) is raised as LLMError naming the server and what to check, and
+`assistant.qa` can fall back to a retrieval-only answer.
 """
 from __future__ import annotations
 
@@ -17,14 +19,14 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
-import openai
 
 from assistant.config import LLMConfig
 from assistant.llm.base import Message
-from assistant.llm.errors import LLMError
+from corpora.llm_client import ChatClient, LLMError, normalise_base_url
+
+__all__ = ["OpenAIBackend", "normalise_base_url"]
 
 # Servers rarely expose their tokenizer over the OpenAI API, so prompts are budgeted with an estimate.
 # BPE tokenizers average ~4 characters per token on English and ~3 on code; 3 keeps the estimate on the safe side.
@@ -32,13 +34,9 @@ CHARS_PER_TOKEN = 3.0
 RETRY_LISTING_S = 10.0  # after a failed GET /v1/models, fail fast for this long
 
 
-def normalise_base_url(url: str) -> str:
-    """Accept "http://host:8000" as well as "http://host:8000/v1" (the client wants the /v1 root)."""
-    url = url.rstrip("/")
-    return url + "/v1" if urlsplit(url).path in ("", "/") else url
-
-
 class OpenAIBackend:
+    """The LLM protocol over an OpenAI-compatible server, through the shared `corpora.llm_client.ChatClient`."""
+
     name = "openai"
 
     def __init__(self, config: LLMConfig) -> None:
@@ -46,18 +44,16 @@ class OpenAIBackend:
         base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise ValueError("llm.base_url: set it (or $OPENAI_BASE_URL) to the server's URL, e.g. http://host:8000/v1")
-        self.base_url = normalise_base_url(base_url)
-        key = config.api_key.get_secret_value() if config.api_key else os.environ.get("OPENAI_API_KEY")
-        # vLLM without --api-key accepts any key, but the client insists on having one.
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=key or "EMPTY", timeout=config.timeout_s,
-                                    max_retries=1)
+        self.chat = ChatClient(base_url, api_key=config.api_key.get_secret_value() if config.api_key else None,
+                               timeout_s=config.timeout_s)
+        self.base_url = self.chat.base_url
         self._model = config.model
         self._card: dict | None = None  # the model's entry in GET /v1/models, once listed
         self._listing_error: tuple[float, LLMError] | None = None
         # vLLM serves /tokenize next to /v1, with the same key.
         self._tokenize_url: str | None = self.base_url.removesuffix("/v1") + "/tokenize"
         self._http = httpx.Client(timeout=min(config.timeout_s, 10.0),
-                                  headers={"Authorization": f"Bearer {key or 'EMPTY'}"})
+                                  headers={"Authorization": f"Bearer {self.chat.api_key}"})
 
     @property
     def model(self) -> str:
@@ -76,6 +72,7 @@ class OpenAIBackend:
         return min(self.config.context_tokens, served) if served else self.config.context_tokens
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the server's tokenizer (vLLM's /tokenize), else a safe estimate from its length."""
         estimate = math.ceil(len(text) / CHARS_PER_TOKEN)
         if self._tokenize_url is None:
             return estimate
@@ -101,11 +98,10 @@ class OpenAIBackend:
             if self._listing_error and time.monotonic() < self._listing_error[0]:
                 raise self._listing_error[1]
             try:
-                cards = [m.model_dump() for m in self.client.models.list().data]
-            except openai.OpenAIError as e:
-                error = self._error(e, "listing models")
+                cards = self.chat.models()
+            except LLMError as error:
                 self._listing_error = (time.monotonic() + RETRY_LISTING_S, error)
-                raise error from e
+                raise
             if not cards:
                 raise LLMError(f"OpenAI-compatible server at {self.base_url} lists no models; set llm.model")
             wanted = self._model or cards[0]["id"]
@@ -114,49 +110,15 @@ class OpenAIBackend:
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None) -> str:
-        try:
-            response = self.client.chat.completions.create(**self._request(messages, max_tokens, temperature, stop))
-        except openai.OpenAIError as e:
-            raise self._error(e, "chat completion") from e
-        if not response.choices:
-            raise LLMError(f"OpenAI-compatible server at {self.base_url} returned no choices")
-        return response.choices[0].message.content or ""
+        """The whole reply to ``messages``; LLMError naming the server on any failure."""
+        return self.chat.complete(self.model, messages, **self._options(max_tokens, temperature, stop))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
                temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
-        request = self._request(messages, max_tokens, temperature, stop)
-        finished = False
-        try:
-            chunks = self.client.chat.completions.create(**request, stream=True)
-            with chunks:  # closes the HTTP response if the consumer stops early
-                for chunk in chunks:
-                    if not chunk.choices:
-                        continue
-                    finished = finished or chunk.choices[0].finish_reason is not None
-                    if chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
-        except (openai.OpenAIError, httpx.HTTPError) as e:
-            raise self._error(e, "streaming chat completion") from e
-        if not finished:
-            # A server that dies mid-answer just closes the connection; the client sees a short, quiet stream.
-            raise LLMError(f"OpenAI-compatible server at {self.base_url}: the stream ended before the answer "
-                           "was finished (no finish_reason): the server stopped or the connection dropped")
+        """The reply piece by piece; LLMError on any failure, also when the stream is cut short."""
+        yield from self.chat.stream(self.model, messages, **self._options(max_tokens, temperature, stop))
 
-    # -- helpers ----------------------------------------------------------------------------------
-    def _request(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
-                 stop: list[str] | None) -> dict:
-        request = dict(model=self.model, messages=messages, max_tokens=max_tokens or self.config.max_new_tokens,
-                       temperature=self.config.temperature if temperature is None else temperature)
-        if stop:
-            request["stop"] = stop
-        return request
-
-    def _error(self, e: Exception, doing: str) -> LLMError:
-        where = f"OpenAI-compatible server at {self.base_url}"
-        if isinstance(e, openai.APITimeoutError):
-            return LLMError(f"{where}: {doing} timed out after {self.config.timeout_s:g} s")
-        if isinstance(e, openai.APIConnectionError):
-            return LLMError(f"{where} is unreachable ({doing}): is the server running? ({e.__cause__ or e})")
-        if isinstance(e, openai.APIStatusError):
-            return LLMError(f"{where}: {doing} failed with HTTP {e.status_code}: {e.message}")
-        return LLMError(f"{where}: {doing} failed: {e}")
+    def _options(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None) -> dict:
+        """Per-request options, falling back on the configured ones."""
+        return dict(max_tokens=max_tokens or self.config.max_new_tokens,
+                    temperature=self.config.temperature if temperature is None else temperature, stop=stop)

@@ -55,4 +55,5 @@ def verdict(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
 
 
 def ratio(tuned: float, base: float) -> float | None:
+    """``tuned / base``, or None when the base is 0 (no ratio to report)."""
     return tuned / base if base else None

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from corpora.llm_client import API_KEY_ENV, TIMEOUT_S
+
 Loss = Literal["mnrl", "cached", "gist"]
 
 
@@ -26,6 +28,8 @@ class PairsConfig(BaseModel):
             false negative (as in ``sentence_transformers.util.mine_hard_negatives``).
         near_duplicate: word-shingle Jaccard similarity above which a candidate is the positive's duplicate.
         backend: ``derived`` (queries from structure) or ``openai`` (an OpenAI-compatible LLM server).
+        base_url / llm_model / api_key_env / timeout_s: that server (``corpora.llm_client``, the same defaults
+            as the assistant and gen-data: key from ``$OPENAI_API_KEY``, the first listed model, 120 s).
         groups: ACL groups whose chunks may become training text (positives and negatives); None: public
             chunks only, as adaptation's ``data.acl_groups`` (``corpora.types.visible``).
     """
@@ -44,6 +48,8 @@ class PairsConfig(BaseModel):
     backend: Literal["derived", "openai"] = "derived"
     base_url: str | None = None
     llm_model: str | None = None
+    api_key_env: str = API_KEY_ENV
+    timeout_s: float = Field(TIMEOUT_S, gt=0)
     groups: list[str] | None = None
 
     @model_validator(mode="after")

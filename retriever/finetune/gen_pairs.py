@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpora.dedup import similarity
 from corpora.types import Chunk, strictest, visible
 from retriever.finetune.config import PairsConfig
 from retriever.finetune.templates import derive_queries
@@ -42,6 +43,8 @@ class PairsError(ValueError):
 
 @dataclass
 class PairsReport:
+    """What `generate_pairs` made: pairs per split and kind, negatives, and what the ACL and the
+    false-negative filters left out."""
     pairs: int = 0
     train: int = 0
     heldout: int = 0
@@ -52,6 +55,7 @@ class PairsReport:
     kinds: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
+        """The report as JSON-ready data (counters as plain dicts)."""
         return {"pairs": self.pairs, "train": self.train, "heldout": self.heldout,
                 "chunks_sampled": self.chunks_sampled, "negatives": self.negatives, "acl_skipped": self.acl_skipped,
                 "filtered": dict(self.filtered), "kinds": dict(self.kinds)}
@@ -189,36 +193,33 @@ def false_negative_reason(positive: Chunk, cand: Chunk, score: float, pos_score:
         return "positive"
     if cand.source == positive.source and cand.title.split(" (part")[0] == positive.title.split(" (part")[0]:
         return "same section"
-    if jaccard(cand.text, positive.text) >= config.near_duplicate:
+    if similarity(cand.text, positive.text, n=3) >= config.near_duplicate:
         return "near duplicate"
     if score > (1 - config.relative_margin) * pos_score:
         return "score margin"
     return None
 
 
-def jaccard(a: str, b: str, n: int = 3) -> float:
-    """Jaccard similarity of word n-gram shingles (near-duplicate test)."""
-    def shingles(t: str) -> set[tuple[str, ...]]:
-        w = t.lower().split()
-        return {tuple(w[i:i + n]) for i in range(max(1, len(w) - n + 1))}
-    sa, sb = shingles(a), shingles(b)
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
-
-
 def _llm_writer(config: PairsConfig):
-    """Engineer-style questions from an OpenAI-compatible server (one per line in the reply)."""
-    from openai import OpenAI
+    """Engineer-style questions from an OpenAI-compatible server (one per line in the reply); a server failure
+    is a PairsError naming the server and what to check (`corpora.llm_client`)."""
+    from corpora.llm_client import ChatClient, LLMError
 
-    client = OpenAI(base_url=config.base_url, api_key=os.environ.get("OPENAI_API_KEY", "none"))
-    model = config.llm_model or client.models.list().data[0].id
+    client = ChatClient(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s)
+    try:
+        model = config.llm_model or client.first_model()
+    except LLMError as e:
+        raise PairsError(f"gen-pairs: {e}") from e
 
     def write(chunk: Chunk, n: int) -> list[str]:
         prompt = (f"You are a chip design engineer. Write {n} different questions that the passage below "
                   f"answers, as an engineer would ask them without seeing it. One question per line, no "
                   f"numbering.\n\nSource: {chunk.source}\nSection: {chunk.title}\n\n{chunk.text[:3000]}")
-        reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
-                                               max_tokens=60 * n, temperature=0.7)
-        lines = (reply.choices[0].message.content or "").splitlines()
+        try:
+            reply = client.complete(model, [{"role": "user", "content": prompt}], max_tokens=60 * n, temperature=0.7)
+        except LLMError as e:
+            raise PairsError(f"gen-pairs: {e}") from e
+        lines = reply.splitlines()
         return [re.sub(r"^\s*(?:\d+[.)]|[-*])\s*", "", s).strip() for s in lines if len(s.split()) >= 3][:n]
     return write
 

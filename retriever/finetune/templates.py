@@ -118,6 +118,8 @@ def clean_title(title: str) -> str:
 
 
 def first_sentence(text: str, max_words: int = 16) -> str:
+    """The first sentence of ``text`` (links, code marks and a final period removed), at most
+    ``max_words`` words: the short description a derived question quotes."""
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # markdown links -> their text
     text = re.sub(r"[`*$]", "", text)
     sent = re.split(r"(?<=[a-z0-9)])\.\s", text.strip(), maxsplit=1)[0]

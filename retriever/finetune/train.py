@@ -40,6 +40,8 @@ class TrainError(ValueError):
 
 @dataclass
 class TrainReport:
+    """What one training run did: steps, time, pairs, held-out metrics before and after, and whether
+    it merged with the base or stopped early."""
     out: Path
     steps: int = 0
     seconds: float = 0.0
@@ -51,6 +53,7 @@ class TrainReport:
     stopped_early: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
         return {"out": str(self.out), "steps": self.steps, "seconds": round(self.seconds, 1),
                 "train_pairs": self.train_pairs, "heldout_pairs": self.heldout_pairs, "base": self.base,
                 "best": self.best, "merged": self.merged, "stopped_early": self.stopped_early}
@@ -115,6 +118,8 @@ def build_evaluator(heldout: list[dict], pairs_path: Path, config: TrainConfig):
 
 
 def build_loss(model, config: TrainConfig):
+    """The sentence-transformers loss ``config.loss`` names: in-batch negatives (MNRL), its cached
+    variant for large batches, or GIST with the frozen base model filtering false negatives."""
     from sentence_transformers.sentence_transformer import losses
 
     if config.loss == "cached":

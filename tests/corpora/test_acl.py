@@ -34,6 +34,18 @@ def test_the_access_rule_and_the_strictest_combination():
     assert strictest(["a"], ["b"]) == []  # nobody may see both: visible to no one
 
 
+def test_reader_groups_are_normalised_once_for_every_caller():
+    """One group name or many, None or empty meaning public only: the rule and the search path (assistant.qa)
+    read a reader's groups through the same function."""
+    import assistant.qa
+    from corpora.types import reader_groups, visible
+
+    assert reader_groups("silicon-team") == {"silicon-team"} and reader_groups(["a", "a", "b"]) == {"a", "b"}
+    assert reader_groups(None) is reader_groups("") is reader_groups([]) is None
+    assert visible(["silicon-team"], "silicon-team") and not visible(["silicon-team"], "silicon")
+    assert assistant.qa.reader_groups is reader_groups and not hasattr(assistant.qa, "_groups")
+
+
 def test_subfolder_and_single_file_honour_the_manifests_above_them(tmp_path):
     """Indexing docs/ or one file of an ACL'd corpus used to publish the restricted files silently."""
     root = _write(tmp_path / "corpus", {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,16 @@ def test_false_negative_rules():
     assert false_negative_reason(pos, far, 0.5, 0.9, cfg) is None
 
 
+def test_a_copy_with_other_markup_is_a_near_duplicate_not_a_negative():
+    """gen-pairs uses the shared detector (corpora.dedup): words, not whitespace tokens, so a copy of the positive
+    that differs only in Markdown markup and punctuation is not mined as a hard negative."""
+    text = "The UART baud divisor is BAUD_DIV = clk / (16 * baud); it resets to 0x1A after reset."
+    pos = Chunk(id="a#0", source="docs/uart.md", title="UART > Baud", text=text, doc_type="markdown", kind="docs")
+    markup = text.replace("BAUD_DIV", "`BAUD_DIV`").replace("UART", "**UART**").replace(";", ",")
+    copy = Chunk(id="b#0", source="docs/uart.html", title="Baud", text=markup, doc_type="html", kind="docs")
+    assert false_negative_reason(pos, copy, 0.2, 0.9, PairsConfig()) == "near duplicate"
+
+
 def test_templates_turn_option_rows_into_questions():
     text = ("```tcl\nglobal_placement\n    [-density target_density]\n```\n\n| Switch Name | Description |\n"
             "| ----- | ----- |\n| `-density` | Set target density. The default value is `0.7`. |\n")
@@ -100,6 +111,34 @@ def test_gen_pairs_rejects_an_index_without_text_or_too_small():
             for i in range(2)]
     with pytest.raises(PairsError, match="too small"):
         generate_pairs(_FakeIndex(tiny), progress=False)
+
+
+def _writer_reply(messages: list[dict]) -> str:
+    """A scripted LLM writing two numbered questions about the section it is shown."""
+    section = re.search(r"Section: (.*)", messages[-1]["content"]).group(1)
+    return f"1. Where is {section} described in detail?\n- What does {section} configure?\nok"
+
+
+def test_gen_pairs_writes_queries_with_an_openai_compatible_server(sample_index_master):
+    from retriever.index import Index
+    from tests.support.openai_server import OpenAIServer, ScriptedLLM
+
+    llm = ScriptedLLM(_writer_reply)
+    with OpenAIServer(llm, model_id="writer-1") as server:  # no model configured: the server's first
+        cfg = PairsConfig(backend="openai", base_url=server.base_url, max_pairs=8, queries_per_chunk=2)
+        rows, report = generate_pairs(Index.open(sample_index_master), cfg, progress=False)
+    assert report.pairs == len(rows) == 8 and len(llm.calls) >= 4
+    assert all(r["query"].startswith(("Where is ", "What does ")) for r in rows)  # numbering stripped
+
+
+def test_gen_pairs_names_an_unreachable_server(sample_index_master):
+    from retriever.index import Index
+    from tests.support.openai_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    cfg = PairsConfig(backend="openai", base_url=url, timeout_s=5)
+    with pytest.raises(PairsError, match=rf"gen-pairs: .*server at {url} is unreachable.*is the server running"):
+        generate_pairs(Index.open(sample_index_master), cfg, progress=False)
 
 
 # ------------------------------------------------------------------------------------------ train
