@@ -4,9 +4,11 @@
     result = ingest([Path("corpora/sample")])
     print(result.report.to_markdown())
 
-Pipeline per file: scan (size, links, readability) -> read (binary, oversize, encoding repair) -> load by
-type (bug exports become one Document per bug) -> curate (generated files, license headers, secrets
-scrubbed) -> dedupe (exact + MinHash near-dup). Bad files are skipped and reported, never fatal.
+Pipeline per file: scan (size, links, readability) -> load with the file's registered format
+(`corpora.loaders`: binary, malformed and encoding repair are the loader's; bug exports become one Document
+per bug) -> curate (generated files, license headers, secrets scrubbed; per the format's settings) -> dedupe
+(exact + MinHash near-dup). Bad files are skipped and reported, never fatal. Ingest names no format itself:
+a new format is a module that registers in `corpora.loaders.registry`.
 `scan` + `load_file` are exposed so the indexer can skip unchanged files without reading them.
 """
 from __future__ import annotations
