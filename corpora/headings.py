@@ -19,7 +19,8 @@ from typing import Literal
 
 Syntax = Literal["markdown", "rst"]
 
-MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# CommonMark: up to three spaces may indent an ATX heading (four make an indented code block)
+MD_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 # a simple table's border ("=====  =====") looks like an underline when its table has a single column
 RST_TABLE_BORDER = re.compile(r"^=+( +=+)+\s*$")

@@ -162,6 +162,9 @@ def test_markdown_headings_skip_fences_and_closing_hashes():
     found = [(h.line, h.level, h.title) for h in headings(text.split("\n"), "markdown")]
     assert found == [(0, 1, "UART"), (8, 2, "Registers"), (10, 3, "CTRL")]
     assert first_heading("#!/bin/sh\n# Flow notes\n", "markdown") == "Flow notes"
+    # CommonMark: up to three spaces indent a heading, four make indented code
+    lines = [" ## Authors", "    # code comment", "   ### Three"]
+    assert [(h.level, h.title) for h in headings(lines, "markdown")] == [(2, "Authors"), (3, "Three")]
 
 
 def test_rst_headings_levels_by_first_appearance_overlines_and_tables():
