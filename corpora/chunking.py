@@ -7,6 +7,9 @@ Sizes fit all-MiniLM-L6-v2's 256-token window (~4 characters a token for prose, 
 section or unit longer than `max_chars` is split at paragraph (or line) boundaries, keeping its
 heading path or unit name as the title of every part, so each part still says where it comes from.
 Code and config get their own, smaller budget (`code_max_chars`): they tokenize at fewer characters a token.
+Which splitter a document gets is its format's (`corpora.loaders`: heading syntax, tree-sitter grammar), and
+headings are found by `corpora.headings`. A chunk of a document with locations (PDF pages, slides, sheets)
+records the location of its first line in ``metadata["location"]`` (``Chunk.location``).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from corpora import loaders
-from corpora.headings import MD_HEADING, Syntax, headings
+from corpora.headings import MD_HEADING, Syntax, headings, is_fence
 from corpora.types import Chunk, Document
 
 # tree-sitter node types that make one retrievable unit, and the word shown before their name
@@ -148,7 +151,7 @@ def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConf
     cur: list[str] = []
     cur_start, fence = start, False
     for offset, line in enumerate(lines):
-        if line.lstrip().startswith(("```", "~~~")):
+        if is_fence(line):
             fence = not fence
         if not line.strip() and not fence:
             if cur:
