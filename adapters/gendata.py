@@ -32,6 +32,7 @@ from pathlib import Path
 
 from adapters.config import GenDataSection, RecipeError, TeacherSection
 from adapters.data import curated_documents
+from corpora.headings import RST_TABLE_BORDER, RstLevels, markdown_heading, rst_heading
 
 STRUCTURE_KINDS = ("qa", "commands", "options", "registers", "tcl", "bugs")
 TEACHER_KINDS = ("qa", "tcl", "bugs")
@@ -100,9 +101,6 @@ def _bug_records(roots: list[Path], docs) -> dict:
 
 # -- markdown structure ----------------------------------------------------------------------------------------
 
-_MD_HEAD = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_RST_UNDER = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
-_RST_TABLE_BORDER = re.compile(r"^=+( +=+)+\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)\s*\{?([\w-]*)")
 _USAGE_ARG = re.compile(r"^(\[.*\]|-\S.*|[A-Za-z_][\w|]*)$")
 _OPTION_HEADERS = {"switch name", "switch", "option", "options", "flag", "parameter", "argument", "arg"}
@@ -119,28 +117,19 @@ class _Section:
 
 def rst_to_markdown(text: str) -> str:
     """Enough reStructuredText -> Markdown for structure: headings, simple tables, ``code`` and code-blocks."""
-    lines, out, levels, i = text.split("\n"), [], [], 0
+    lines, out, levels, i = text.split("\n"), [], RstLevels(), 0
     while i < len(lines):
         line = lines[i]
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if _RST_UNDER.match(line) and i + 2 < len(lines) and lines[i + 1].strip() and lines[i + 2] == line:
-            style = ("over", line[0])  # overlined title
-            levels += [style] if style not in levels else []
-            out.append("#" * (levels.index(style) + 1) + " " + lines[i + 1].strip())
-            i += 3
+        if heading := rst_heading(lines, i):  # the shared parser (corpora.headings): over- or underlined titles
+            style, title, span = heading
+            out.append("#" * levels.level(style) + " " + title)
+            i += span
             continue
-        if line.strip() and not _RST_UNDER.match(line) and _RST_UNDER.match(nxt) and \
-                len(nxt.rstrip()) >= len(line.rstrip()) and not _RST_TABLE_BORDER.match(nxt):
-            style = ("under", nxt[0])
-            levels += [style] if style not in levels else []
-            out.append("#" * (levels.index(style) + 1) + " " + line.strip())
-            i += 2
-            continue
-        if _RST_TABLE_BORDER.match(line):  # simple table: border, header, border, rows, border
+        if RST_TABLE_BORDER.match(line):  # simple table: border, header, border, rows, border
             starts = [m.start() for m in re.finditer(r"=+", line)]
             rows, j, borders = [], i + 1, 1
             while j < len(lines) and borders < 3:
-                if _RST_TABLE_BORDER.match(lines[j]):
+                if RST_TABLE_BORDER.match(lines[j]):
                     borders += 1
                 elif lines[j].strip():
                     cells = [lines[j][a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
@@ -181,10 +170,10 @@ def _sections(text: str) -> list[_Section]:
     for line in text.split("\n"):
         if _FENCE.match(line):
             fence = not fence
-        m = None if fence else _MD_HEAD.match(line)
+        m = None if fence else markdown_heading(line)
         if m:
             close()
-            level, title = len(m.group(1)), m.group(2).replace("`", "").strip()
+            level, title = m[0], m[1].replace("`", "").strip()
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, title))

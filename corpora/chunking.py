@@ -7,27 +7,28 @@ Sizes fit all-MiniLM-L6-v2's 256-token window (~4 characters a token for prose, 
 section or unit longer than `max_chars` is split at paragraph (or line) boundaries, keeping its
 heading path or unit name as the title of every part, so each part still says where it comes from.
 Code and config get their own, smaller budget (`code_max_chars`): they tokenize at fewer characters a token.
+Which splitter a document gets is its format's (`corpora.loaders`: heading syntax, tree-sitter grammar), and
+headings are found by `corpora.headings`. A chunk of a document with locations (PDF pages, slides, sheets)
+records the location of its first line in ``metadata["location"]`` (``Chunk.location``).
 """
 from __future__ import annotations
 
-import re
+import bisect
 from dataclasses import dataclass
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from corpora import loaders
+from corpora.headings import MD_HEADING, Syntax, headings, is_fence
 from corpora.types import Chunk, Document
 
-_TS_LANG = {"verilog": "verilog", "systemverilog": "verilog", "tcl": "tcl", "python": "python", "c": "c", "cpp": "cpp"}
 # tree-sitter node types that make one retrievable unit, and the word shown before their name
 _UNITS = {
     "module_declaration": "module", "package_declaration": "package", "interface_declaration": "interface",
     "class_declaration": "class", "procedure": "proc", "function_definition": "function",
     "class_definition": "class", "decorated_definition": "function",
 }
-_PROSE = {"markdown", "rst", "html", "pdf", "text"}
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
 
 
 class ChunkConfig(BaseModel):
@@ -57,87 +58,81 @@ class _Piece:
 
 
 def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chunk]:
-    """Split one Document into Chunks by its structure; ids are f"{source}#{i}"."""
+    """Split one Document into Chunks by its structure; ids are f"{source}#{i}".
+
+    How is decided by the document's format (`corpora.loaders`): sections by heading where it has a heading
+    syntax, tree-sitter units where it has a grammar, else line windows; one bug per chunk. Where the document
+    has locations (PDF pages, slides), each chunk's ``metadata["location"]`` is the label of its first line.
+    """
     config = config or ChunkConfig()
-    if doc.doc_type not in _PROSE and doc.doc_type != "bug":
+    fmt = loaders.get(doc.doc_type)
+    syntax = fmt.headings if fmt else None
+    if not syntax and doc.doc_type != "bug":
         config = config.model_copy(update={"max_chars": config.code_max_chars})
     if doc.doc_type == "bug":
         pieces = _bug_pieces(doc, config)
-    elif doc.doc_type in _TS_LANG:
-        pieces = _code_pieces(doc, config)
-    elif doc.doc_type in _PROSE:
-        pieces = _prose_pieces(doc, config)
+    elif fmt and fmt.tree_sitter:
+        pieces = _code_pieces(doc, config, fmt.tree_sitter)
+    elif syntax:
+        pieces = _prose_pieces(doc, config, syntax)
     else:
         pieces = _windows(doc.text, doc.title, 1, config)
+    starts = [line for line, _ in doc.locations]
     chunks = []
     for piece in pieces:
         if not piece.text.strip():
             continue
+        meta = {**{k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))}, **piece.meta}
+        if starts and (at := bisect.bisect_right(starts, _first_text_line(piece) - 1)):
+            meta["location"] = doc.locations[at - 1][1]
         chunks.append(Chunk(
             id=f"{doc.source}#{len(chunks)}", source=doc.source, title=piece.title, text=piece.text.strip("\n"),
             doc_type=doc.doc_type, kind=doc.kind, acl=list(doc.acl), start_line=piece.start, end_line=piece.end,
-            metadata={**{k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))}, **piece.meta},
+            metadata=meta,
         ))
     return chunks
 
 
+def _first_text_line(piece: "_Piece") -> int:
+    """1-based line of the piece's first non-blank line: a chunk that starts on the blank line before a page
+    break is still cited by the page its text is on."""
+    lines = piece.text.split("\n")
+    return piece.start + next((n for n, line in enumerate(lines) if line.strip()), 0)
+
+
 # -- prose: sections by heading -------------------------------------------------------------------
-def _sections(doc: Document) -> list[tuple[list[str], int, list[str]]]:
-    """(heading path, first line number, lines) per section; fenced code never holds headings."""
+def _sections(doc: Document, syntax: Syntax) -> list[tuple[list[str], int, list[str]]]:
+    """(heading path, first line number, lines) per section (`corpora.headings`: fenced code holds none)."""
     lines = doc.text.split("\n")
     sections: list[tuple[list[str], int, list[str]]] = []
     path: list[tuple[int, str]] = []
     current: list[str] = []
-    start, fence = 1, False
-    rst_levels: list[str] = []
-
-    def close(next_start: int) -> None:
-        nonlocal current, start
+    start, i = 1, 0
+    for h in headings(lines, syntax):
+        current.extend(lines[i:h.line])
         if current:
-            sections.append(([h for _, h in path], start, current))
-        current, start = [], next_start
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.lstrip().startswith(("```", "~~~")):
-            fence = not fence
-        level, heading = 0, None
-        if not fence:
-            m = _MD_HEADING.match(line) if doc.doc_type != "rst" else None
-            if m:
-                level, heading = len(m.group(1)), m.group(2).strip()
-            elif doc.doc_type == "rst" and i + 1 < len(lines) and line.strip() and _RST_UNDERLINE.match(lines[i + 1]) \
-                    and len(lines[i + 1].rstrip()) >= len(line.rstrip()):
-                char = lines[i + 1][0]
-                if char not in rst_levels:
-                    rst_levels.append(char)  # RST levels are defined by the order underline styles appear
-                level, heading = rst_levels.index(char) + 1, line.strip()
-        if heading:
-            close(i + 1)
-            while path and path[-1][0] >= level:
-                path.pop()
-            path.append((level, heading))
-            current = [line] if doc.doc_type != "rst" else [line, lines[i + 1]]
-            i += 2 if doc.doc_type == "rst" else 1
-            continue
-        current.append(line)
-        i += 1
-    close(len(lines) + 1)
+            sections.append(([t for _, t in path], start, current))
+        while path and path[-1][0] >= h.level:
+            path.pop()
+        path.append((h.level, h.title))
+        current, start, i = lines[h.line:h.line + h.span], h.line + 1, h.line + h.span
+    current.extend(lines[i:])
+    if current:
+        sections.append(([t for _, t in path], start, current))
     return sections
 
 
-def _prose_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
+def _prose_pieces(doc: Document, config: ChunkConfig, syntax: Syntax) -> list[_Piece]:
     pieces: list[_Piece] = []
     carry: list[str] = []  # a heading-only (or near-empty) section is carried into the next one
     carry_start, carry_title = 0, doc.title
-    for path, start, lines in _sections(doc):
+    for path, start, lines in _sections(doc, syntax):
         title = " > ".join(path) if path else doc.title
         if carry:
             lines, start = carry + lines, carry_start
             carry = []
         body = "\n".join(lines)
-        content = "\n".join(l for l in lines if not _MD_HEADING.match(l)).strip()
+        content = "\n".join(l for l in lines if not MD_HEADING.match(l)).strip()
         if len(content) < config.min_section_chars and path:
             carry, carry_start, carry_title = lines, start, title
             continue
@@ -156,7 +151,7 @@ def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConf
     cur: list[str] = []
     cur_start, fence = start, False
     for offset, line in enumerate(lines):
-        if line.lstrip().startswith(("```", "~~~")):
+        if is_fence(line):
             fence = not fence
         if not line.strip() and not fence:
             if cur:
@@ -168,7 +163,7 @@ def _paragraph_split(lines: list[str], title: str, start: int, config: ChunkConf
         cur.append(line)
     if cur:
         paras.append((cur_start, cur))
-    heading = lines[0] if lines and _MD_HEADING.match(lines[0]) else ""
+    heading = lines[0] if lines and MD_HEADING.match(lines[0]) else ""
     pieces: list[_Piece] = []
     buf: list[str] = []
     buf_start = start
@@ -272,9 +267,9 @@ def _module_ports(node) -> list[str]:
     return list(dict.fromkeys(ports))
 
 
-def _code_pieces(doc: Document, config: ChunkConfig) -> list[_Piece]:
+def _code_pieces(doc: Document, config: ChunkConfig, grammar: str) -> list[_Piece]:
     try:
-        tree = _parser(_TS_LANG[doc.doc_type]).parse(doc.text.encode("utf-8"))
+        tree = _parser(grammar).parse(doc.text.encode("utf-8"))
     except Exception:  # a grammar failure must never lose the file: fall back to line windows
         return _windows(doc.text, doc.title, 1, config)
     lines = doc.text.split("\n")

@@ -4,9 +4,11 @@
     result = ingest([Path("corpora/sample")])
     print(result.report.to_markdown())
 
-Pipeline per file: scan (size, links, readability) -> read (binary, oversize, encoding repair) -> load by
-type (bug exports become one Document per bug) -> curate (generated files, license headers, secrets
-scrubbed) -> dedupe (exact + MinHash near-dup). Bad files are skipped and reported, never fatal.
+Pipeline per file: scan (size, links, readability) -> load with the file's registered format
+(`corpora.loaders`: binary, malformed and encoding repair are the loader's; bug exports become one Document
+per bug) -> curate (generated files, license headers, secrets scrubbed; per the format's settings) -> dedupe
+(exact + MinHash near-dup). Bad files are skipped and reported, never fatal. Ingest names no format itself:
+a new format is a module that registers in `corpora.loaders.registry`.
 `scan` + `load_file` are exposed so the indexer can skip unchanged files without reading them.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from corpora.dedup import Deduplicator
 from corpora.report import Duplicate, IngestReport, Kept
 from corpora.types import Document, strictest
 
+BUG_EXPORT_SUFFIXES = (".json", ".jsonl", ".csv")  # bug exports are sniffed among these (`corpora.bugs`)
 SKIP_DIRS = {".git", ".svn", ".hg", "node_modules", "__pycache__", ".venv", "venv", ".chipassist", ".pytest_cache"}
 # Real trees are a few dozen folders deep; deeper nesting is a trap (os.walk recurses, paths pass PATH_MAX).
 MAX_DEPTH = 100
@@ -162,63 +165,66 @@ def load_file(entry: FileEntry, config: IngestConfig | None = None, acl: AclTree
         return Drop(source, "empty file (0 bytes)")
     if entry.size > config.max_bytes:
         return Drop(source, f"oversize: {entry.size / 2**20:.1f} MiB > {config.max_bytes / 2**20:.1f} MiB limit")
-    if path.suffix.lower() in curate.BINARY_EXT:
+    fmt = loaders.format_for(path)
+    # a registered format (.docx, .xlsx) is read by its loader even where the suffix is on the binary list
+    if fmt is None and path.suffix.lower() in curate.BINARY_EXT:
         return Drop(source, f"binary file type ({path.suffix})")
-    doc_type = loaders.doc_type_for(path)
     groups = _acl_groups(entry, acl)
     if not groups:
         return Drop(source, "ACL rules that apply to it (nested manifests, or a symlink and its target) share no "
                             "group: it would be visible to no one")
-    notes: list[str] = []
     try:
-        if doc_type == "pdf":
-            text, title = loaders.pdf_to_text(path)
-            if not text.strip():
-                return Drop(source, "PDF has no extractable text (scanned?)")
-        else:
-            with path.open("rb") as f:
-                raw = f.read()
-            if curate.is_binary(raw[:8192]):
-                return Drop(source, "binary content")
-            text, note = curate.decode(raw)
-            if note:
-                notes.append(note)
-            if doc_type is None:
-                if not config.include_unknown_text:
-                    return Drop(source, f"unknown file type ({path.suffix or 'no extension'})")
-                doc_type = "text"
-            if doc_type in ("json", "text") and path.suffix.lower() in (".json", ".jsonl", ".csv"):
-                docs = _bug_documents(entry, groups, report)
-                if docs is not None:
-                    return docs
-            title = None
-            if doc_type == "html":
-                text, title = loaders.html_to_text(text)
+        if path.suffix.lower() in BUG_EXPORT_SUFFIXES:
+            docs = _bug_documents(entry, groups, report)  # one Document per bug, each with its own ACL
+            if docs is not None:
+                return docs
+        loaded = (fmt or loaders.get("text")).load(path)
+        if fmt is None and not config.include_unknown_text:  # after loading: binary content is the better reason
+            return Drop(source, f"unknown file type ({path.suffix or 'no extension'})")
     except PermissionError as e:
         return Drop(source, f"unreadable: {e.strerror}")
-    except ValueError as e:  # malformed PDF and friends
+    except ValueError as e:  # a loader's reason: malformed PDF, binary content, no extractable text
         return Drop(source, str(e))
     except OSError as e:
         return Drop(source, f"unreadable: {e.strerror or e}")
+    # a loader may name a variant it recognised (another registered format): its settings apply
+    fmt = loaders.get(loaded.doc_type) or fmt or loaders.get("text")
+    doc_type, title, locations = fmt.doc_type, loaded.title, sorted(loaded.locations)
+    notes = list(loaded.meta.get("notes", []))
+    text = loaded.text.replace("\r\n", "\n")
+    locations = _shift(locations, len(text) - len(text.lstrip("\n")))  # normalise strips leading blank lines
     text = curate.normalise(text)
     if not text.strip():
         return Drop(source, "empty after cleaning (whitespace only)")
     # Generated docs are still what engineers read (register pages from hjson): the header rule skips prose.
-    if config.drop_generated and (why := curate.generated_reason(
-            path.name, text, check_header=doc_type not in ("markdown", "rst", "html", "pdf"))):
+    if config.drop_generated and (why := curate.generated_reason(path.name, text, check_header=fmt.generated_header)):
         return Drop(source, why)
-    if config.strip_license_headers and doc_type in ("verilog", "systemverilog", "tcl", "python", "c", "cpp", "hjson"):
-        text = curate.strip_license_header(text)
+    if config.strip_license_headers and fmt.strip_license:
+        stripped = curate.strip_license_header(text)
+        locations = _shift(locations, text.count("\n") - stripped.count("\n"))
+        text = stripped
     if config.scrub_secrets:
         text, found = curate.scrub_secrets(text)
         if found:
             report.secrets[source] = dict(found)
             notes.append(f"{sum(found.values())} secret(s) scrubbed")
-    title = title or loaders.title_for(text, doc_type, path.name)
-    kind = loaders.kind_for(source, doc_type)
+    title = title or fmt.title_for(text, path.name)
+    kind = fmt.kind_for(source)
+    metadata = {k: v for k, v in loaded.meta.items() if k != "notes"}
+    if notes:
+        metadata["notes"] = notes
     doc = Document(source=source, title=title, doc_type=doc_type, kind=kind, text=text, mtime=entry.mtime,
-                   acl=groups, metadata={"notes": notes} if notes else {})
+                   acl=groups, metadata=metadata, locations=locations)
     return [doc]
+
+
+def _shift(locations: list[tuple[int, str]], removed: int) -> list[tuple[int, str]]:
+    """Locations after ``removed`` leading lines were cut from the text (a label there moves to line 0)."""
+    if not removed:
+        return locations
+    shifted = [(max(line - removed, 0), label) for line, label in locations]
+    # of the labels that collapse onto line 0, the last one is where the remaining text starts
+    return [loc for loc, nxt in zip(shifted, shifted[1:] + [(1, "")]) if loc[0] or nxt[0]]
 
 
 def _bug_documents(entry: FileEntry, groups: list[str], report: IngestReport) -> list[Document] | None:

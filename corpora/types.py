@@ -61,13 +61,15 @@ class Document:
 
     source: str  # POSIX path relative to the folder given to `index` (bugs: "<export path>#<bug id>")
     title: str
-    doc_type: str  # markdown, rst, html, pdf, text, verilog, systemverilog, tcl, python, c, cpp, hjson, yaml, json, bug
+    doc_type: str  # a registered format (corpora.loaders: markdown, rst, html, pdf, text, verilog, ...) or "bug"
     kind: str  # one of KINDS
     text: str
     content_hash: str = ""
     mtime: float = 0.0
     acl: list[str] = field(default_factory=lambda: [PUBLIC])
     metadata: dict[str, Any] = field(default_factory=dict)
+    # (0-based line, label) where a citation location starts ("p. 12", "slide 3"): see corpora.loaders.Loaded
+    locations: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -96,6 +98,13 @@ class Chunk:
     def to_dict(self) -> dict[str, Any]:
         """The chunk as plain data (``asdict``), for JSON and the index's store."""
         return asdict(self)
+
+    @property
+    def location(self) -> str | None:
+        """Where in its source the chunk starts ("p. 12", "slide 3", "sheet Regs"), when the format has locations.
+
+        Kept in ``metadata["location"]``, so every store that keeps a chunk's metadata keeps it too."""
+        return self.metadata.get("location")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Chunk":

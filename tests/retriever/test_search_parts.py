@@ -53,7 +53,7 @@ def test_config_rejects_bad_values_naming_the_field(tmp_path):
     f = tmp_path / "idx.yaml"
     f.write_text("faiss: hnsw\nhnsw_m: 16\nfusion: weighted\nchunking: {max_chars: 800}\n")
     cfg = IndexConfig.from_yaml(f)
-    assert (cfg.faiss, cfg.hnsw_m, cfg.fusion, cfg.chunking) == ("hnsw", 16, "weighted", {"max_chars": 800})
+    assert (cfg.faiss, cfg.hnsw_m, cfg.fusion, cfg.chunking.max_chars) == ("hnsw", 16, "weighted", 800)
     f.write_text("fusoin: rrf\n")
     with pytest.raises(IndexConfigError, match=r"idx.yaml: fusoin"):
         IndexConfig.from_yaml(f)
