@@ -264,7 +264,8 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
         added.append((doc.source, list(doc.acl), np.concatenate(ids) if ids else np.zeros(0, np.int64),
                       np.concatenate(doc_mats) if doc_mats else np.zeros((0, dim or 0), np.float32)))
     report.chunks_total = store.count()
-    if not (todo or gone or relabel) and previous and previous.get("config") == config.model_dump(mode="json"):
+    if (not (todo or gone or relabel) and previous and previous.get("config") == config.model_dump(mode="json")
+            and previous.get("format") == FORMAT):  # an older format is upgraded (no re-embedding) even if unchanged
         return None
     return _Changes(replaced, {s: list(docs[s].acl) for s in relabel}, added, int(dim))
 
