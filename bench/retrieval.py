@@ -20,7 +20,7 @@ containing the gold text, case-insensitive), twice: against the golds written wi
 (``--queries``) and against the same questions after pooled judging (``--judged``: golds added where a
 person judged a system's first result to answer the question; ``bench/judge_pool.py``). Each system's first
 result per question is kept in the JSON so the next pool can be judged. Prints rich tables with ratios against
-LangChain and writes bench/out/retrieval.json and bench/out/retrieval.png (hit@k curves). Takes many minutes
+LangChain and the machine's load average (``os.getloadavg``) beside the timings and writes bench/out/retrieval.json and bench/out/retrieval.png (hit@k curves). Takes many minutes
 on 2 cores.
 """
 from __future__ import annotations
@@ -112,6 +112,9 @@ def scored(searchable, args, modes: tuple[str | None, ...]) -> dict:
         kw = {"mode": mode} if mode else {}
         name = mode or "dense"
         out["modes"][name] = report_dict(evaluate(searchable, queries, **kw))
+        # the machine's load while those queries ran (1, 5, 15 min): latency on a shared machine means little
+        # without it (bench/README.md compares p50s measured under different loads)
+        out["modes"][name]["load"] = list(os.getloadavg())
         if judged:
             out["judged_modes"][name] = report_dict(evaluate(searchable, judged, **kw))
         out["top1"][name] = first_results(searchable, queries, **kw)
@@ -263,9 +266,11 @@ def run_worker(part: str, args, index_dir: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     print(f"[bench] {part}: {' '.join(cmd[1:3])} ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
+    load_start = list(os.getloadavg())
     subprocess.run(cmd, check=True, env=env)
     result = json.loads(out.read_text())
     result["wall_s"] = time.perf_counter() - t0
+    result["load"] = {"start": load_start, "end": list(os.getloadavg())}
     out.unlink()
     return result
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "p50_ms", "p95_ms")
+
+
+def _load(load: list[float] | None) -> str:
+    """A load average triple as ``1.2/0.9/0.8`` (empty for results saved before loads were recorded)."""
+    return "/".join(f"{x:.1f}" for x in load) if load else ""
 
 
 def _ratio(ours: float, base: float, higher_is_better: bool = True) -> str:
@@ -42,7 +48,7 @@ def print_tables(results: dict, console: Console | None = None) -> None:
     base_q = base["modes"]["dense"] if base else None
     rows = quality_rows(results)
     t = Table(title=f"Retrieval quality and speed ({results.get('queries')})")
-    for col in ("system", *METRICS, "chunks", "chunks/s", "build s", "peak MB", "vs LangChain"):
+    for col in ("system", *METRICS, "load 1/5/15", "chunks", "chunks/s", "build s", "peak MB", "vs LangChain"):
         t.add_column(col, justify="left" if col == "system" else "right")
     for label, m, system in rows:
         vs = ""
@@ -50,10 +56,16 @@ def print_tables(results: dict, console: Console | None = None) -> None:
             vs = (f"hit@5 {_ratio(m['hit@5'], base_q['hit@5'])}, p50 {_ratio(m['p50_ms'], base_q['p50_ms'], False)}"
                   + (f", chunks/s {_ratio(system['chunks_per_s'], base['chunks_per_s'])}" if system else ""))
         t.add_row(label, *(f"{m[k]:.3f}" if k.startswith(("hit", "mrr")) else f"{m[k]:.1f}" for k in METRICS),
+                  _load(m.get("load")),
                   f"{system['chunks']}" if system else "", f"{system['chunks_per_s']:.1f}" if system else "",
                   f"{system['build_s']:.0f}" if system else "", f"{system['peak_rss_mb']:.0f}" if system else "", vs)
     if rows:
         console.print(t)
+        loads = [f"{part} {_load(results[part]['load']['start'])} -> {_load(results[part]['load']['end'])}"
+                 for part in ("langchain", "ours", "fusion", "backends") if results.get(part, {}).get("load")]
+        if loads:  # query timings are only comparable at similar load (the machine may be shared)
+            console.print(f"machine load (1/5/15 min average, {os.cpu_count()} CPUs) at each part's start -> end: "
+                          + "; ".join(loads))
     judged = quality_rows(results, "judged_modes")
     if judged:
         base_j = judged[0][1] if judged[0][0].startswith("LangChain") else None

@@ -8,7 +8,8 @@
    vectors; changed ones are re-chunked and re-embedded; documents no longer present are removed; a
    document whose text is unchanged but whose ACL changed (a manifest edited, a symlink retargeted) gets
    the new groups on its chunks in place, and counts as changed: visibility is part of a document's state;
-4. updates FAISS by id, rebuilds BM25, and commits with an atomic rename + pointer swap.
+4. updates the vector store (``retriever.stores``, FAISS by default) by document, rebuilds BM25, and commits
+   with an atomic rename + pointer swap.
 
 Every file is re-read (cheap) so dedup and the ingest report always see the whole corpus; only embedding,
 the expensive step, is incremental. A build killed mid-embedding leaves the live generation untouched and its
@@ -32,13 +33,17 @@ from typing import Any
 import numpy as np
 
 from corpora.types import Chunk, Document
-from retriever import layout, vectors, windows
+from retriever import layout, windows
 from retriever.bm25 import BM25Index
 from retriever.config import IndexConfig
 from retriever.embed_cache import FILE as EMBED_CACHE, EmbedCache
 from retriever.store import FILE as STORE_FILE, Store
+from retriever.stores import VectorStore, create_store, open_store
 
-FORMAT = 2  # 2: one vector per passage window, FAISS/BM25 ids = vid * windows.STRIDE + j
+# 2: one vector per passage window, FAISS/BM25 ids = vid * windows.STRIDE + j;
+# 3: the vector store saves its catalog (document, ACL per id: retriever.stores.catalog) beside its vectors
+FORMAT = 3
+_STORE_KEYS = ("store", "faiss", "hnsw_", "ivf_", "pq_")  # settings a vector store is built with
 
 
 class ModelMismatchError(ValueError):
@@ -180,34 +185,42 @@ def _embed(texts: list[str], config: IndexConfig, model_path: Path, staging: Pat
     return embedder, out, todo
 
 
-def _update_vectors(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
-                    removed_vids: list[int], new_vids: list[int], new_vecs: np.ndarray, dim: int) -> None:
-    """Apply removals and additions to the copied FAISS index, or rebuild it from the stored vectors."""
-    index = None
+def _update_vectors(staging: Path, prev_gen: Path | None, store: Store, config: IndexConfig,
+                    previous: dict[str, Any], changes: "_Changes") -> None:
+    """Apply the changes to the live generation's vector store, or build one from the stored vectors."""
+    vectors: VectorStore | None = None
     same_type = previous.get("format") == FORMAT and all(
         previous.get("config", {}).get(k) == v for k, v in config.model_dump(mode="json").items()
-        if k == "faiss" or k.startswith(("hnsw_", "ivf_", "pq_")))
-    if (staging / vectors.FILE).is_file() and same_type:
-        index = vectors.load(staging)
-        if removed_vids and not vectors.supports_remove(index):
-            index = None  # HNSW cannot delete: rebuild below from SQLite, no re-embedding
-        else:
-            # A removed chunk had at most STRIDE windows; ids it never had are simply not found.
-            vectors.remove(index, [w for v in removed_vids for w in windows.ids(v, windows.STRIDE).tolist()])
-            vectors.add(index, np.asarray(new_vids), new_vecs)
-    if index is None:
-        ids, vecs = store.vectors(dim, windows.STRIDE)
-        index = vectors.new_index(dim, config, train=vecs if len(vecs) else None) if len(vecs) or \
-            config.faiss != "ivfpq" else vectors.new_index(dim, config.model_copy(update={"faiss": "flat"}))
-        vectors.add(index, ids, vecs)
-    vectors.save(index, staging)
+        if k.startswith(_STORE_KEYS))
+    if prev_gen is not None and same_type:
+        try:
+            vectors = open_store(prev_gen, config)
+        except FileNotFoundError:
+            vectors = None  # an older or damaged generation: rebuilt below from SQLite, no re-embedding
+    if vectors is not None:
+        for source in changes.removed:
+            vectors.delete(source)
+        for source, acl in changes.relabeled.items():
+            try:
+                vectors.set_acl(source, acl)
+            except KeyError:
+                pass  # a document without chunks has no vectors to relabel
+        for source, acl, ids, vecs in changes.added:
+            vectors.add(source, ids, vecs, acl)
+    else:
+        blocks = list(store.document_vectors(changes.dim, windows.STRIDE))
+        train = np.concatenate([b[3] for b in blocks]) if blocks else None
+        vectors = create_store(config, changes.dim, train=train)
+        for source, acl, ids, vecs in blocks:
+            vectors.add(source, ids, vecs, acl)
+    vectors.snapshot(staging)
 
 
 @dataclass
 class _Changes:
-    removed_vids: list[int]
-    new_vids: np.ndarray  # window ids (retriever.windows), one per row of new_vecs
-    new_vecs: np.ndarray
+    removed: list[str]  # documents gone or replaced
+    relabeled: dict[str, list[str]]  # same text, new ACL groups
+    added: list[tuple[str, list[str], np.ndarray, np.ndarray]]  # (source, acl, window ids, vectors) per document
     dim: int
 
 
@@ -225,7 +238,8 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
     report.changed, report.removed = len(todo) - report.added + len(relabel), len(gone)
     report.unchanged = len(docs) - len(todo) - len(relabel)
     replaced = gone + [d.source for d in todo if d.source in old]
-    removed_vids = [v for s in replaced for v in store.remove_document(s)]
+    for s in replaced:
+        store.remove_document(s)
 
     chunked = _chunk_all(todo, config)
     per_chunk = [windows.texts(c.title, c.text, config.window_chars) for _, chunks in chunked for c in chunks]
@@ -240,18 +254,20 @@ def _apply_changes(store: Store, docs: dict[str, Document], config: IndexConfig,
         report.windows_embedded, report.chunks_embedded = len(fresh), len(set(owner[fresh].tolist()))
         dim, report.model = embedder.dim, embedder.describe()
     mats = np.split(new_vecs, np.cumsum(sizes)[:-1]) if sizes else []  # one (windows, dim) block per chunk
-    new_vids: list[np.ndarray] = []
+    added = []
     pos = 0
     for doc, chunks in chunked:
         doc_mats = mats[pos:pos + len(chunks)]
         pos += len(chunks)
-        for vid, m in zip(store.add_document(doc, chunks, doc_mats), doc_mats):
-            new_vids.append(windows.ids(vid, len(m)))
+        vids = store.add_document(doc, chunks, doc_mats)
+        ids = [windows.ids(vid, len(m)) for vid, m in zip(vids, doc_mats)]
+        added.append((doc.source, list(doc.acl), np.concatenate(ids) if ids else np.zeros(0, np.int64),
+                      np.concatenate(doc_mats) if doc_mats else np.zeros((0, dim or 0), np.float32)))
     report.chunks_total = store.count()
-    if not (todo or gone or relabel) and previous and previous.get("config") == config.model_dump(mode="json"):
+    if (not (todo or gone or relabel) and previous and previous.get("config") == config.model_dump(mode="json")
+            and previous.get("format") == FORMAT):  # an older format is upgraded (no re-embedding) even if unchanged
         return None
-    new_ids = np.concatenate(new_vids) if new_vids else np.zeros(0, dtype=np.int64)
-    return _Changes(removed_vids, new_ids, new_vecs, int(dim))
+    return _Changes(replaced, {s: list(docs[s].acl) for s in relabel}, added, int(dim))
 
 
 def _acl_changes(store: Store, docs: dict[str, Document], old: dict[str, str]) -> list[str]:
@@ -264,11 +280,10 @@ def _acl_changes(store: Store, docs: dict[str, Document], old: dict[str, str]) -
     return relabel
 
 
-def _write_derived(staging: Path, store: Store, config: IndexConfig, previous: dict[str, Any],
-                   changes: _Changes, report: BuildReport) -> None:
-    """Bring FAISS up to date and rebuild BM25 from the store."""
-    _update_vectors(staging, store, config, previous, changes.removed_vids, changes.new_vids,
-                    changes.new_vecs, changes.dim)
+def _write_derived(staging: Path, prev_gen: Path | None, store: Store, config: IndexConfig,
+                   previous: dict[str, Any], changes: _Changes) -> None:
+    """Bring the vector store up to date and rebuild BM25 from the store."""
+    _update_vectors(staging, prev_gen, store, config, previous, changes)
     ids: list[int] = []
     texts: list[str] = []
     for vid, source, title, text in store.sections():
@@ -324,15 +339,13 @@ def build_index(paths: list[Path], index_dir: Path, config: IndexConfig | None =
         docs = _unique_documents(result.documents, report)
 
         staging = layout.new_staging(index_dir)
-        if prev_gen is not None:
-            for name in (STORE_FILE, vectors.FILE):
-                if (prev_gen / name).is_file():
-                    shutil.copy2(prev_gen / name, staging / name)
+        if prev_gen is not None and (prev_gen / STORE_FILE).is_file():
+            shutil.copy2(prev_gen / STORE_FILE, staging / STORE_FILE)  # the vector store is read from prev_gen
         store = Store(staging / STORE_FILE)
         try:
             changed = _apply_changes(store, docs, config, previous, model_path, staging, report, progress)
             if changed is not None:
-                _write_derived(staging, store, config, previous, changed, report)
+                _write_derived(staging, prev_gen, store, config, previous, changed)
                 store.set_meta("manifest", {
                     "format": FORMAT, "model": report.model, "config": config.model_dump(mode="json"),
                     "content_key": config.content_key(), "roots": [str(r.resolve()) for r in roots],

@@ -26,6 +26,7 @@ from corpora.config_io import ConfigError, load_yaml_model
 from corpora.ingest import IngestConfig
 
 FaissType = Literal["flat", "hnsw", "ivfpq"]
+StoreType = Literal["faiss", "numpy"]  # retriever.stores.STORES
 Fusion = Literal["rrf", "weighted"]
 
 
@@ -40,6 +41,7 @@ class IndexConfig(BaseModel):
         model: local sentence-transformers folder (default: all-MiniLM-L6-v2 from its package).
         embed_backend / batch_size / max_seq_length: passed to ``retriever.embedder.Embedder``.
         embed_chunk: chunks embedded per step (a progress and crash-safety unit, not a batch size).
+        store: the vector store (``retriever.stores``): ``faiss`` (default) or ``numpy`` (exact, in memory).
         faiss: ``flat`` (exact inner product), ``hnsw`` or ``ivfpq`` (approximate, for large corpora).
         fusion: ``rrf`` (reciprocal-rank fusion) or ``weighted`` (min-max normalised score sum).
         candidates: how many hits each retriever contributes before fusion (grown when ACLs filter many).
@@ -60,6 +62,7 @@ class IndexConfig(BaseModel):
     embed_chunk: int = Field(1024, ge=1)
     window_chars: int = Field(300, ge=0, le=20000)
 
+    store: StoreType = "faiss"
     faiss: FaissType = "flat"
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_construction: int = Field(80, ge=8)

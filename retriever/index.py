@@ -6,10 +6,11 @@ then::
     index = Index.open(index_dir)
     hits = index.search("how is the UART baud rate set?", k=5, user_groups={"soc-team"})
 
-``Index.open`` loads FAISS, BM25 and every chunk's ACL into memory; chunk rows come from SQLite and are
-cached, and the embedding model loads on the first dense query. Search never returns a chunk its caller
-may not see: ``user_groups=None`` means public only, and the candidate pools grow until ``k`` visible hits
-remain or the index is exhausted.
+``Index.open`` loads the vector store (``retriever.stores``: FAISS by default), BM25 and every chunk's ACL
+into memory; chunk rows come from SQLite and are cached, and the embedding model loads on the first dense
+query. Search never returns a chunk its caller may not see: ``user_groups=None`` means public only; the
+vector store applies the groups inside its search, BM25 candidates are filtered here, and the candidate
+pools grow until ``k`` visible hits remain or the index is exhausted.
 """
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ from typing import Any, Literal
 import numpy as np
 
 from corpora.types import Chunk, visible
-from retriever import layout, vectors, windows
+from retriever import layout, windows
 from retriever.bm25 import BM25Index
 from retriever.build import BuildReport, EmbedderLoadError, ModelMismatchError, build_index, get_embedder
 from retriever.config import IndexConfig
 from retriever.fusion import fuse
 from retriever.layout import CorruptIndexError, IndexNotFoundError
 from retriever.store import FILE as STORE_FILE, Store
+from retriever.stores import CATALOG, Catalog, VectorStore, open_store
 from retriever.types import SearchHit
 
 __all__ = ["Index", "build_index", "BuildReport", "ModelMismatchError", "EmbedderLoadError", "IndexNotFoundError",
@@ -42,13 +44,13 @@ class Index:
     """A committed index generation, loaded for search. Thread-safe for reads."""
 
     def __init__(self, index_dir: Path, generation: Path, store: Store, manifest: dict[str, Any],
-                 dense: Any, bm25: BM25Index) -> None:
+                 vectors: VectorStore, bm25: BM25Index) -> None:
         self.index_dir = index_dir
         self.generation = generation
         self.store = store
         self.manifest = manifest
         self.config = IndexConfig.model_validate(manifest["config"])
-        self._dense = dense
+        self.vectors = vectors  # the dense half (retriever.stores.VectorStore): applies ACLs in its search
         self._bm25 = bm25
         # FAISS and BM25 rows are passage windows of chunks (retriever.windows); format-1 indexes: one per chunk
         self._stride = windows.STRIDE if manifest.get("format", 1) >= 2 else 1
@@ -146,8 +148,9 @@ class Index:
         want = max(k, cfg.rerank_candidates) if rerank else k
         pool = max(cfg.candidates, 2 * want)
         while True:
-            dense, lexical, exhausted = self._candidates(query, query_vec, pool, mode)
-            # Filter each list before fusing, so ranks count only chunks this user may see.
+            dense, lexical, exhausted = self._candidates(query, query_vec, pool, mode, groups)
+            # Filter each list before fusing, so ranks count only chunks this user may see (the vector store
+            # already did for dense; checking again also drops ids the SQLite store does not know).
             dense, lexical = self._only_visible(dense, groups), self._only_visible(lexical, groups)
             visible = self._rank(mode, dense, lexical)
             if len(visible) >= want or exhausted or pool >= len(self):
@@ -173,13 +176,12 @@ class Index:
         """Windows to fetch for ``n`` distinct chunks: several windows of one chunk can rank together."""
         return n * 4 if self._stride > 1 else n
 
-    def dense_windows(self, query_vecs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """For a batch of query vectors, the ``n`` best chunks each: (vids, scores) of shape (queries, <= n),
-        -1 where fewer exist; a chunk scores as its best window. Used to mine hard negatives in batch."""
-        fetch = min(self._dense.ntotal, self._window_fetch(n))
-        if fetch <= 0:
-            return np.full((len(query_vecs), 0), -1, np.int64), np.zeros((len(query_vecs), 0), np.float32)
-        scores, ids = self._dense.search(np.ascontiguousarray(query_vecs, dtype=np.float32), fetch)
+    def dense_windows(self, query_vecs: np.ndarray, n: int, user_groups: Iterable[str] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of query vectors, the ``n`` best chunks each that ``user_groups`` may see (None: public
+        only): (vids, scores) of shape (queries, n), -1 where fewer exist; a chunk scores as its best window.
+        Used to mine hard negatives in batch (every thread)."""
+        ids, scores = self.vectors.search(query_vecs, self._window_fetch(n), user_groups)
         out_ids = np.full((len(query_vecs), n), -1, np.int64)
         out_scores = np.zeros((len(query_vecs), n), np.float32)
         for i in range(len(query_vecs)):
@@ -188,10 +190,16 @@ class Index:
             out_ids[i, :len(v)], out_scores[i, :len(v)] = v, s
         return out_ids, out_scores
 
-    def _candidates(self, query: str, query_vec, pool: int, mode: str):
+    def _dense(self, query_vec: np.ndarray, n: int, groups: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best visible windows for one query vector: (ids, scores), best first."""
+        ids, scores = self.vectors.search(query_vec, n, groups)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def _candidates(self, query: str, query_vec, pool: int, mode: str, groups: frozenset[str]):
         """(dense, bm25, exhausted): each ranking's best ``pool`` chunks, every chunk scored by its best window."""
         fetch = self._window_fetch(pool)
-        dense = vectors.search(self._dense, query_vec, fetch) if query_vec is not None else _EMPTY
+        dense = self._dense(query_vec, fetch, groups) if query_vec is not None else _EMPTY
         lexical = self._bm25.search(query, fetch) if mode != "dense" else _EMPTY
         exhausted = len(dense[0]) < fetch and len(lexical[0]) < fetch
         keep = fetch if exhausted else pool  # exhausted: everything that matched, or ACLs could hide it all
@@ -228,10 +236,18 @@ class Index:
 _EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
 
-def _load_generation(gen: Path) -> tuple[Store, dict[str, Any], Any, BM25Index]:
+def _load_generation(gen: Path) -> tuple[Store, dict[str, Any], VectorStore, BM25Index]:
     store = Store(gen / STORE_FILE, readonly=True)
     manifest = store.get_meta("manifest")
     if not manifest:
         store.close()
         raise CorruptIndexError("no manifest in store.sqlite")
-    return store, manifest, vectors.load(gen), BM25Index.load(gen / "bm25")
+    config = IndexConfig.model_validate(manifest["config"])
+    catalog = None
+    if not (gen / CATALOG).is_file() and manifest.get("format", 1) < 3:
+        # Built before vector stores saved their catalog: the same facts (document, ACL, ids) are in SQLite.
+        stride = windows.STRIDE if manifest.get("format", 1) >= 2 else 1
+        dim = manifest["model"]["dim"]
+        catalog = Catalog.from_rows((s, acl, ids) for s, acl, ids, _ in
+                                    store.document_vectors(dim, stride, vectors=False))
+    return store, manifest, open_store(gen, config, catalog), BM25Index.load(gen / "bm25")

@@ -7,6 +7,7 @@ what changed. One file, ``store.sqlite``, per generation folder (see ``retriever
 """
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -146,12 +147,22 @@ class Store:
         rows = self._db.execute("SELECT vid, vector FROM chunks ORDER BY vid").fetchall()
         return {vid: np.frombuffer(blob, dtype=np.float32).reshape(-1, dim) for vid, blob in rows}
 
-    def vectors(self, dim: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-        """(window ids, vectors) of every chunk's windows, as FAISS holds them (``retriever.windows``)."""
+    def document_vectors(self, dim: int, stride: int, *, vectors: bool = True
+                         ) -> Iterator[tuple[str, list[str], np.ndarray, np.ndarray | None]]:
+        """(source, ACL, window ids, (windows, dim) vectors) of every document with chunks, as a vector store
+        holds them (``retriever.stores``, ids from ``retriever.windows``). ``vectors=False``: ids only (the
+        vector is None), reading just each blob's length."""
         from retriever.windows import ids as window_ids
 
-        per_chunk = self.chunk_vectors(dim)
-        if not per_chunk:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), np.float32)
-        ids = np.concatenate([window_ids(v, len(m), stride) for v, m in per_chunk.items()])
-        return ids, np.concatenate(list(per_chunk.values()))
+        column = "vector" if vectors else "length(vector)"
+        with self._lock:
+            rows = self._db.execute(f"SELECT source, acl, vid, {column} FROM chunks ORDER BY source, vid").fetchall()
+        for source, group in itertools.groupby(rows, key=lambda r: r[0]):
+            group = list(group)
+            if vectors:
+                mats = [np.frombuffer(blob, dtype=np.float32).reshape(-1, dim) for *_, blob in group]
+                sizes = [len(m) for m in mats]
+            else:
+                mats, sizes = [], [n // (4 * dim) for *_, n in group]
+            ids = np.concatenate([window_ids(vid, n, stride) for (_, _, vid, _), n in zip(group, sizes)])
+            yield source, json.loads(group[0][1]), ids, (np.concatenate(mats) if vectors else None)

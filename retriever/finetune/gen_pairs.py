@@ -144,7 +144,7 @@ def mine_negatives(index, queries: list[tuple[str, Chunk]], config: PairsConfig,
     if config.num_negatives == 0:
         return [[] for _ in queries]
     q_vecs = index.embedder.embed_documents([q for q, _ in queries], progress=progress)
-    ids, scores = _nearest(index, q_vecs, config.mine_depth)
+    ids, scores = _nearest(index, q_vecs, config.mine_depth, config.groups)
     rows = index._rows({int(v) for row in ids for v in row if v >= 0})
     pos_vecs = _vectors_by_id(index, {c.id for _, c in queries})
     pool = [c for _, c in queries]
@@ -181,9 +181,10 @@ def _vectors_by_id(index, chunk_ids: set[str]) -> dict[str, np.ndarray]:
     return {chunk.id: per_chunk[vid] for vid, chunk in zip(per_chunk, index.chunks()) if chunk.id in chunk_ids}
 
 
-def _nearest(index, q_vecs: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """(vids, scores) of the ``depth`` nearest chunks per query (a chunk scores as its best window)."""
-    return index.dense_windows(q_vecs, depth)
+def _nearest(index, q_vecs: np.ndarray, depth: int, groups) -> tuple[np.ndarray, np.ndarray]:
+    """(vids, scores) of the ``depth`` nearest chunks per query that ``groups`` may see (a chunk scores as its
+    best window; the vector store applies the groups, so hidden chunks do not use up the depth)."""
+    return index.dense_windows(q_vecs, depth, groups)
 
 
 def false_negative_reason(positive: Chunk, cand: Chunk, score: float, pos_score: float,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from retriever import vectors
 from retriever.config import IndexConfig
 from retriever.embedder import Embedder
 from retriever.index import CorruptIndexError, Index, IndexNotFoundError, ModelMismatchError, build_index
@@ -115,13 +114,13 @@ def test_approximate_faiss_types(mini_corpus, tmp_path, faiss_type):
     index = Index.open(out)
     assert index.info["config"]["faiss"] == faiss_type
     expected = {"hnsw": "IndexHNSWFlat", "ivfpq": "IndexIVFPQ"}[faiss_type]
-    assert type(vectors.inner(index._dense)).__name__ == expected
+    assert type(index.vectors.faiss_index).__name__ == expected
     assert index.search("DMA descriptors linked list", k=1, mode="dense")[0].chunk.source == "docs/dma.md"
-    (mini_corpus / "docs/dma.md").unlink()  # HNSW cannot delete: rebuilt from stored vectors
+    (mini_corpus / "docs/dma.md").unlink()  # HNSW cannot delete: the store rebuilds its graph
     report = build_index([mini_corpus], out, progress=False)
     assert report.removed == 1 and report.chunks_embedded == 0
     index = Index.open(out)
-    assert index._dense.ntotal == sum(len(m) for m in index.store.chunk_vectors(index.embedder.dim).values())
+    assert index.vectors.count() == index.vectors.faiss_index.ntotal == sum(len(m) for m in index.store.chunk_vectors(index.embedder.dim).values())
     assert all(h.chunk.source != "docs/dma.md" for h in index.search("DMA descriptors", k=10, mode="dense"))
 
 

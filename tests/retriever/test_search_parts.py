@@ -136,7 +136,7 @@ def test_a_table_row_is_found_through_its_window(tmp_path):
     index = Index.open(out)
     dim = index.embedder.dim
     per_chunk = index.store.chunk_vectors(dim)
-    assert index._dense.ntotal == sum(len(m) for m in per_chunk.values()) > len(index)
+    assert index.vectors.count() == sum(len(m) for m in per_chunk.values()) > len(index)
     assert set(np.unique(index._bm25.ids // windows.STRIDE).tolist()) == set(per_chunk)
     hit = index.search("when does placement stop iterating, what overflow", k=1, mode="dense")[0]
     assert "-overflow" in hit.chunk.text and hit.chunk.source == "router.md"
