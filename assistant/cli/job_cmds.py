@@ -84,6 +84,8 @@ def _command(job):
             continue
         flag = f"--{name.replace('_', '-')}"
         decl = [f"{flag}/--no-{name.replace('_', '-')}"] if kind is bool else [flag]
+        if len(name) == 1 and kind is not bool:  # -k, as `ask` and `search` spell it
+            decl.insert(0, f"-{name}")
         params.append(inspect.Parameter(name, kw_only, annotation=kind,
                                         default=typer.Option(None, *decl, help=field.description)))
     params += [
