@@ -20,6 +20,7 @@ BUILTIN = (
     "assistant.jobs.qa",  # ask, search
     "assistant.jobs.tcl",  # tcl_check, tcl_generate
     "assistant.jobs.bugs",  # bug_summary
+    "assistant.jobs.logs",  # explain_log
 )
 
 
