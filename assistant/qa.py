@@ -1,7 +1,8 @@
 """Grounded Q&A: retrieve, prompt with numbered sources, call the LLM, return an answer citing [n].
 
-    from assistant.qa import answer_question, stream_answer
+    from assistant.qa import answer_from_hits, answer_question, stream_answer
     answer = answer_question(bot, "How is the UART baud rate set?", user_groups={"silicon-team"})
+    answer = answer_from_hits(bot, question, hits)   # hits a job retrieved itself (caller's groups applied)
     for item in stream_answer(bot, question):   # text pieces, then the final Answer
         ...
 
@@ -207,10 +208,24 @@ def answer_question(bot, question: str, *, k: int | None = None, user_groups: It
 
     Raises ValueError for an empty question or malformed history.
     """
-    r = _retrieve(bot, question, k, user_groups, history)
+    return _answer(bot, _retrieve(bot, question, k, user_groups, history))
+
+
+def answer_from_hits(bot, question: str, hits: list[SearchHit], *, label: str = RETRIEVAL_ONLY,
+                     warnings: list[str] = ()) -> Answer:
+    """Answer ``question`` from ``hits`` another job retrieved (with the caller's groups applied), citing
+    [n] in their order; retrieval-only (``label`` above the passages) with no LLM or when the LLM fails.
+
+    For jobs that search several times (log triage: one search per message) and share Q&A's prompt,
+    citation checks and fallbacks. Raises ValueError for an empty question."""
+    question, cut = _check_question(question)
+    return _answer(bot, _Retrieved(question, list(hits), [], [*cut, *warnings]), label=label)
+
+
+def _answer(bot, r: _Retrieved, label: str = RETRIEVAL_ONLY) -> Answer:
     llm = bot.llm
     if llm is None or not r.hits:
-        return _retrieval_only(r, backend=llm.name if llm else "none")
+        return _retrieval_only(r, label=label, backend=llm.name if llm else "none")
     try:
         prompt, max_new = _prompt(bot, llm, r)
         text = llm.complete(prompt.messages, max_tokens=max_new)

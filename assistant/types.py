@@ -1,9 +1,14 @@
-"""Result types of the service API, shared by the CLI, the Chainlit UI and the Slack bot.
+"""Request and result types of the service API, shared by the CLI, the Chainlit UI, the Slack bot and the API.
 
-All are pydantic models so every client can print them as JSON (``model_dump_json``) without glue.
+All are pydantic models so every client can validate a request from JSON and print a result as JSON
+(``model_dump_json``) without glue. Each job in :mod:`assistant.jobs` names its request and result type here
+(the log-triage job keeps its own in :mod:`assistant.logs`). A request carries the per-request options it
+honours (:class:`RetrievalOptions`); the caller's ACL groups are never part of a request: the service takes
+them separately from the authenticated client.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -25,6 +30,8 @@ class Source(BaseModel):
 
 
 class Answer(BaseModel):
+    """A grounded answer: ``text`` cites ``sources`` as [n]; ``retrieval_only`` when no LLM wrote it."""
+
     question: str
     text: str
     sources: list[Source] = Field(default_factory=list)
@@ -36,11 +43,15 @@ class Answer(BaseModel):
 
 
 class SyntaxIssue(BaseModel):
+    """A Tcl syntax error at a script line."""
+
     line: int
     message: str
 
 
 class LintIssue(BaseModel):
+    """A command/option problem lint found in a Tcl script (unknown command, missing option, unsafe...)."""
+
     line: int
     command: str
     option: str | None = None
@@ -51,6 +62,8 @@ class LintIssue(BaseModel):
 
 
 class RunResult(BaseModel):
+    """The sandboxed run of a Tcl script in the real tool, or why it was skipped."""
+
     ran: bool = False
     ok: bool = True
     tool: str = ""
@@ -63,6 +76,8 @@ class RunResult(BaseModel):
 
 
 class CheckResult(BaseModel):
+    """The three-level check of a Tcl script: ``ok`` only when syntax, lint and the run all passed."""
+
     ok: bool
     syntax: list[SyntaxIssue] = Field(default_factory=list)
     lint: list[LintIssue] = Field(default_factory=list)
@@ -70,6 +85,9 @@ class CheckResult(BaseModel):
 
 
 class TclGeneration(BaseModel):
+    """A generated Tcl script with its check and the references it was written from (``script`` None
+    with the retrieval-only `none` backend)."""
+
     task: str
     tool: str
     script: str | None = None  # None with the `none` backend: see `references`
@@ -85,12 +103,16 @@ class TclGeneration(BaseModel):
 
 
 class OwnerCandidate(BaseModel):
+    """A suggested owner of a bug, with the score and the reasons (history, component, aliases)."""
+
     owner: str
     score: float
     reasons: list[str] = Field(default_factory=list)
 
 
 class BugSummary(BaseModel):
+    """A bug's summary by section (technical, managerial, assignment, or the deterministic digest)."""
+
     bug_id: str
     kind: Literal["technical", "managerial", "assignment", "all"]
     sections: dict[str, str] = Field(default_factory=dict)  # e.g. {"technical": "...", "managerial": "..."}
@@ -100,3 +122,95 @@ class BugSummary(BaseModel):
     retrieval_only: bool = False  # deterministic digest, no LLM
     warnings: list[str] = Field(default_factory=list)
     acl: list[str] = Field(default_factory=lambda: ["public"])  # who may see it: strictest of the bugs it used
+
+
+class SearchHitOut(BaseModel):
+    """One ranked chunk of a `search` result, with its whole text (search shows passages, not answers)."""
+
+    rank: int
+    score: float
+    scores: dict[str, float] = Field(default_factory=dict)  # per retriever part: dense, bm25, rerank
+    id: str
+    source: str
+    title: str
+    kind: str = ""
+    start_line: int = 0
+    end_line: int = 0
+    text: str = ""
+    acl: list[str] = Field(default_factory=lambda: ["public"])
+
+
+class SearchResult(BaseModel):
+    """The passages visible to the caller that best match ``query``, best first."""
+
+    query: str
+    hits: list[SearchHitOut] = Field(default_factory=list)
+
+
+# -- requests: what each job takes (the caller's groups come separately) -----------------------------
+class RetrievalOptions(BaseModel):
+    """Per-request options over the shared index and models; None keeps the configured value."""
+
+    k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default retrieval.k)")
+    mode: Literal["hybrid", "dense", "bm25"] | None = Field(None, description="search mode (default retrieval.mode)")
+    rerank: bool | None = Field(None, description="re-score with the cross-encoder (default retrieval.rerank)")
+    backend: Literal["none", "openai", "local", "llamacpp"] | None = Field(
+        None, description="LLM backend (default llm.backend; `none` answers with passages only)")
+
+
+class AskRequest(RetrievalOptions):
+    """A question for grounded Q&A, with earlier chat turns for follow-ups."""
+
+    question: str = Field(description="the question")
+    history: list[dict[str, str]] = Field(default_factory=list, description="earlier {role, content} turns")
+
+
+class SearchRequest(RetrievalOptions):
+    """A search over the index (no LLM is involved, so ``backend`` is ignored)."""
+
+    query: str = Field(description="the query")
+
+
+class TclGenerateRequest(RetrievalOptions):
+    """A task to write a Tcl script for, checked and repaired in the sandbox."""
+
+    task: str = Field(description="what the script should do")
+    tool: str = Field("yosys", description="yosys or openroad (an unknown tool is an error naming the choices)")
+    # server paths: only local clients (CLI) may set them; a remote API must not let callers read server files
+    design: list[Path] | None = Field(None, description="design files copied into the sandbox (server paths)",
+                                      json_schema_extra={"local_only": True})
+    rounds: int = Field(2, ge=0, le=10, description="repair rounds")
+    references: bool = Field(True, description="put retrieved docs and scripts in the prompt")
+    run_unsafe: bool = Field(False, description="also run a script lint flags unsafe (still confined)")
+
+
+class TclCheckRequest(BaseModel):
+    """A user's own Tcl script to check: syntax, commands and options, and a sandboxed run."""
+
+    script: str = Field(description="the Tcl script")
+    tool: str = Field("yosys", description="yosys or openroad (an unknown tool is an error naming the choices)")
+    # server paths: only local clients (CLI) may set them; a remote API must not let callers read server files
+    design: list[Path] | None = Field(None, description="design files copied into the sandbox (server paths)",
+                                      json_schema_extra={"local_only": True})
+    run: bool = Field(True, description="run the script in the sandbox (False: levels 1-2 only)")
+    timeout_s: float | None = Field(None, gt=0, le=3600, description="seconds before the tool is killed")
+    learn_from_index: bool = Field(False, description="also learn OpenROAD commands from the index's docs")
+    script_name: str | None = Field(None, description="the script's path in the sandbox, e.g. flows/synth.tcl")
+
+
+class BugSummaryRequest(BaseModel):
+    """A bug to summarize: technical, managerial, assignment (ranked owners) or all."""
+
+    bug_id: str = Field(description="the bug id, e.g. PICO-101")
+    kind: str = Field("all", description="technical, managerial, assignment or all")
+    bugs_file: Path | None = Field(None, description="read the bugs from this export instead of the store",
+                                   json_schema_extra={"local_only": True})  # a server path, as `design`
+    backend: Literal["none", "openai", "local", "llamacpp"] | None = None
+
+
+class TclCheckResult(BaseModel):
+    """The `tcl_check` job's result: the script as checked, for which tool, and the check."""
+
+    script: str
+    tool: str
+    check: CheckResult

@@ -108,7 +108,7 @@ def make_bots(model: str, data_dir: Path, llm: dict | None = None):
 
     config = {"backend": "llamacpp", "model_path": str(resolve(model)), "temperature": 0.0, **(llm or {})}
     bot = Assistant(load_settings(None, data_dir=data_dir, llm=config))
-    bot._llm, bot._llm_loaded = Recorder(bot.llm), True  # loads the model now, outside any timing
+    bot.llm = Recorder(bot.llm)  # loads the model now, outside any timing
     bot.llm.llm.complete([{"role": "user", "content": "Say OK."}], max_tokens=2)  # warm-up, not recorded
     return bot, Assistant(load_settings(None, data_dir=data_dir, llm={"backend": "none"}))
 

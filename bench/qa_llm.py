@@ -134,10 +134,9 @@ def make_bots(index: Path, model: str, data_dir: Path, llm: dict | None = None):
 
     config = {"backend": "llamacpp", "model_path": str(resolve(model)), "temperature": 0.0, **(llm or {})}
     bot = Assistant(load_settings(None, index_dir=index, data_dir=data_dir, llm=config))
-    bot._llm, bot._llm_loaded = StreamRecorder(bot.llm), True  # loads the model now, outside any timing
+    bot.llm = StreamRecorder(bot.llm)  # loads the model now, outside any timing
     bot.llm.llm.complete([{"role": "user", "content": "Say OK."}], max_tokens=2)  # warm-up, not recorded
-    baseline = Assistant(load_settings(None, index_dir=index, data_dir=data_dir, llm={"backend": "none"}))
-    baseline._index = bot.index  # one opened index (and embedder) for both
+    baseline = bot.using(backend="none")  # one opened index (and embedder) for both
     return bot, baseline
 
 

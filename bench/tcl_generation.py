@@ -69,7 +69,7 @@ def _bot(model: str, index: Path, data: Path, threads: int = 0):
     bot = Assistant(load_settings(index_dir=index, data_dir=data,
                                   llm={"backend": "llamacpp", "model_path": model, "temperature": 0.0,
                                        "max_new_tokens": 400, "threads": threads}))
-    bot._llm, bot._llm_loaded = Recorder(bot.llm), True
+    bot.llm = Recorder(bot.llm)
     return bot
 
 

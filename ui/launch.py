@@ -1,7 +1,11 @@
 """Start the Chainlit server for `chipassist ui`: prepare its app root, auth secret and environment, then run.
 
+    python ui/launch.py --host 127.0.0.1 --port 8000 --headless    # what `chipassist ui` runs (by file path)
     from ui.launch import serve
     serve(settings, host="127.0.0.1", port=8000, headless=True)
+
+`chipassist ui` finds this file with ``importlib.util.find_spec("ui")`` and runs it in its own process, so the
+CLI (in `assistant`) never imports the chat page: the layers run one way, corpora -> ... -> assistant -> ui.
 
 Chainlit reads its app root from $CHAINLIT_APP_ROOT when it is first imported (default: the working
 directory), and writes translations, `.files` uploads and chainlit.md there. We point it at
@@ -64,3 +68,28 @@ def serve(settings: Settings, *, host: str, port: int, headless: bool, config_fi
 
     config.run.headless = headless
     run_chainlit(str(UI_DIR / "app.py"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line of this file: settings from $CHIPASSIST_CONFIG / $CHIPASSIST_INDEX / $CHIPASSIST_DATA_DIR
+    (which `chipassist ui` sets from its options), listening on --host/--port."""
+    import argparse
+
+    from assistant.config import ConfigError, load_settings
+
+    parser = argparse.ArgumentParser(description="Serve the ChipAssist chat page (Chainlit).")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--headless", action="store_true", help="Do not open a browser.")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(os.environ.get("CHIPASSIST_CONFIG") or None)
+    except ConfigError as e:
+        raise SystemExit(f"error: {e}") from None
+    config_file = Path(os.environ["CHIPASSIST_CONFIG"]) if os.environ.get("CHIPASSIST_CONFIG") else None
+    serve(settings, host=args.host or settings.ui.host, port=args.port or settings.ui.port, headless=args.headless,
+          config_file=config_file)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# module -> registers commands on `app`: index/search/eval, ask, adapt, retriever, tcl, bugs, ui/slack/feedback
+# module -> registers commands on `app`: index/search/eval, ask, adapt, retriever, tcl, bugs, ui/slack/feedback,
+# then the commands of the other registered jobs (assistant.jobs)
 _AREAS = (
     "assistant.cli.index_cmds",
     "assistant.cli.ask_cmd",
@@ -28,6 +29,7 @@ _AREAS = (
     "assistant.cli.client_cmds",
     "assistant.cli.eval_cmds",
     "assistant.cli.model_cmds",
+    "assistant.cli.job_cmds",  # last: a command for every registered job not written by hand above
 )
 for _mod in _AREAS:
     importlib.import_module(_mod).register(app)

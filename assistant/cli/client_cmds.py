@@ -54,17 +54,32 @@ def ui(
     port: int = typer.Option(None, help="Port (default ui.port, 8000)."),
     headless: bool = typer.Option(False, "--headless", help="Do not open a browser."),
 ) -> None:
-    """Serve the Chainlit chat page (Ask, Tcl script, Bug summary) on http://127.0.0.1:8000."""
-    from ui.launch import serve
+    """Serve the Chainlit chat page (one chat profile per job: Ask, Tcl script, Bug summary, ...)."""
+    import importlib.util
+    import os
+    import sys
 
     settings = settings_from(index, config)
     if not settings.index_dir.is_dir():
         fail(f"no index at {settings.index_dir}; build one first, e.g. "
              f"`chipassist index corpora/sample --index {settings.index_dir}`", code=1)
+    # The chat page is a client above the service: it is started by file path, never imported from here.
+    spec = importlib.util.find_spec("ui")
+    launcher = Path(spec.submodule_search_locations[0]) / "launch.py" if spec and spec.submodule_search_locations \
+        else None
+    if launcher is None or not launcher.is_file():
+        fail("the chat page (package `ui`) is not installed with this ChipAssist; install it with "
+             "pip install -e '.[ui]' from a source checkout", code=1)
     host, port = host or settings.ui.host, port or settings.ui.port
     console.print(f"[green]ChipAssist UI on http://{host}:{port} (index {settings.index_dir}, "
                   f"backend {settings.llm.backend}, auth {settings.ui.auth})[/]")
-    serve(settings, host=host, port=port, headless=headless, config_file=config)
+    env = {**os.environ, "CHIPASSIST_INDEX": str(settings.index_dir.resolve()),
+           "CHIPASSIST_DATA_DIR": str(settings.data_dir.resolve())}
+    if config is not None:
+        env["CHIPASSIST_CONFIG"] = str(Path(config).resolve())
+    args = [sys.executable, str(launcher), "--host", host, "--port", str(port), *(["--headless"] if headless else [])]
+    sys.stdout.flush()
+    os.execve(sys.executable, args, env)  # the server takes this process over (same pid: stopping it stops it)
 
 
 @feedback_app.command("export")

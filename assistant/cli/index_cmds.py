@@ -83,35 +83,31 @@ def search_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list of hits."),
 ) -> None:
     """Search an index; only chunks visible to --user-groups are shown."""
-    from retriever.index import CorruptIndexError, Index, IndexNotFoundError
+    from assistant.service import Assistant
+    from retriever.index import CorruptIndexError, IndexNotFoundError
 
     if not query.strip():
         fail("the query is empty")
     settings = settings_from(index, config)
-    r = settings.retrieval
-    mode = mode or r.mode
-    if mode not in ("hybrid", "dense", "bm25"):
+    if mode is not None and mode not in ("hybrid", "dense", "bm25"):
         fail(f"--mode must be hybrid, dense or bm25, got {mode!r}")
+    if not settings.index_dir.is_dir():
+        fail(f"no index at {settings.index_dir}: build one with `chipassist index PATH --index {settings.index_dir}`",
+             code=1)
     try:
-        idx = Index.open(settings.index_dir)
+        # the service applies retrieval.reranker_path and the configured defaults, as for every client
+        result = Assistant(settings).run("search", {"query": query, "k": k, "mode": mode, "rerank": rerank},
+                                         user_groups=parse_groups(user_groups))
     except (IndexNotFoundError, CorruptIndexError) as e:
         fail(str(e), code=1)
-    if r.reranker_path is not None:
-        idx.config = idx.config.model_copy(update={"reranker": r.reranker_path})
-    try:
-        hits = idx.search(query, k=k or r.k, user_groups=parse_groups(user_groups), mode=mode,
-                          rerank=r.rerank if rerank is None else rerank)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
     if json_out:
-        print_json([{"rank": h.rank, "score": h.score, "scores": h.scores, "id": h.chunk.id,
-                     "source": h.chunk.source, "title": h.chunk.title, "kind": h.chunk.kind,
-                     "start_line": h.chunk.start_line, "end_line": h.chunk.end_line, "text": h.chunk.text}
-                    for h in hits])
+        print_json([h.model_dump(mode="json") for h in result.hits])
         return
-    if not hits:
+    if not result.hits:
         fail("no results", code=1)
-    for h in hits:
-        snippet = " ".join(h.chunk.text.split())[:240]
-        console.print(f"[bold]{h.rank}.[/] {escape(h.chunk.source)}  [dim]{escape(h.chunk.title)}  "
+    for h in result.hits:
+        snippet = " ".join(h.text.split())[:240]
+        console.print(f"[bold]{h.rank}.[/] {escape(h.source)}  [dim]{escape(h.title)}  "
                       f"score {h.score:.3f}[/]\n   {escape(snippet)}")

@@ -69,20 +69,22 @@ def register(app: typer.Typer) -> None:
         """Check a script: syntax, commands and options, and a sandboxed run of the tool."""
         from pydantic import ValidationError
 
-        from assistant.tcl.check import TclInputError, check_script, read_script
+        from assistant.service import Assistant
+        from assistant.tcl.check import TclInputError, read_script
         from assistant.tcl.run import RunConfig
 
         try:
-            run_config = RunConfig(timeout_s=timeout)
+            RunConfig(timeout_s=timeout)
         except ValidationError as e:
             fail(f"--timeout: {e.errors()[0]['msg'].lower()} (seconds before the tool is killed, got {timeout:g})")
+        bot = Assistant(settings_from(index, None))
         try:
             # in the sandbox the script keeps its folder's name (flows/synth.tcl), so scripts that find
             # their RTL relative to themselves work with --design rtl
             where = f"{file.resolve().parent.name}/{file.name}"
-            result = check_script(read_script(file), tool=tool, design=design or None, run=not no_run,
-                                  run_config=run_config, index_dir=index, script_name=where,
-                                  user_groups=parse_groups(groups))
+            result = bot.tcl_check(read_script(file), tool=tool, design=design or None, run=not no_run,
+                                   timeout_s=timeout, learn_from_index=index is not None, script_name=where,
+                                   user_groups=parse_groups(groups))
         except TclInputError as e:
             fail(str(e))
         except FileNotFoundError as e:

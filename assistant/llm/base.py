@@ -11,17 +11,35 @@ Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str
 
 @runtime_checkable
 class LLM(Protocol):
+    """What every LLM backend offers the service (Q&A, Tcl generation, bug summaries, log triage).
+
+    Attributes:
+        name: the backend, "openai" | "local" | "llamacpp" (recorded with each answer).
+        model: the model id or folder name (recorded with feedback).
+        context_tokens: the model's context window; prompts are fitted to it with ``count_tokens``.
+
+    ``complete`` returns the whole reply; ``stream`` yields it in pieces that join to the same text. Both
+    raise ``assistant.llm.errors.LLMError`` when the backend fails (server down, timeout), which callers turn
+    into a retrieval-only answer. ``count_tokens`` counts with the model's own tokenizer.
+    """
+
     name: str  # backend name: "openai" | "local" | "llamacpp"
     model: str  # model id or folder name, recorded with feedback
     context_tokens: int
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str: ...
+                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+        """The reply to ``messages`` (chat format), at most ``max_tokens`` new tokens."""
+        ...
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]: ...
+               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+        """The reply to ``messages`` in pieces as they are generated."""
+        ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's tokenizer."""
+        ...
 
 
 def get_llm(config: LLMConfig) -> LLM | None:

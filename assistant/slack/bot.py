@@ -1,7 +1,9 @@
 """The Bolt app: event, command and reaction handlers that call the service API and post in threads.
 
-Handlers stay thin: parse the Slack payload, map the user to ACL groups, rate-limit, call
-`Assistant`, render with `assistant.slack.format`, and log the answer for reaction feedback.
+Handlers stay thin: parse the Slack payload, map the user to ACL groups, rate-limit, pick the job by its
+verb from the registry (`assistant.jobs`: `ask` also takes verb-less text, `tcl`, `bug`, ...), turn the rest
+of the message into its request (``Job.from_text``), run it through `Assistant.run`, render it with the job's
+``render_blocks``, and log what the job's ``feedback`` records for reaction feedback.
 Every reply that quotes a user, a document or an error goes through `format.escape`, and posts ask Slack
 not to unfurl links, so nothing indexed can ping a channel or dress up a link.
 """
@@ -18,11 +20,11 @@ from slack_sdk import WebClient
 
 from assistant.config import SlackConfig
 from assistant.feedback import FeedbackStore
-from assistant.slack.format import HELP, clean_user_text, escape, format_answer, format_bug, format_tcl
+from assistant.jobs import JobInputError, all_jobs, get, slack_verbs
+from assistant.slack.format import clean_user_text, escape, help_text
 
 log = logging.getLogger("chipassist.slack")
 
-MAX_QUESTION_CHARS = 4000  # Slack messages can be 40k; a question longer than this is almost surely a paste
 _REACTIONS = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdown": -1, "x": -1}
 
 
@@ -68,7 +70,7 @@ class SlackBot:
         raise UnknownUser(user_id)
 
     def route(self, text: str, user_id: str) -> tuple[str, str, Any]:
-        """Run one request; returns (mode, rendered mrkdwn, result or None)."""
+        """Run one request; returns (mode, rendered mrkdwn, the job's result or None)."""
         try:
             groups = self.groups_for(user_id)
         except UnknownUser:
@@ -80,37 +82,29 @@ class SlackBot:
                              f"please try again in {int(wait) + 1} s."), None
         text = clean_user_text(text)
         if not text or text.lower() in {"help", "?"}:
-            return "help", HELP, None
-        if len(text) > MAX_QUESTION_CHARS:
-            return "error", (f"That message is {len(text):,} characters; please keep questions under "
-                             f"{MAX_QUESTION_CHARS:,} (attach logs as files and ask about the relevant part)."), None
+            return "help", help_text(), None
         verb, _, rest = text.partition(" ")
-        verb = verb.lower()
-        if verb == "tcl":
-            tool = "openroad" if "--tool openroad" in rest else "yosys"
-            task = rest.replace("--tool openroad", "").replace("--tool yosys", "").strip()
-            if not task:
-                return "help", "Usage: `tcl TASK [--tool yosys|openroad]`", None
-            gen = self.assistant.tcl_generate(task, tool=tool, user_groups=groups)
-            return "tcl", format_tcl(gen, self.config.source_url), gen
-        if verb == "bug":
-            args = rest.split()
-            if not args:
-                return "help", "Usage: `bug ID [technical|managerial|assignment|all]`", None
-            kind = args[1] if len(args) > 1 else "all"
-            if kind not in {"technical", "managerial", "assignment", "all"}:
-                return "help", f"Unknown summary kind `{escape(kind)}`: use technical, managerial, assignment or all.", None
-            try:
-                # the caller's groups, as for questions: an unknown user (allowed in) sees public bugs only
-                summary = self.assistant.bug_summary(args[0], kind=kind, user_groups=groups)
-            except KeyError as e:
-                return "error", escape(f"No bug `{args[0]}` is imported: {e.args[0] if e.args else ''}"), None
-            return "bug", format_bug(summary), summary
-        question = rest if verb == "ask" else text
-        answer = self.assistant.ask(question, user_groups=groups)
-        return "ask", format_answer(answer, self.config.source_url), answer
+        job = slack_verbs().get(verb.lower())
+        if job is None:  # no verb: a question
+            job, rest = get("ask"), text
+        if len(rest) > job.max_chars:
+            return "error", (f"That message is {len(rest):,} characters; please keep {job.title.lower()} requests "
+                             f"under {job.max_chars:,} (send the relevant part).") , None
+        try:
+            request = job.from_text(rest.strip(), [])
+        except JobInputError as e:
+            return "help", escape(str(e)), None
+        try:
+            result = self.assistant.run(job.name, request, user_groups=groups)
+        except Exception as e:
+            explained = job.explain_error(e, self.assistant) if job.explain_error else None
+            if explained is None:
+                raise
+            return "error", escape(explained), None
+        return job.log_mode, job.render_blocks(result, self.config.source_url), result
 
     def safe_route(self, text: str, user_id: str) -> tuple[str, str, Any]:
+        """:meth:`route`, with any failure turned into a clear reply (the log keeps the trace)."""
         try:
             return self.route(text, user_id)
         except Exception as e:  # a clear reply beats a silent thread; the log keeps the trace
@@ -118,16 +112,11 @@ class SlackBot:
             return "error", escape(f"Sorry, that failed: {type(e).__name__}: {e}"), None
 
     def log_answer(self, mode: str, result: Any, user: str, channel: str, ts: str) -> None:
-        if mode == "ask" and result is not None:
-            self.feedback.record_answer(result, client="slack", user=user, mode=mode, external_ref=f"{channel}:{ts}")
-        elif mode in {"tcl", "bug"} and result is not None:
-            text = result.script or result.message if mode == "tcl" else "\n".join(result.sections.values())
-            question = result.task if mode == "tcl" else f"bug {result.bug_id}"
-            # the ACL goes with the text, so `feedback export` never exports it to someone outside its groups
-            where = {"sources": [s.model_dump() for s in result.sources]} if mode == "tcl" else {"acl": result.acl}
-            self.feedback.record_answer({"question": question, "text": text or "", "backend": result.backend,
-                                         "model": result.model, **where}, client="slack", user=user, mode=mode,
-                                        external_ref=f"{channel}:{ts}")
+        """Record what the job that made ``result`` logs (``Job.feedback``, with its ACL) under ``channel:ts``."""
+        job = next((j for j in all_jobs() if isinstance(result, j.result)), None) if result is not None else None
+        record = job.feedback(result) if job is not None else None
+        if record is not None:
+            self.feedback.record_answer(record, client="slack", user=user, mode=mode, external_ref=f"{channel}:{ts}")
 
     def on_reaction(self, event: dict[str, Any]) -> bool:
         item = event.get("item") or {}

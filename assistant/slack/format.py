@@ -1,4 +1,6 @@
-"""Render service results as Slack mrkdwn: answers with cited sources, Tcl scripts, bug summaries.
+"""Render service results as Slack mrkdwn: answers with cited sources, Tcl scripts, bug summaries, help.
+
+Each job's ``render_blocks`` (assistant.jobs) renders its result, mostly with the helpers here.
 
 Slack caps a message at 40,000 characters and blocks at 3,000; we stay well under by trimming long
 parts, since a rejected post would lose the whole answer.
@@ -101,7 +103,11 @@ def format_bug(summary: BugSummary) -> str:
     return "\n\n".join(parts)
 
 
-HELP = ("Ask me about our designs, RTL and flows. In a channel mention me; in a DM just write.\n"
-        "`/chipassist ask QUESTION` · `/chipassist tcl TASK [--tool yosys|openroad]` · "
-        "`/chipassist bug ID [technical|managerial|assignment|all]`\n"
-        "React with :+1: or :-1: on my answers to tell the team whether they helped.")
+def help_text() -> str:
+    """The bot's help: one `/chipassist VERB ...` usage per job with a Slack verb in the registry."""
+    from assistant.jobs import slack_verbs
+
+    usages = " · ".join(f"`/chipassist {job.usage}`" for job in slack_verbs().values() if job.usage)
+    return ("Ask me about our designs, RTL and flows. In a channel mention me; in a DM just write.\n"
+            f"{usages}\n"
+            "React with :+1: or :-1: on my answers to tell the team whether they helped.")

@@ -58,7 +58,7 @@ class Seen:
 def _bot(index, gguf, tmp_path, **llm) -> Assistant:
     config = {"backend": "llamacpp", "model_path": str(gguf), "temperature": 0.0, "threads": 1, **llm}
     bot = Assistant(load_settings(None, index_dir=index, data_dir=tmp_path / "data", llm=config))
-    bot._llm, bot._llm_loaded = Seen(bot.llm), True
+    bot.llm = Seen(bot.llm)
     return bot
 
 

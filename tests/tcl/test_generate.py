@@ -26,7 +26,7 @@ yosys tee -o stat.txt stat
 
 def _bot(tmp_path, llm=None) -> Assistant:
     bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
-    bot._llm, bot._llm_loaded = llm, True  # the service's lazily loaded backend, set directly
+    bot.llm = llm  # the service's lazily loaded backend, set directly
     return bot
 
 

@@ -9,7 +9,7 @@ SCRIPT = "yosys read_verilog counter.v\nyosys synth -top counter\nyosys tee -o s
 
 def _bot(tmp_path, llm) -> Assistant:
     bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
-    bot._llm, bot._llm_loaded = llm, True
+    bot.llm = llm
     return bot
 
 

@@ -53,7 +53,7 @@ def mini_index(tmp_path_factory) -> Path:
 
 def test_none_backend_returns_example_scripts_from_the_index(mini_index, tmp_path, yosys):
     bot = Assistant(load_settings(index_dir=mini_index, data_dir=tmp_path / "data"))
-    bot._llm, bot._llm_loaded = None, True
+    bot.llm = None
     gen = bot.tcl_generate("synthesize the counter and report the cell count", tool="yosys")
     assert gen.retrieval_only and gen.script is None and "retrieval unavailable" not in gen.message
     flows = [s for s in gen.sources if s.path.endswith("synth_counter.tcl")]
