@@ -28,6 +28,7 @@ _AREAS = (
     "assistant.cli.client_cmds",
     "assistant.cli.eval_cmds",
     "assistant.cli.model_cmds",
+    "assistant.api.cli",  # mcp, serve, api token
 )
 for _mod in _AREAS:
     importlib.import_module(_mod).register(app)
