@@ -19,6 +19,7 @@ bodies never echo the input or the token, and exception text is scrubbed of the 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -136,12 +137,17 @@ class Api:
 
 
 def _job_endpoint(api: Api, job: Job, response_model: type[BaseModel]):
-    def endpoint(inp: job.input, caller: Principal = Depends(api.caller)):  # type: ignore[name-defined]
+    def endpoint(inp, caller):
         result = api.run(job, inp, caller)
         return response_model(**result.model_dump(), answer_id=api.record(result, caller))
 
     endpoint.__name__ = job.name
     endpoint.__doc__ = job.description
+    # the body's model comes from the table at run time, so the signature is built rather than written
+    endpoint.__signature__ = inspect.Signature([
+        inspect.Parameter("inp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=job.input),
+        inspect.Parameter("caller", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Principal,
+                          default=Depends(api.caller))])
     return endpoint
 
 
