@@ -144,14 +144,6 @@ class TokenStore:
             self._stamp = stamp
 
 
-def bearer(header: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None."""
-    if not header:
-        return None
-    scheme, _, value = header.strip().partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
 class TokenBucket:
     """Per-key token bucket: ``per_minute`` requests a minute on average, bursts up to ``burst``."""
 
