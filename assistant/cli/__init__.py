@@ -29,6 +29,7 @@ _AREAS = (
     "assistant.cli.client_cmds",
     "assistant.cli.eval_cmds",
     "assistant.cli.model_cmds",
+    "assistant.api.cli",  # mcp, serve, api token
     "assistant.cli.job_cmds",  # last: a command for every registered job not written by hand above
 )
 for _mod in _AREAS:

@@ -1,0 +1,3 @@
+"""The interfaces other tools connect to: an MCP server (`mcp_server`), a REST API (`rest`) with an
+OpenAI-compatible facade (`openai_facade`), all built from one table of jobs (`jobs`) and one tokens file
+(`auth`). Commands: `chipassist mcp`, `chipassist serve`, `chipassist api token ...` (`cli`)."""
