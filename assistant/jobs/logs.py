@@ -72,8 +72,10 @@ class LogExplanation(BaseModel):
 
 # -- the job -----------------------------------------------------------------------------------------
 def _query(issue: LogIssue, tool: str) -> str:
-    # The ID finds a message reference; the text (quoted names and all) finds troubleshooting notes.
-    return " ".join(part for part in (tool if tool != "unknown" else "", issue.id, issue.message) if part)
+    # The severity and ID (the label, "ERROR GRT-0119") find a message reference; docs quote messages with
+    # their severity word ("ERROR: Module ... is not part of the design"), so it is kept; the text (quoted
+    # names and all) finds troubleshooting notes.
+    return " ".join(part for part in (tool if tool != "unknown" else "", issue.label, issue.message) if part)
 
 
 def _search(bot, issues: list[LogIssue], tool: str, k: int, groups, warnings: list[str]):
