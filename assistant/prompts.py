@@ -91,8 +91,9 @@ def focus(text: str, query: str, max_chars: int = FOCUS_CHARS, window_chars: int
 def format_source(n: int, hit: SearchHit, text: str | None = None) -> str:
     c = hit.chunk
     lines = f' lines="{c.start_line}-{c.end_line}"' if c.end_line else ""
+    where = f' location="{_attr(c.location)}"' if c.location else ""  # the page/slide a reader can look up
     body = neutralise(c.text if text is None else text).strip()
-    return f'<source id="{n}" path="{_attr(c.source)}" title="{_attr(c.title)}"{lines}>\n{body}\n</source>'
+    return f'<source id="{n}" path="{_attr(c.source)}" title="{_attr(c.title)}"{where}{lines}>\n{body}\n</source>'
 
 
 def truncate_to_tokens(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:

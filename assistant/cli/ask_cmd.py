@@ -86,7 +86,6 @@ def _print_sources(answer) -> None:
         return
     console.rule("[bold]Sources[/]", align="left")
     for s in answer.sources:
-        lines = f":{s.start_line}-{s.end_line}" if s.end_line else ""
-        console.print(f"[bold cyan]\\[{s.n}][/] [green]{escape(s.path)}{lines}[/] — {escape(s.title)} "
+        console.print(f"[bold cyan]\\[{s.n}][/] [green]{escape(s.where())}[/] — {escape(s.title)} "
                       f"[dim](score {s.score:.3f})[/]",
                       markup=True, highlight=False)

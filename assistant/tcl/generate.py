@@ -111,7 +111,7 @@ def _retrieved_sources(bot, task: str, tool: str, user_groups, k: int) -> tuple[
             c = hit.chunk
             src = Source(n=0, chunk_id=c.id, path=c.source, title=c.title, snippet=c.text[:1500],
                          score=float(hit.score), kind=c.kind, start_line=c.start_line, end_line=c.end_line,
-                         acl=list(c.acl))
+                         acl=list(c.acl), location=c.location)
         if src.kind in ("tcl", "docs", ""):
             sources.append(src)
     return [s.model_copy(update={"n": i + 1}) for i, s in enumerate(sources[:k])], ""
