@@ -57,6 +57,7 @@ class EmbedderLoadError(ValueError):
 @dataclass
 class BuildReport:
     """What a build did: documents added, changed, removed and unchanged, chunks embedded, time taken."""
+
     index_dir: Path
     added: int = 0  # documents new to the index
     changed: int = 0

@@ -17,8 +17,9 @@ FILE = ".embed-cache.sqlite"
 
 class EmbedCache:
     """Vectors already embedded by a build, keyed by model fingerprint and text, in a SQLite file.
-    
+
     A damaged cache file is only lost work: it is replaced by an empty one."""
+
     def __init__(self, index_dir: Path, fingerprint: str) -> None:
         self.path = index_dir / FILE
         self.fingerprint = fingerprint

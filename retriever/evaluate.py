@@ -40,12 +40,14 @@ class QueryFileError(ValueError):
 
 class Gold(BaseModel, extra="forbid"):
     """An answer to a question: ``source`` holds a chunk whose text contains ``contains``."""
+
     source: str = Field(min_length=1)
     contains: str = Field(min_length=1)
 
 
 class EvalQuery(BaseModel, extra="forbid"):
     """One evaluation question with its gold answers (a line of a question file)."""
+
     id: str = Field(min_length=1)
     query: str = Field(min_length=1)
     gold: list[Gold] = Field(min_length=1)
@@ -53,6 +55,7 @@ class EvalQuery(BaseModel, extra="forbid"):
 
 class Searchable(Protocol):
     """Anything with the index's ``search``: the index itself, a baseline or a test stand-in."""
+
     def search(self, query: str, k: int = ..., **kw: Any) -> list[SearchHit]:
         """The ``k`` best hits for ``query``, best first."""
         ...

@@ -45,9 +45,10 @@ def _require_folder(path: Path | None, field: str) -> Path:
 
 class LocalBackend:
     """The ``local`` backend: a transformers causal LM (plus an optional PEFT adapter) run in this process.
-    
+
     One generation at a time (a lock); ``stream`` runs generate in a thread and stops it when the reader
     does."""
+
     name = "local"
 
     def __init__(self, config: LLMConfig) -> None:
