@@ -19,6 +19,7 @@ from assistant.cli.common import ConfigOpt, IndexOpt, console, err_console, fail
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `ask` command to ``app``."""
     app.command("ask")(ask)
 
 
