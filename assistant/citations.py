@@ -24,6 +24,10 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class CitationFilter:
+    """Drops citations to sources that do not exist from an answer, piece by piece as it streams.
+
+    Records which sources were cited and which citations were removed, for ``warnings``."""
+
     def __init__(self, n_sources: int) -> None:
         self.n_sources = n_sources
         self.cited: set[int] = set()
@@ -66,6 +70,7 @@ class CitationFilter:
         return self._check(text)
 
     def warnings(self) -> list[str]:
+        """What the user should know about the citations: removed ones, or none at all cited."""
         out = []
         if self.removed:
             refs = ", ".join(f"[{n}]" for n in sorted(set(self.removed)))

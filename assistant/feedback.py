@@ -111,6 +111,8 @@ class FeedbackStore:
             return int(cur.lastrowid)
 
     def answer_id_for_ref(self, external_ref: str) -> str | None:
+        """The newest answer logged under a client's message reference (Slack "channel:ts",
+        a Chainlit message id), or None: how a reaction or rating finds its answer."""
         row = self._conn().execute("SELECT id FROM answers WHERE external_ref = ? ORDER BY created DESC LIMIT 1",
                                    (external_ref,)).fetchone()
         return row["id"] if row else None

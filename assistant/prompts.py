@@ -42,6 +42,8 @@ _TAG = re.compile(r"<(/?)(source|question)\b", re.IGNORECASE)
 
 @dataclass
 class Prompt:
+    """The chat messages for the LLM, how many sources they carry, which were cut to fit, and why."""
+
     messages: list[Message]
     n_sources: int  # sources [1]..[n_sources] are in the prompt (a prefix of the hits, in rank order)
     truncated: list[int] = field(default_factory=list)  # numbers of sources cut to fit
@@ -89,10 +91,13 @@ def focus(text: str, query: str, max_chars: int = FOCUS_CHARS, window_chars: int
 
 
 def format_source(n: int, hit: SearchHit, text: str | None = None) -> str:
+    """A hit as the ``<source>`` block the model cites as [n]: path, title, location and lines as
+    attributes, the text neutralised so it cannot close the block or open another."""
     c = hit.chunk
     lines = f' lines="{c.start_line}-{c.end_line}"' if c.end_line else ""
+    where = f' location="{_attr(c.location)}"' if c.location else ""  # the page/slide a reader can look up
     body = neutralise(c.text if text is None else text).strip()
-    return f'<source id="{n}" path="{_attr(c.source)}" title="{_attr(c.title)}"{lines}>\n{body}\n</source>'
+    return f'<source id="{n}" path="{_attr(c.source)}" title="{_attr(c.title)}"{where}{lines}>\n{body}\n</source>'
 
 
 def truncate_to_tokens(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> str:

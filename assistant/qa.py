@@ -121,20 +121,19 @@ def make_snippet(text: str, query: str, limit: int = SNIPPET_CHARS) -> str:
 
 
 def to_sources(hits: list[SearchHit], query: str) -> list[Source]:
+    """The hits as numbered sources [1..n], each with a snippet around the query's words and its location."""
     return [Source(n=i, chunk_id=h.chunk.id, path=h.chunk.source, title=h.chunk.title,
                    snippet=make_snippet(h.chunk.text, query), score=round(float(h.score), 4), kind=h.chunk.kind,
-                   start_line=h.chunk.start_line, end_line=h.chunk.end_line, acl=list(h.chunk.acl))
+                   start_line=h.chunk.start_line, end_line=h.chunk.end_line, acl=list(h.chunk.acl),
+                   location=h.chunk.location)
             for i, h in enumerate(hits, 1)]
 
 
-def _where(s: Source) -> str:
-    return f"{s.path}:{s.start_line}-{s.end_line}" if s.end_line else s.path
-
-
 def retrieval_only_text(sources: list[Source], label: str = RETRIEVAL_ONLY) -> str:
+    """The answer without an LLM: ``label``, then each source as "[n] where — title" and its snippet."""
     if not sources:
         return NO_SOURCES
-    passages = [f"[{s.n}] {_where(s)} — {s.title}\n{s.snippet}" for s in sources]
+    passages = [f"[{s.n}] {s.where()} — {s.title}\n{s.snippet}" for s in sources]
     return "\n\n".join([label, *passages])
 
 

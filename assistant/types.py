@@ -27,6 +27,16 @@ class Source(BaseModel):
     start_line: int = 0
     end_line: int = 0
     acl: list[str] = Field(default_factory=lambda: ["public"])  # the passage's groups (recorded with feedback)
+    # where in the file the passage starts, for formats that have pages/slides/sheets ("p. 12", "slide 3")
+    location: str | None = None
+
+    def where(self, lines: bool = True) -> str:
+        """The citation as shown to the user: "docs/spec.pdf p. 12", else "rtl/uart.v:10-42" (with ``lines``).
+
+        A location beats line numbers: lines of text extracted from a PDF or a slide mean nothing to a reader."""
+        if self.location:
+            return f"{self.path} {self.location}"
+        return f"{self.path}:{self.start_line}-{self.end_line}" if lines and self.end_line else self.path
 
 
 class Answer(BaseModel):
@@ -136,6 +146,7 @@ class SearchHitOut(BaseModel):
     kind: str = ""
     start_line: int = 0
     end_line: int = 0
+    location: str | None = None  # "p. 12", "slide 3", "sheet Regs" (see Source.location)
     text: str = ""
     acl: list[str] = Field(default_factory=lambda: ["public"])
 

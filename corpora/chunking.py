@@ -32,6 +32,10 @@ _UNITS = {
 
 
 class ChunkConfig(BaseModel):
+    """Chunk sizes: the largest prose and code chunk, the window overlap, the smallest section.
+
+    Typed and closed, so a mistyped key fails when the config is loaded, naming ``chunking.<key>``."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_chars: int = Field(1200, ge=200, le=20000, description="largest prose chunk, in characters")

@@ -35,6 +35,10 @@ MAX_DEPTH = 100
 
 
 class IngestConfig(BaseModel):
+    """What ingest keeps: size limit, near-duplicate removal, secret scrubbing, excluded globs.
+
+    Typed and closed (``extra="forbid"``), so a mistyped key fails when the config is loaded."""
+
     model_config = ConfigDict(extra="forbid")
 
     max_bytes: int = Field(5_000_000, ge=1, description="files larger than this are dropped unread")
@@ -50,6 +54,8 @@ class IngestConfig(BaseModel):
 
 @dataclass
 class FileEntry:
+    """A file found under a corpus root, before it is read."""
+
     path: Path  # absolute path on disk
     source: str  # POSIX path relative to its root
     root: Path
@@ -59,12 +65,16 @@ class FileEntry:
 
 @dataclass
 class Drop:
+    """A file ingest left out, and why (shown in the ingest report, never silently lost)."""
+
     path: str
     reason: str
 
 
 @dataclass
 class IngestResult:
+    """The documents ingest kept and the report of what it dropped and why."""
+
     documents: list[Document]
     report: IngestReport
 

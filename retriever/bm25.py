@@ -48,17 +48,20 @@ class BM25Index:
 
     @classmethod
     def build(cls, ids: list[int], texts: list[str], *, k1: float = 1.5, b: float = 0.75) -> "BM25Index":
+        """A BM25 index over ``texts`` whose results are the matching ``ids``."""
         model = bm25s.BM25(k1=k1, b=b)
         model.index([tokenize(t) or [""] for t in texts] or [[""]], show_progress=False)
         return cls(model, np.asarray(ids, dtype=np.int64))
 
     def save(self, folder: Path) -> None:
+        """Write the BM25 model and its ids into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save(str(folder), show_progress=False)
         np.save(folder / "ids.npy", self.ids)
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
+        """Load the BM25 index ``save`` wrote into ``folder``."""
         model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
         return cls(model, np.load(folder / "ids.npy"))
 

@@ -56,6 +56,8 @@ class EmbedderLoadError(ValueError):
 
 @dataclass
 class BuildReport:
+    """What a build did: documents added, changed, removed and unchanged, chunks embedded, time taken."""
+
     index_dir: Path
     added: int = 0  # documents new to the index
     changed: int = 0
@@ -71,6 +73,7 @@ class BuildReport:
     ingest_report: Any = None  # corpora.ingest.IngestReport
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (JSON-ready), for `chipassist index --json`."""
         documents = {"added": self.added, "changed": self.changed, "removed": self.removed,
                      "unchanged": self.unchanged}
         return {"index_dir": str(self.index_dir), "documents": documents, "acl_changed": self.acl_changed,

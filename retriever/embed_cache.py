@@ -16,6 +16,10 @@ FILE = ".embed-cache.sqlite"
 
 
 class EmbedCache:
+    """Vectors already embedded by a build, keyed by model fingerprint and text, in a SQLite file.
+
+    A damaged cache file is only lost work: it is replaced by an empty one."""
+
     def __init__(self, index_dir: Path, fingerprint: str) -> None:
         self.path = index_dir / FILE
         self.fingerprint = fingerprint
@@ -28,9 +32,11 @@ class EmbedCache:
             self._db.execute("CREATE TABLE vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
 
     def key(self, text: str) -> str:
+        """The cache key of ``text``: a hash of the model fingerprint and the text."""
         return hashlib.sha256(f"{self.fingerprint}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of ``keys`` that are present, by key (queried 500 keys at a time)."""
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
             part = keys[start:start + 500]
@@ -40,13 +46,16 @@ class EmbedCache:
         return found
 
     def put(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` under ``keys`` and commit, so a kill after this step keeps them."""
         self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
                              [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)])
         self._db.commit()
 
     def close(self) -> None:
+        """Close the cache file (kept on disk for the next run)."""
         self._db.close()
 
     def discard(self) -> None:
+        """Close and delete the cache file (its generation was committed)."""
         self.close()
         self.path.unlink(missing_ok=True)

@@ -168,9 +168,11 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
+        """One query's vector (queries and passages share the model and its normalisation)."""
         return self.embed_documents([text])[0]
 
     def describe(self) -> dict:
+        """The model's name, folder, dimension, fingerprint, backend and max length, for reports."""
         return {"name": self.name, "path": str(self.path), "dim": self.dim, "fingerprint": self.fingerprint,
                 "backend": self.backend, "max_seq_length": int(self.model.max_seq_length)}
 

@@ -39,18 +39,26 @@ class QueryFileError(ValueError):
 
 
 class Gold(BaseModel, extra="forbid"):
+    """An answer to a question: ``source`` holds a chunk whose text contains ``contains``."""
+
     source: str = Field(min_length=1)
     contains: str = Field(min_length=1)
 
 
 class EvalQuery(BaseModel, extra="forbid"):
+    """One evaluation question with its gold answers (a line of a question file)."""
+
     id: str = Field(min_length=1)
     query: str = Field(min_length=1)
     gold: list[Gold] = Field(min_length=1)
 
 
 class Searchable(Protocol):
-    def search(self, query: str, k: int = ..., **kw: Any) -> list[SearchHit]: ...
+    """Anything with the index's ``search``: the index itself, a baseline or a test stand-in."""
+
+    def search(self, query: str, k: int = ..., **kw: Any) -> list[SearchHit]:
+        """The ``k`` best hits for ``query``, best first."""
+        ...
 
 
 class EvalReport(BaseModel):
@@ -131,6 +139,7 @@ def is_hit(hit: SearchHit, gold: Iterable[Gold]) -> bool:
 
 
 def first_hit_rank(hits: Sequence[SearchHit], gold: Iterable[Gold]) -> int | None:
+    """The 1-based rank of the first hit that matches any of ``gold``, or None when none does."""
     gold = list(gold)
     for position, hit in enumerate(hits, 1):
         if is_hit(hit, gold):

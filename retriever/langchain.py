@@ -22,6 +22,7 @@ from retriever.types import SearchHit
 
 
 def hit_to_document(hit: SearchHit) -> Document:
+    """A search hit as a LangChain ``Document``: the chunk's text, its fields and scores in metadata."""
     c = hit.chunk
     meta = {**c.metadata, "id": c.id, "source": c.source, "title": c.title, "doc_type": c.doc_type,
             "kind": c.kind, "acl": list(c.acl), "start_line": c.start_line, "end_line": c.end_line, "rank": hit.rank,

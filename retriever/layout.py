@@ -55,6 +55,7 @@ def current_generation(index_dir: Path) -> Path | None:
 
 
 def next_generation(index_dir: Path) -> Path:
+    """The folder the next generation goes into (one past the highest ``gen-NNNNNN``)."""
     numbers = [int(m.group(1)) for p in index_dir.iterdir() if (m := _GEN.match(p.name))]
     return index_dir / f"gen-{max(numbers, default=0) + 1:06d}"
 
@@ -115,6 +116,7 @@ def clean_leftovers(index_dir: Path) -> list[str]:
 
 
 def new_staging(index_dir: Path) -> Path:
+    """An empty staging folder for this process's build (one left by a killed build is cleared)."""
     staging = index_dir / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()

@@ -103,6 +103,8 @@ class OnnxEncoder:
         self.max_batch_tokens = max_batch_tokens
 
     def encode(self, texts: Sequence[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        """Normalised embeddings of ``texts``, in input order; texts are batched by length (and by
+        token budget) so batches carry little padding, and document batches run in parallel passes."""
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
         lengths = np.asarray([len(ids) for ids in enc["input_ids"]])
         order = np.argsort(-lengths, kind="stable")

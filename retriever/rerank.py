@@ -28,6 +28,7 @@ class Reranker:
         self.batch_size = batch_size
 
     def scores(self, query: str, texts: list[str]) -> np.ndarray:
+        """The cross-encoder's relevance score of each text for ``query`` (one per text, higher is better)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
         out = self.model.predict([(query, t) for t in texts], batch_size=self.batch_size,

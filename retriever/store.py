@@ -56,17 +56,21 @@ class Store:
             self._db.execute("SELECT 1 FROM chunks LIMIT 1")  # fail now, not at the first query, if not ours
 
     def close(self) -> None:
+        """Close the SQLite connection (uncommitted changes are lost: call ``commit`` first)."""
         self._db.close()
 
     def commit(self) -> None:
+        """Commit the pending writes; a build commits once per generation, so a crash leaves the old one."""
         self._db.commit()
 
     # -- manifest ------------------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
+        """The manifest value stored under ``key`` (JSON-decoded), else ``default``."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
+        """Store ``value`` (as JSON) under ``key`` in the manifest, replacing any old value."""
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
 
     # -- documents -----------------------------------------------------------------------------
@@ -106,10 +110,12 @@ class Store:
 
     # -- chunks --------------------------------------------------------------------------------
     def count(self, table: str = "chunks") -> int:
+        """Rows in ``table`` (``chunks`` or ``documents``)."""
         assert table in ("chunks", "documents")
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def chunks_by_vid(self, vids: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks with the given vector ids, by id (ids not in the store are left out)."""
         vids = [int(v) for v in vids]
         if not vids:
             return {}
@@ -120,6 +126,7 @@ class Store:
         return {r[0]: _chunk(r) for r in rows}
 
     def chunk_by_id(self, chunk_id: str) -> Chunk | None:
+        """The chunk with the stable id ``chunk_id`` ("source#n"), or None."""
         with self._lock:
             row = self._db.execute(f"SELECT {_CHUNK_COLS} FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         return _chunk(row) if row else None

@@ -8,6 +8,8 @@ from corpora.types import Chunk
 
 @dataclass
 class SearchHit:
+    """One ranked chunk of a search: the fused score it was ranked by, its rank and each part's score."""
+
     chunk: Chunk
     score: float  # the fused (or reranked) score used for ranking
     rank: int  # 1-based

@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (the OS picks it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -47,6 +48,8 @@ class UIServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90) -> "UIServer":
+        """Start the server and wait until it answers HTTP; a server that exits or times out raises with
+        its log's tail."""
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                **self.env}
         for name in ("CHAINLIT_AUTH_SECRET", "CHIPASSIST_INDEX", "CHIPASSIST_DATA_DIR", "CHIPASSIST_CONFIG"):
@@ -71,6 +74,7 @@ class UIServer:
         raise TimeoutError(f"chipassist ui did not answer on {self.url} in {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
+        """Stop the server: terminate, then kill if it has not exited in 20 s."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -80,6 +84,7 @@ class UIServer:
                 self.proc.wait(timeout=10)
 
     def log_tail(self, chars: int = 4000) -> str:
+        """The last ``chars`` characters of the server's log (for error messages)."""
         return self.log.read_text(errors="replace")[-chars:] if self.log.is_file() else ""
 
     def __enter__(self) -> "UIServer":
@@ -104,10 +109,12 @@ class Turn:
 
     @property
     def text(self) -> str:
+        """The text of every assistant message of the turn, joined."""
         return "\n\n".join(m.get("output", "") for m in self.messages)
 
     @property
     def ok(self) -> bool:
+        """Whether the turn got an answer: no error, at least one message, none an error reply."""
         return self.error is None and bool(self.messages) and not any(
             m.get("isError") or m.get("name") == "Error" or m.get("output", "").startswith("Sorry, that request failed")
             for m in self.messages)

@@ -79,6 +79,7 @@ class SQLiteDataLayer(BaseDataLayer):
 
     # -- users ----------------------------------------------------------------------------------
     async def get_user(self, identifier: str) -> PersistedUser | None:
+        """The stored user ``identifier``, or None."""
         rows = await self._q("SELECT * FROM users WHERE identifier = ?", (identifier,), fetch=True)
         if not rows:
             return None
@@ -88,6 +89,7 @@ class SQLiteDataLayer(BaseDataLayer):
 
     async def create_user(self, user: User) -> PersistedUser | None:
         # Groups can change in the config between logins, so the metadata is refreshed every time.
+        """Store (or refresh) a user at login and return it as stored."""
         await self._q("INSERT INTO users (id, identifier, metadata, created_at) VALUES (?,?,?,?) "
                       "ON CONFLICT(identifier) DO UPDATE SET metadata = excluded.metadata",
                       (uuid.uuid4().hex, user.identifier, json.dumps(user.metadata), _now()))
@@ -119,6 +121,7 @@ class SQLiteDataLayer(BaseDataLayer):
         return None
 
     async def delete_feedback(self, feedback_id: str) -> bool:
+        """Delete the rating ``feedback_id`` (ratings already in the answer log stay)."""
         await self._q("DELETE FROM feedbacks WHERE id = ?", (feedback_id,))
         return True
 
@@ -126,29 +129,36 @@ class SQLiteDataLayer(BaseDataLayer):
     # Elements (source snippets, script downloads) live only in the live session: their content would need a
     # file store to come back; the resumed chat still shows each answer's text with its numbered sources.
     async def create_element(self, element) -> None:
+        """Not stored: elements live only in the live session."""
         return None
 
     async def get_element(self, thread_id: str, element_id: str):
+        """Always None: elements are not stored."""
         return None
 
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
+        """Nothing to delete: elements are not stored."""
         return None
 
     async def create_step(self, step_dict: dict) -> None:
+        """Store a step (message, run) of a thread, replacing any older version of it."""
         await self._ensure_thread(step_dict["threadId"])
         await self._q("INSERT OR REPLACE INTO steps (id, thread_id, created_at, data) VALUES (?,?,?,?)",
                       (step_dict["id"], step_dict["threadId"], step_dict.get("createdAt") or _now(),
                        json.dumps(step_dict, default=str)))
 
     async def update_step(self, step_dict: dict) -> None:
+        """Merge ``step_dict`` into the stored step (Chainlit sends partial updates)."""
         rows = await self._q("SELECT data FROM steps WHERE id = ?", (step_dict["id"],), fetch=True)
         merged = {**(json.loads(rows[0]["data"]) if rows else {}), **step_dict}
         await self.create_step(merged)
 
     async def delete_step(self, step_id: str) -> None:
+        """Delete the step ``step_id``."""
         await self._q("DELETE FROM steps WHERE id = ?", (step_id,))
 
     async def get_favorite_steps(self, user_id: str) -> list:
+        """Always empty: favourites are not supported."""
         return []
 
     # -- threads --------------------------------------------------------------------------------
@@ -156,11 +166,13 @@ class SQLiteDataLayer(BaseDataLayer):
         await self._q("INSERT OR IGNORE INTO threads (id, created_at) VALUES (?,?)", (thread_id, _now()))
 
     async def get_thread_author(self, thread_id: str) -> str:
+        """The identifier of the user who owns ``thread_id`` ("" when unknown)."""
         rows = await self._q("SELECT user_identifier FROM threads WHERE id = ?", (thread_id,), fetch=True)
         return (rows[0]["user_identifier"] or "") if rows else ""
 
     async def update_thread(self, thread_id: str, name: str | None = None, user_id: str | None = None,
                             metadata: dict | None = None, tags: list[str] | None = None) -> None:
+        """Set a thread's name, owner, tags or metadata (None leaves a field as it is)."""
         await self._ensure_thread(thread_id)
         if name is not None and not name.strip():
             name = "(file upload)"  # a chat opened with an upload and no text still belongs in the history list
@@ -176,6 +188,7 @@ class SQLiteDataLayer(BaseDataLayer):
              json.dumps(metadata) if metadata is not None else None, thread_id))
 
     async def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread and all its steps."""
         for table, column in (("steps", "thread_id"), ("threads", "id")):
             await self._q(f"DELETE FROM {table} WHERE {column} = ?", (thread_id,))
 
@@ -185,6 +198,7 @@ class SQLiteDataLayer(BaseDataLayer):
                           metadata=json.loads(r["metadata"] or "{}"), steps=steps, elements=elements)
 
     async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse[ThreadDict]:
+        """One page of threads with a name, newest first, filtered by user and name search."""
         sql, params = "SELECT * FROM threads WHERE name IS NOT NULL", []
         if filters.userId:
             sql += " AND user_id = ?"
@@ -206,6 +220,7 @@ class SQLiteDataLayer(BaseDataLayer):
                               endCursor=page[-1]["id"] if page else None))
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
+        """A thread with its steps in order and each step's rating, or None."""
         rows = await self._q("SELECT * FROM threads WHERE id = ?", (thread_id,), fetch=True)
         if not rows:
             return None
@@ -219,7 +234,9 @@ class SQLiteDataLayer(BaseDataLayer):
         return self._thread(rows[0], steps, [])
 
     async def build_debug_url(self) -> str:
+        """No debug URL (Chainlit's Literal AI only)."""
         return ""
 
     async def close(self) -> None:
+        """Nothing to close here: each worker thread keeps its own connection (see ``_connect``)."""
         return None

@@ -44,6 +44,9 @@ from corpora.types import BugRecord, content_hash
 
 
 class AssignConfig(BaseModel):
+    """How owners are ranked: neighbours considered, the neighbour/component weight, the time decay and how
+    many candidates to return (``bugs.assign`` in the settings; closed, so a typo fails at load)."""
+
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(20, ge=1, le=200, description="neighbours (resolved bugs) considered")
@@ -65,6 +68,7 @@ def triage_text(bug: BugRecord) -> str:
 
 
 def bug_date(bug: BugRecord) -> datetime | None:
+    """When the bug was filed (else last updated), as a naive datetime; None when neither date parses."""
     for value in (bug.created, bug.updated):
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
@@ -155,6 +159,8 @@ class OwnerRanker:
     @classmethod
     def from_bugs(cls, bugs: Sequence[BugRecord], *, cache_db: str | Path | None = None,
                   model: str | Path | None = None, config: AssignConfig | None = None) -> "OwnerRanker":
+        """A ranker over the resolved ``bugs``, embedding them with ``model`` (vectors cached in
+        ``cache_db``); keeps the embedder so ``rank`` can embed a new bug itself."""
         embeddings = BugEmbeddings(cache_db, model)
         ranker = cls(bugs, embeddings.embed(bugs), config)
         ranker._embeddings = embeddings

@@ -35,6 +35,9 @@ _EVENT = re.compile(r"\b(reopen(?:ed|ing)?|fix(?:ed)? (?:merged|committed|landed
 
 @dataclass
 class DigestFacts:
+    """What the deterministic digest states about a bug: fields, status timeline, participants, last
+    activity, and the files and design units its thread mentions."""
+
     fields: dict[str, str]
     timeline: list[tuple[str, str]]  # (date, event)
     participants: list[tuple[str, str]]  # (name, roles and activity)
@@ -44,6 +47,7 @@ class DigestFacts:
 
 
 def digest_facts(bug: BugRecord) -> DigestFacts:
+    """The digest's facts about ``bug``, read from its fields and thread (no model involved)."""
     texts = [bug.title, bug.description] + [c.text for c in bug.comments]
     return DigestFacts(fields=_fields(bug), timeline=status_timeline(bug), participants=participants(bug),
                        last_activity=last_activity(bug), files=mentioned_files(texts),

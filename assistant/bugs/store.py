@@ -78,6 +78,7 @@ class UnknownBugError(KeyError):
 
 
 def is_resolved(bug: BugRecord) -> bool:
+    """Whether the bug's status is one of the resolved states (case, spaces and underscores ignored)."""
     return bug.status.strip().lower().replace(" ", "_") in RESOLVED_STATES
 
 

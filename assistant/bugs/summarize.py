@@ -80,6 +80,10 @@ class HierarchicalSummarizer:
         self.run = SummaryRun()
 
     def summarize(self, bug: BugRecord, kinds: list[str]) -> dict[str, str]:
+        """``bug``'s summary of each of ``kinds`` ("technical", "managerial"), by section name.
+
+        A thread too long for the context is summarized in parts (notes) first; long paths are aliased on the
+        way in and restored on the way out, so the model cannot garble them."""
         amap = AliasMap()
         header = amap.alias(_header(bug))
         units = [amap.alias(u) for u in _thread_units(bug)]

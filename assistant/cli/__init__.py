@@ -37,6 +37,7 @@ for _mod in _AREAS:
 
 
 def main() -> None:
+    """The `chipassist` console script: quiets model-loading bars, then runs the Typer app."""
     import os
 
     # Loading a model folder is instant here; transformers' per-load "Loading weights" bar is only noise in

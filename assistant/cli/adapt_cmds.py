@@ -35,6 +35,7 @@ def _stage(recipe: Path, overrides: list[str], stages: list[str] | None) -> None
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `adapt` commands (one per recipe stage, `run`, `dry-run`) to ``app``."""
     adapt = typer.Typer(help="Domain-adapt an LLM: tokenizer, DAPT, SFT, instruction data, export, AutoEval.",
                         no_args_is_help=True)
 

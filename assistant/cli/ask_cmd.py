@@ -19,6 +19,7 @@ from assistant.cli.common import ConfigOpt, IndexOpt, console, err_console, fail
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `ask` command to ``app``."""
     app.command("ask")(ask)
 
 
@@ -86,7 +87,6 @@ def _print_sources(answer) -> None:
         return
     console.rule("[bold]Sources[/]", align="left")
     for s in answer.sources:
-        lines = f":{s.start_line}-{s.end_line}" if s.end_line else ""
-        console.print(f"[bold cyan]\\[{s.n}][/] [green]{escape(s.path)}{lines}[/] — {escape(s.title)} "
+        console.print(f"[bold cyan]\\[{s.n}][/] [green]{escape(s.where())}[/] — {escape(s.title)} "
                       f"[dim](score {s.score:.3f})[/]",
                       markup=True, highlight=False)

@@ -54,6 +54,7 @@ def _print_summary(summary) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `bugs` commands (import, list, summarize) to ``app``."""
     bugs = typer.Typer(help="Bug exports: import, list, summarize (technical, managerial, assignment).",
                        no_args_is_help=True)
     app.add_typer(bugs, name="bugs")

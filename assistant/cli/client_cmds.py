@@ -11,6 +11,7 @@ feedback_app = typer.Typer(help="User feedback collected by the UI and the Slack
 
 
 def register(app: typer.Typer) -> None:
+    """Add the client commands (`slack`, `ui`, `feedback export`) to ``app``."""
     app.command("slack")(slack)
     app.command("ui")(ui)
     app.add_typer(feedback_app, name="feedback")

@@ -34,6 +34,8 @@ def fail(message: str, code: int = 2) -> "typer.Exit":
 
 
 def settings_from(index: Path | None = None, config: Path | None = None, **overrides: Any):
+    """The settings from ``config`` (with ``index`` and ``overrides`` on top); a bad value exits with
+    the config error, naming the file and field."""
     from assistant.config import ConfigError, load_settings
 
     try:
@@ -43,6 +45,7 @@ def settings_from(index: Path | None = None, config: Path | None = None, **overr
 
 
 def parse_groups(groups: str | None) -> set[str] | None:
+    """The ``--groups a,b`` option as a set of groups; None (public documents only) when not given."""
     if not groups:
         return None
     return {g.strip() for g in groups.split(",") if g.strip()}

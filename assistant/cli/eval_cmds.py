@@ -64,4 +64,5 @@ def _print_report(report, n: int, k: int, queries: Path, index_dir: Path) -> Non
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `eval` commands (`eval retrieval`) to ``app``."""
     app.add_typer(eval_app, name="eval")

@@ -19,6 +19,7 @@ from assistant.cli.common import ConfigOpt, IndexOpt, console, fail, parse_group
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `index` and `search` commands to ``app``."""
     app.command("index")(index_cmd)
     app.command("search")(search_cmd)
 

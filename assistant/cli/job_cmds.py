@@ -26,6 +26,8 @@ _COMMON = ("index", "config", "user_groups", "json_out")
 
 
 def register(app: typer.Typer) -> None:
+    """Add a command for every registered job with a CLI name that ``app`` does not have yet,
+    its options built from the job's request type."""
     from assistant.jobs import all_jobs
 
     for job in all_jobs():

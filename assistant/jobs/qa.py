@@ -61,7 +61,8 @@ def _search(bot, req: SearchRequest, groups) -> SearchResult:
     return SearchResult(query=req.query, hits=[
         SearchHitOut(rank=h.rank, score=float(h.score), scores={k: float(v) for k, v in (h.scores or {}).items()},
                      id=h.chunk.id, source=h.chunk.source, title=h.chunk.title, kind=h.chunk.kind,
-                     start_line=h.chunk.start_line, end_line=h.chunk.end_line, text=h.chunk.text,
+                     start_line=h.chunk.start_line, end_line=h.chunk.end_line,
+                     location=h.chunk.location, text=h.chunk.text,
                      acl=list(h.chunk.acl)) for h in hits])
 
 

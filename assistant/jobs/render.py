@@ -25,10 +25,11 @@ def no_headings(text: str) -> str:
 
 
 def sources_footer(sources: list[Source]) -> str:
-    """"**Sources**" and one "- [n] path — title" line per source ("" when there are none)."""
+    """"**Sources**" and one "- [n] path — title" line per source, the path with its page/slide/sheet when it has
+    one ("- [2] docs/spec.pdf p. 12 — DMA"); "" when there are none."""
     if not sources:
         return ""
-    return "\n\n**Sources**\n" + "\n".join(f"- [{s.n}] {s.path} — {s.title}" for s in sources)
+    return "\n\n**Sources**\n" + "\n".join(f"- [{s.n}] {s.where(lines=False)} — {s.title}" for s in sources)
 
 
 def warnings_block(warnings: list[str]) -> str:

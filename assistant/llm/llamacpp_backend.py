@@ -93,14 +93,18 @@ class LlamaCppBackend:
 
     # -- the LLM protocol -------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes with the GGUF model's tokenizer (no BOS), for prompt budgeting."""
         return len(self._llm.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=False))
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None) -> str:
+        """The whole reply to ``messages`` (``stream`` joined)."""
         return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
                temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+        """The reply to ``messages`` piece by piece from llama.cpp, one request at a time (a lock);
+        llama.cpp's errors are raised as LLMError naming the model."""
         request = self._request(messages, max_tokens, temperature, stop)
         with self._lock:
             try:

@@ -44,6 +44,11 @@ def _require_folder(path: Path | None, field: str) -> Path:
 
 
 class LocalBackend:
+    """The ``local`` backend: a transformers causal LM (plus an optional PEFT adapter) run in this process.
+
+    One generation at a time (a lock); ``stream`` runs generate in a thread and stops it when the reader
+    does."""
+
     name = "local"
 
     def __init__(self, config: LLMConfig) -> None:
@@ -76,14 +81,18 @@ class LocalBackend:
 
     # -- the LLM protocol -------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes with the model's tokenizer (no special tokens), for prompt budgeting."""
         return len(self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
                  temperature: float | None = None, stop: list[str] | None = None) -> str:
+        """The whole reply to ``messages`` (``stream`` joined)."""
         return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
                temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+        """The reply to ``messages`` piece by piece; generation stops when the caller stops reading, and an
+        error in the generating thread is raised here, not lost."""
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         kwargs = self._generate_kwargs(messages, max_tokens, temperature, stop)

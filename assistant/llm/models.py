@@ -41,6 +41,7 @@ class ModelSpec:
 
     @property
     def packages(self) -> list[str]:
+        """The registry packages holding the model's parts, in file order."""
         return [p for p, _ in self.parts]
 
 
@@ -77,6 +78,7 @@ def models_dir() -> Path:
 
 
 def spec(name: str) -> ModelSpec:
+    """The shipped model called ``name``; an unknown name is a ValueError listing the known ones."""
     try:
         return MODELS[name]
     except KeyError:
@@ -84,6 +86,7 @@ def spec(name: str) -> ModelSpec:
 
 
 def sha256_of(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    """The SHA-256 of the file at ``path``, read in blocks (``progress`` gets each block's size)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(_CHUNK):

@@ -29,6 +29,8 @@ _REACTIONS = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdo
 
 
 class UnknownUser(Exception):
+    """A Slack user the config does not map to groups (and unknown users are not allowed)."""
+
     pass
 
 
@@ -63,6 +65,8 @@ class SlackBot:
         self.limiter = RateLimiter(config.rate_limit_per_minute)
 
     def groups_for(self, user_id: str) -> set[str] | None:
+        """The ACL groups of Slack user ``user_id``: configured ones, None (public only) when unknown
+        users are allowed, else UnknownUser."""
         if user_id in self.config.users:
             return set(self.config.users[user_id])
         if self.config.allow_unknown_users:
@@ -119,6 +123,8 @@ class SlackBot:
             self.feedback.record_answer(record, client="slack", user=user, mode=mode, external_ref=f"{channel}:{ts}")
 
     def on_reaction(self, event: dict[str, Any]) -> bool:
+        """Record a thumbs up/down reaction on one of the bot's answers as feedback; False when the
+        reaction is not a rating or not on an answer."""
         item = event.get("item") or {}
         rating = _REACTIONS.get((event.get("reaction") or "").split("::")[0])
         if item.get("type") != "message" or rating is None:

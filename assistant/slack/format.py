@@ -50,12 +50,14 @@ def _source_link(s: Source, source_url: str) -> str:
 
 
 def source_line(s: Source, source_url: str | None = None) -> str:
-    """One citation line: `[n] path — title (lines a-b)`; the path links to `source_url` when one is set."""
-    lines = f" (lines {s.start_line}-{s.end_line})" if s.end_line else ""
+    """One citation line: `[n] path — title (lines a-b)`, or `[n] path p. 12 — title` when the passage has a
+    location (page, slide, sheet); the path links to `source_url` when one is set."""
+    lines = f" (lines {s.start_line}-{s.end_line})" if s.end_line and not s.location else ""
     path = f"`{escape(s.path)}`"
     if source_url:
         path = f"<{_source_link(s, source_url)}|{escape(s.path)}>"
-    return f"[{s.n}] {path} — {escape(s.title)}{lines}"
+    at = f" {escape(s.location)}" if s.location else ""
+    return f"[{s.n}] {path}{at} — {escape(s.title)}{lines}"
 
 
 def _sources(sources: list[Source], source_url: str | None) -> str:

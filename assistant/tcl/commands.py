@@ -33,6 +33,8 @@ throw time trace try unset update uplevel upvar variable vwait while""".split()
 
 
 class OptionSpec(BaseModel):
+    """One option of a tool command: its name ("-top"), whether it takes a value or is required."""
+
     name: str  # "-top"
     takes_value: bool = False
     required: bool = False
@@ -40,6 +42,8 @@ class OptionSpec(BaseModel):
 
 
 class CommandSpec(BaseModel):
+    """A tool command lint knows: its options, where it was learnt and whether options are checked."""
+
     name: str
     summary: str = ""
     usage: str = ""  # the signature as documented
@@ -51,19 +55,24 @@ class CommandSpec(BaseModel):
     doc_only_options: list[str] = Field(default_factory=list)
 
     def option(self, name: str) -> OptionSpec | None:
+        """The option called ``name``, or None."""
         return next((o for o in self.options if o.name == name), None)
 
     def suggest_option(self, name: str, n: int = 3) -> list[str]:
+        """Up to ``n`` option names close to a misspelt ``name``, for lint's "did you mean"."""
         return difflib.get_close_matches(name, [o.name for o in self.options], n=n, cutoff=0.5)
 
 
 class CommandDB(BaseModel):
+    """Every command of one tool (yosys, openroad) and its version: what lint checks scripts against."""
+
     tool: str
     version: str = ""
     source: str = ""  # e.g. "yosys -h" or "OpenROAD docs (BSD-3-Clause)"
     commands: dict[str, CommandSpec] = Field(default_factory=dict)
 
     def get(self, name: str) -> CommandSpec | None:
+        """The command called ``name``, or None."""
         return self.commands.get(name)
 
     def suggest_command(self, name: str, extra: list[str] | None = None, n: int = 3) -> list[str]:
@@ -82,6 +91,7 @@ class CommandDB(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> "CommandDB":
+        """The database ``save`` wrote to ``path``."""
         return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
 
 

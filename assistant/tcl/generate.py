@@ -85,6 +85,7 @@ def brief(spec: CommandSpec, task: str, max_options: int = 4, top: str | None = 
 
 
 def describe(spec: CommandSpec, max_options: int = 24) -> str:
+    """A command as one usage line for the prompt: required options bare, optional ones in brackets."""
     opts = " ".join(f"[{o.name}{' <value>' if o.takes_value else ''}]" if not o.required
                     else f"{o.name}{' <value>' if o.takes_value else ''}" for o in spec.options[:max_options])
     more = " ..." if len(spec.options) > max_options else ""
@@ -111,7 +112,7 @@ def _retrieved_sources(bot, task: str, tool: str, user_groups, k: int) -> tuple[
             c = hit.chunk
             src = Source(n=0, chunk_id=c.id, path=c.source, title=c.title, snippet=c.text[:1500],
                          score=float(hit.score), kind=c.kind, start_line=c.start_line, end_line=c.end_line,
-                         acl=list(c.acl))
+                         acl=list(c.acl), location=c.location)
         if src.kind in ("tcl", "docs", ""):
             sources.append(src)
     return [s.model_copy(update={"n": i + 1}) for i, s in enumerate(sources[:k])], ""
@@ -229,6 +230,8 @@ class DesignView:
 
     @classmethod
     def of(cls, designs: list[Path], task: str) -> "DesignView":
+        """What the script may read from ``designs``: the file names in the sandbox, modules, tops and
+        the files the task's modules need."""
         modules, tops, needed = design_modules(designs, task)
         return cls(_sandbox_names(designs), modules, tops, needed)
 
@@ -282,6 +285,7 @@ def _fit(llm, task, tool, view: DesignView, specs, refs, repair: list[dict] | No
 
 
 def numbered(script: str) -> str:
+    """``script`` with right-aligned line numbers, so the model can act on "line N" findings."""
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(script.rstrip("\n").split("\n"), 1))
 
 

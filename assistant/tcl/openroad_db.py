@@ -237,6 +237,7 @@ def _load_openroad_db(index_dir: Path | None, user_groups: frozenset[str]) -> Co
 
 
 def main() -> None:
+    """`python -m assistant.tcl.openroad_db FOLDER`: learn OpenROAD's commands from its docs (a database)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="OpenROAD src/ folder (or any folder of its Markdown docs)")
     ap.add_argument("-o", "--out", type=Path, default=SHIPPED)

@@ -23,12 +23,16 @@ _SPACE = " \t\r\f\v"
 
 @dataclass
 class ParseError:
+    """A Tcl syntax error at a script line."""
+
     line: int
     message: str
 
 
 @dataclass
 class Word:
+    """One word of a Tcl command as written (bare, braced or quoted), with its command substitutions."""
+
     text: str  # raw source text, including braces or quotes
     start: int  # offset of the first character in the script
     line: int
@@ -49,16 +53,21 @@ class Word:
 
 @dataclass
 class Command:
+    """One Tcl command: its words and the line it starts on."""
+
     words: list[Word]
     line: int
 
     @property
     def name(self) -> str | None:
+        """The command's name when it is literal (not built by a substitution), else None."""
         return self.words[0].literal if self.words else None
 
 
 @dataclass
 class Script:
+    """A parsed Tcl script: its commands and the syntax errors met on the way."""
+
     commands: list[Command]
     errors: list[ParseError]
 

@@ -39,6 +39,7 @@ class YosysNotFound(RuntimeError):
 
 
 def yosys_version(yosys: str | None = None) -> str:
+    """The installed yosys's version line (`yosys -V`); YosysNotFound when it is not installed."""
     exe = yosys or shutil.which("yosys")
     if not exe:
         raise YosysNotFound("yosys is not installed (not found on PATH)")

@@ -43,6 +43,7 @@ class Catalog:
         return document in self._docs
 
     def documents(self) -> list[str]:
+        """The documents in the catalog, in insertion order."""
         return list(self._docs)
 
     def ids(self, document: str) -> np.ndarray:
@@ -50,6 +51,7 @@ class Catalog:
         return self._docs.get(document, (_NO_IDS, ()))[0]
 
     def acl(self, document: str) -> tuple[str, ...]:
+        """``document``'s groups (KeyError when it is not in the catalog)."""
         return self._docs[document][1]
 
     def add(self, document: str, ids: np.ndarray, acl: Sequence[str]) -> None:

@@ -76,10 +76,13 @@ class FaissStore:
 
     @classmethod
     def create(cls, dim: int, config: "IndexConfig", train: np.ndarray | None = None) -> "FaissStore":
+        """An empty store of the FAISS index type ``config.faiss`` (``train``: IVF training vectors)."""
         return cls(new_index(dim, config, train), config, Catalog())
 
     @classmethod
     def open(cls, folder: Path, config: "IndexConfig", catalog: Catalog | None = None) -> "FaissStore":
+        """Load ``folder``'s FAISS file and catalog; a vector count that differs from the catalog's is an
+        error (a damaged generation), never a silently wrong index."""
         path = Path(folder) / FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: rebuild the index with `chipassist index PATH --index DIR "
@@ -102,6 +105,7 @@ class FaissStore:
 
     # -- writes --------------------------------------------------------------------------------
     def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, acl: Sequence[str]) -> None:
+        """Add one document's vectors under its ``acl``; checked first, so a bad block changes nothing."""
         ids, vectors = check_block(self.dim, document, ids, vectors)
         self._flush()  # a deleted HNSW id may come back: drop the old one first
         self._catalog.add(document, ids, acl)
@@ -110,6 +114,8 @@ class FaissStore:
         self._changed()
 
     def delete(self, document: str) -> int:
+        """Remove ``document``'s vectors (HNSW: marked now, dropped from the graph before the next read);
+        returns how many."""
         ids = self._catalog.delete(document)
         if len(ids):
             if isinstance(inner(self._index), faiss.IndexHNSW):
@@ -120,6 +126,7 @@ class FaissStore:
         return len(ids)
 
     def set_acl(self, document: str, acl: Sequence[str]) -> None:
+        """Give ``document`` new groups; only the catalog changes, the cached ACL selectors are dropped."""
         self._catalog.set_acl(document, acl)
         self._changed()
 
@@ -138,9 +145,11 @@ class FaissStore:
 
     # -- reads ---------------------------------------------------------------------------------
     def count(self) -> int:
+        """Vectors in the store (the catalog's count, so HNSW ids pending deletion are not counted)."""
         return len(self._catalog)
 
     def documents(self) -> list[str]:
+        """The sources of the documents in the store, in insertion order."""
         return self._catalog.documents()
 
     def _search_params(self, groups: Groups):
@@ -170,6 +179,8 @@ class FaissStore:
         return cached[0]
 
     def search(self, queries: np.ndarray, k: int, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (ids, scores) per query among what ``groups`` may see, filtered inside FAISS
+        by an id bitmap; one query runs on one OpenMP thread (faster than two, issue 16), batches on all."""
         q = check_queries(self.dim, queries, k)
         self._flush()
         width = min(k, self.count())
@@ -190,6 +201,7 @@ class FaissStore:
 
     # -- persistence ---------------------------------------------------------------------------
     def snapshot(self, folder: Path) -> list[str]:
+        """Write the index and its catalog into ``folder`` atomically; returns the file names written."""
         self._flush()
         folder = Path(folder)
         atomic_write(folder / FILE, lambda p: faiss.write_index(self._index, str(p)), by_path=True)

@@ -36,10 +36,12 @@ class NumpyStore:
 
     @classmethod
     def create(cls, dim: int, config: "IndexConfig | None" = None, train: np.ndarray | None = None) -> "NumpyStore":
+        """An empty store for ``dim``-dimensional vectors (``config`` and ``train`` are not needed)."""
         return cls(dim, Catalog())
 
     @classmethod
     def open(cls, folder: Path, config: "IndexConfig | None" = None, catalog: Catalog | None = None) -> "NumpyStore":
+        """Load ``folder``'s vectors and catalog; an id the catalog lists but the file lacks is an error."""
         path = Path(folder) / FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: this generation was not built with `store: numpy`; "
@@ -59,25 +61,30 @@ class NumpyStore:
         self._stacked, self._masks = None, {}
 
     def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, acl: Sequence[str]) -> None:
+        """Add (a copy of) one document's vectors under its ``acl``, checked first."""
         ids, vectors = check_block(self.dim, document, ids, vectors)
         self._catalog.add(document, ids, acl)
         self._blocks[document] = vectors.copy()
         self._changed()
 
     def delete(self, document: str) -> int:
+        """Remove ``document``'s vectors; returns how many (0 when it was not in the store)."""
         n = len(self._catalog.delete(document))
         self._blocks.pop(document, None)
         self._changed()
         return n
 
     def set_acl(self, document: str, acl: Sequence[str]) -> None:
+        """Give ``document`` new groups; only the catalog and the cached masks change."""
         self._catalog.set_acl(document, acl)
         self._changed()
 
     def count(self) -> int:
+        """Vectors in the store."""
         return len(self._catalog)
 
     def documents(self) -> list[str]:
+        """The sources of the documents in the store, in insertion order."""
         return self._catalog.documents()
 
     def _stack(self) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +104,8 @@ class NumpyStore:
         return self._masks[key]
 
     def search(self, queries: np.ndarray, k: int, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
+        """Exact inner-product top ``k`` per query over the vectors ``groups`` may see (restricted vectors
+        are masked out before scoring, never scored and dropped)."""
         q = check_queries(self.dim, queries, k)
         ids, vecs = self._stack()
         width = min(k, len(ids))
@@ -117,6 +126,7 @@ class NumpyStore:
         return out_ids, out_scores
 
     def snapshot(self, folder: Path) -> list[str]:
+        """Write the vectors, their ids and the catalog into ``folder`` atomically; returns the file names."""
         folder = Path(folder)
         ids, vecs = self._stack()
         atomic_write(folder / FILE, lambda fh: np.savez(fh, ids=ids, vectors=vecs))

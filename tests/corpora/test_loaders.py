@@ -12,6 +12,7 @@ from corpora.headings import first_heading, headings
 from corpora.ingest import IngestConfig, ingest
 from corpora.loaders import Loaded, format_for, register
 from corpora.types import Document
+from tests.support.documents import write_pdf
 
 
 @pytest.fixture()
@@ -103,28 +104,10 @@ def test_registration_conflicts_and_compound_suffixes():
     assert format_for(Path("a.md")).doc_type == "markdown" and format_for(Path("CHANGES")) is None
 
 
-def _two_page_pdf(path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    with PdfPages(path) as pdf:
-        for text in ("The DMA engine walks a linked list of descriptors.\nEach descriptor holds source and length.\n"
-                     "The engine stops at a null next pointer.",
-                     "Errata: DONE_IRQ fires twice on wrap.\nWorkaround: mask the second interrupt.\n"
-                     "Fixed in revision B of the engine."):
-            fig = plt.figure()
-            fig.text(0.1, 0.5, text)
-            pdf.savefig(fig)
-            plt.close(fig)
-
-
 def test_pdf_pages_become_chunk_locations(tmp_path):
     root = tmp_path / "c"
     root.mkdir()
-    _two_page_pdf(root / "dma.pdf")
+    write_pdf(root / "dma.pdf")
     doc = ingest([root], progress=False).documents[0]
     assert [label for _, label in doc.locations] == ["p. 1", "p. 2"]
     chunks = chunk_document(doc, ChunkConfig(max_chars=200, min_section_chars=0, overlap_chars=0))
