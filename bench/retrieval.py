@@ -4,7 +4,7 @@
                               [--parts langchain,ours,fusion,backends] [--threads 2]
 
 Parts (each system is built in its own subprocess, so its peak memory is its own ru_maxrss):
-- ``langchain``: RecursiveCharacterTextSplitter(1000/200) + HuggingFaceEmbeddings(all-MiniLM-L6-v2, local
+- ``langchain``: RecursiveCharacterTextSplitter(1000/200) + sentence-transformers embeddings as HuggingFaceEmbeddings computes them (all-MiniLM-L6-v2, local
   folder) + FAISS.from_documents over every file loaded with TextLoader; k-NN search.
 - ``ours``: ``retriever.index.build_index`` with the default IndexConfig, searched hybrid / dense / bm25.
 - ``fusion``: the same index searched with reciprocal-rank fusion and with weighted fusion.
@@ -154,16 +154,35 @@ def langchain_chunks(root: Path, files: list[Path]):
 
 # ---------------------------------------------------------------- workers (one system per process)
 
+def sentence_transformer_embeddings(model: str):
+    """LangChain ``Embeddings`` over sentence-transformers, as ``langchain_huggingface.HuggingFaceEmbeddings``
+    does it (``encode``, no normalisation, batch 32). Written here because langchain-huggingface pins
+    huggingface_hub < 2, which would downgrade the hub library under transformers 5 in the project's venv."""
+    from langchain_core.embeddings import Embeddings
+    from sentence_transformers import SentenceTransformer
+
+    class SentenceTransformerEmbeddings(Embeddings):
+        def __init__(self) -> None:
+            self.model = SentenceTransformer(model, device="cpu")
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.model.encode(texts, batch_size=32, show_progress_bar=True).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.model.encode([text], show_progress_bar=False)[0].tolist()
+
+    return SentenceTransformerEmbeddings()
+
+
 def worker_langchain(args) -> dict:
     from langchain_community.vectorstores import FAISS
-    from langchain_huggingface import HuggingFaceEmbeddings
 
     from retriever.embedder import default_model_path
 
     root = Path(args.corpus)
     t0 = time.perf_counter()
     chunks = langchain_chunks(root, corpus_files(root))
-    emb = HuggingFaceEmbeddings(model=str(default_model_path()), show_progress=True)
+    emb = sentence_transformer_embeddings(str(default_model_path()))
     store = FAISS.from_documents(chunks, emb)
     build_s = time.perf_counter() - t0
     build_rss = peak_rss_mb()
