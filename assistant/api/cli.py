@@ -87,7 +87,7 @@ def mcp(transport: str = typer.Option("stdio", "--transport", help="stdio | http
         user: str = typer.Option(None, "--user", help="stdio: run as this user's groups (ui.users or API tokens); "
                                                        "default public documents only."),
         index: Path = IndexOpt, config: Path = ConfigOpt, tokens: Path = TokensOpt) -> None:
-    """The MCP server: search, ask, tcl_check, tcl_generate and bug_summary as tools."""
+    """The MCP server: every job (search, ask, tcl_check, tcl_generate, bug_summary, explain_log...) as a tool."""
     from assistant.api.mcp_server import build_mcp, local_principal
 
     if transport not in ("stdio", "http"):
