@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
 from corpora.llm_client import TIMEOUT_S
 
-__all__ = ["ConfigError", "LLMConfig", "Settings", "load_settings", "secret_values"]
+__all__ = ["APIConfig", "ConfigError", "LLMConfig", "Settings", "load_settings", "secret_values"]
 
 DEFAULT_INDEX = Path(".chipassist/index")
 DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` installs (assistant.llm.models)
@@ -111,13 +111,39 @@ class SlackConfig(Strict):
         return self
 
 
+class APIConfig(Strict):
+    """`chipassist serve` and `chipassist mcp`; each value is overridden by the command's option of that name."""
+
+    tokens_file: Path | None = None  # API tokens (hashed); default <data_dir>/api_tokens.json
+    host: str = "127.0.0.1"  # anything else: put a TLS proxy in front (tokens travel in a header)
+    port: int = Field(8080, ge=1, le=65535)  # serve, and mcp --transport http
+    rate_limit: float = Field(120, gt=0, le=1_000_000)  # requests a minute per token (average)
+    burst: int | None = Field(None, ge=1)  # requests a token may send at once (default: 10 s worth)
+    mcp_user: str | None = None  # mcp over stdio runs as this user's groups (none: public documents only)
+
+
 class Settings(Strict):
+    """Every setting, by section (YAML keys; unknown keys are errors naming the field):
+
+    - ``index_dir``, ``data_dir``: the index, and where feedback, bugs, chat history and API tokens live.
+    - ``llm``: the answering backend (none, openai, local, llamacpp) and its model, limits and timeout.
+    - ``retrieval``: k, mode (hybrid, dense, bm25), rerank and the reranker.
+    - ``ui``: the Chainlit page's host, port, login (password, trusted header, none) and users with groups.
+    - ``slack``: the bot's tokens, mode (http, socket), limits, users' groups and source links.
+    - ``api``: the REST/OpenAI API (`chipassist serve`) and the MCP server (`chipassist mcp`):
+      ``tokens_file`` (default ``<data_dir>/api_tokens.json``, or $CHIPASSIST_API_TOKENS), ``host`` and
+      ``port`` (127.0.0.1:8080), ``rate_limit`` (requests a minute per token, 120) and ``burst`` (default
+      10 s worth), ``mcp_user`` (the user whose groups `chipassist mcp` over stdio gets; none: public only).
+      The commands' options (--tokens, --host, --port, --rate-limit, --burst, --user) override them.
+    """
+
     index_dir: Path = DEFAULT_INDEX
     data_dir: Path = Path(".chipassist")  # feedback.sqlite, bugs.sqlite, chat history
     llm: LLMConfig = Field(default_factory=LLMConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
+    api: APIConfig = Field(default_factory=APIConfig)
 
     @property
     def feedback_db(self) -> Path:
@@ -140,6 +166,7 @@ _ENV = {
     "SLACK_BOT_TOKEN": ("slack", "bot_token"),
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_APP_TOKEN": ("slack", "app_token"),
+    "CHIPASSIST_API_TOKENS": ("api", "tokens_file"),
 }
 
 

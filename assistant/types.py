@@ -192,7 +192,9 @@ class TclGenerateRequest(RetrievalOptions):
                                       json_schema_extra={"local_only": True})
     rounds: int = Field(2, ge=0, le=10, description="repair rounds")
     references: bool = Field(True, description="put retrieved docs and scripts in the prompt")
-    run_unsafe: bool = Field(False, description="also run a script lint flags unsafe (still confined)")
+    # server-side choices: a remote caller must not run what lint flags unsafe
+    run_unsafe: bool = Field(False, description="also run a script lint flags unsafe (still confined)",
+                             json_schema_extra={"local_only": True})
 
 
 class TclCheckRequest(BaseModel):
@@ -205,8 +207,11 @@ class TclCheckRequest(BaseModel):
                                       json_schema_extra={"local_only": True})
     run: bool = Field(True, description="run the script in the sandbox (False: levels 1-2 only)")
     timeout_s: float | None = Field(None, gt=0, le=3600, description="seconds before the tool is killed")
-    learn_from_index: bool = Field(False, description="also learn OpenROAD commands from the index's docs")
-    script_name: str | None = Field(None, description="the script's path in the sandbox, e.g. flows/synth.tcl")
+    # server-side choices (the index's docs, the script's path in the sandbox): local clients only
+    learn_from_index: bool = Field(False, description="also learn OpenROAD commands from the index's docs",
+                                   json_schema_extra={"local_only": True})
+    script_name: str | None = Field(None, description="the script's path in the sandbox, e.g. flows/synth.tcl",
+                                    json_schema_extra={"local_only": True})
 
 
 class BugSummaryRequest(BaseModel):

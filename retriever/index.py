@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from corpora.types import Chunk, visible
+from corpora.types import Chunk, reader_groups, visible
 from retriever import layout, windows
 from retriever.bm25 import BM25Index
 from retriever.build import BuildReport, EmbedderLoadError, ModelMismatchError, build_index, get_embedder
@@ -123,7 +123,7 @@ class Index:
         """The model that built the index (loaded on the first dense query, shared within the process)."""
         return get_embedder(self.manifest["model"]["path"], self.config)
 
-    def _only_visible(self, ranking: tuple[np.ndarray, np.ndarray], groups: frozenset[str]):
+    def _only_visible(self, ranking: tuple[np.ndarray, np.ndarray], groups: frozenset[str] | None):
         """The (ids, scores) a user in ``groups`` may see; unknown ids are dropped too."""
         ids, scores = ranking
         acls = [self._acl.get(i) for i in ids.tolist()]
@@ -142,7 +142,7 @@ class Index:
             raise ValueError(f"mode must be hybrid, dense or bm25, got {mode!r}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        groups = frozenset([user_groups] if isinstance(user_groups, str) else (user_groups or ()))
+        groups = reader_groups(user_groups)
         cfg = self.config
         query_vec = self.embedder.embed_query(query) if mode != "bm25" and len(self) else None
         want = max(k, cfg.rerank_candidates) if rerank else k
@@ -190,13 +190,13 @@ class Index:
             out_ids[i, :len(v)], out_scores[i, :len(v)] = v, s
         return out_ids, out_scores
 
-    def _dense(self, query_vec: np.ndarray, n: int, groups: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, query_vec: np.ndarray, n: int, groups: frozenset[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` best visible windows for one query vector: (ids, scores), best first."""
         ids, scores = self.vectors.search(query_vec, n, groups)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def _candidates(self, query: str, query_vec, pool: int, mode: str, groups: frozenset[str]):
+    def _candidates(self, query: str, query_vec, pool: int, mode: str, groups: frozenset[str] | None):
         """(dense, bm25, exhausted): each ranking's best ``pool`` chunks, every chunk scored by its best window."""
         fetch = self._window_fetch(pool)
         dense = self._dense(query_vec, fetch, groups) if query_vec is not None else _EMPTY

@@ -69,9 +69,10 @@ if SETTINGS.ui.auth != "none":  # Chainlit keeps history only for authenticated 
 
 
 def _groups() -> set[str] | None:
+    """The signed-in user's ACL groups (None: public documents only; `visible` always allows those)."""
     user = cl.user_session.get("user")
     groups = (user.metadata or {}).get("groups") if user else None
-    return set(groups) | {"public"} if groups else None
+    return set(groups) if groups else None
 
 
 # -- session: profiles and settings ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """API tokens mapped to users and ACL groups, a per-token rate limit, and error text safe to return.
 
-Tokens live in a JSON file (default ``<data_dir>/api_tokens.json``, or $CHIPASSIST_API_TOKENS), shared by
-`chipassist mcp --transport http` and `chipassist serve`:
+Tokens live in a JSON file ($CHIPASSIST_API_TOKENS, else the settings' ``api.tokens_file``, default
+``<data_dir>/api_tokens.json``), shared by `chipassist mcp --transport http` and `chipassist serve`:
 
     chipassist api token add alice --groups silicon-team     # prints the token once
     {"tokens": [{"id": "3f2a9c1e", "sha256": "<hex>", "user": "alice", "groups": ["silicon-team"], ...}]}
@@ -50,8 +50,8 @@ PUBLIC = Principal("anonymous")
 
 
 def tokens_path(settings) -> Path:
-    """The tokens file: $CHIPASSIST_API_TOKENS, else ``<data_dir>/api_tokens.json``."""
-    return Path(os.environ.get(TOKENS_ENV) or settings.data_dir / "api_tokens.json")
+    """The tokens file: $CHIPASSIST_API_TOKENS, else ``api.tokens_file``, else ``<data_dir>/api_tokens.json``."""
+    return Path(os.environ.get(TOKENS_ENV) or settings.api.tokens_file or settings.data_dir / "api_tokens.json")
 
 
 def _digest(token: str) -> str:

@@ -5,7 +5,9 @@
     chipassist mcp --transport http --port 8765            # streamable HTTP at /mcp, bearer tokens
     chipassist serve --port 8080 [--mcp]                   # REST + OpenAI facade (+ /mcp), docs at /docs
 
-The tokens file is ``<data_dir>/api_tokens.json`` unless $CHIPASSIST_API_TOKENS or --tokens says otherwise.
+Defaults come from the settings' ``api:`` section (`assistant.config.APIConfig`: tokens_file, host, port,
+rate_limit, burst, mcp_user); each option given on the command line overrides its value. The tokens file is
+--tokens, else $CHIPASSIST_API_TOKENS, else ``api.tokens_file``, else ``<data_dir>/api_tokens.json``.
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from pathlib import Path
 import typer
 
 from assistant.cli.common import ConfigOpt, IndexOpt, console, err_console, fail, parse_groups, print_json, settings_from
+from assistant.config import APIConfig
 
-TokensOpt = typer.Option(None, "--tokens", help="API tokens file (default $CHIPASSIST_API_TOKENS or "
-                                                "<data_dir>/api_tokens.json).")
+TokensOpt = typer.Option(None, "--tokens", help="API tokens file (default $CHIPASSIST_API_TOKENS, api.tokens_file "
+                                                "or <data_dir>/api_tokens.json).")
+HostOpt = typer.Option(None, "--host", help="Address to listen on (default api.host, 127.0.0.1).")
+PortOpt = typer.Option(None, "--port", help="Port to listen on (default api.port, 8080).")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -67,6 +72,20 @@ def token_remove(key: str = typer.Argument(..., help="A user name (all their tok
     err_console.print(f"removed {n} token(s)")
 
 
+def api_options(settings, **options) -> APIConfig:
+    """The settings' ``api:`` section with the options given on the command line (not None) over it;
+    a bad value exits naming the option."""
+    from pydantic import ValidationError
+
+    from corpora.config_io import format_validation_error
+
+    given = {name: value for name, value in options.items() if value is not None}
+    try:
+        return APIConfig.model_validate({**settings.api.model_dump(), **given})
+    except ValidationError as e:
+        fail(format_validation_error(e))
+
+
 def _bot(index: Path | None, config: Path | None):
     from assistant.service import Assistant
 
@@ -83,35 +102,37 @@ def _warn_exposed(host: str) -> None:
 
 
 def mcp(transport: str = typer.Option("stdio", "--transport", help="stdio | http (streamable HTTP at /mcp)."),
-        host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8765, "--port"),
+        host: str = HostOpt, port: int = PortOpt,
         user: str = typer.Option(None, "--user", help="stdio: run as this user's groups (ui.users or API tokens); "
-                                                       "default public documents only."),
+                                                       "default api.mcp_user, else public documents only."),
         index: Path = IndexOpt, config: Path = ConfigOpt, tokens: Path = TokensOpt) -> None:
-    """The MCP server: search, ask, tcl_check, tcl_generate and bug_summary as tools."""
+    """The MCP server: every job (search, ask, tcl_check, tcl_generate, bug_summary, explain_log...) as a tool."""
     from assistant.api.mcp_server import build_mcp, local_principal
 
     if transport not in ("stdio", "http"):
         fail(f"--transport must be stdio or http, got {transport!r}")
     bot = _bot(index, config)
+    opts = api_options(bot.settings, host=host, port=port, mcp_user=user)
     store = _store(bot.settings, tokens)
     if transport == "stdio":
         try:
-            local = local_principal(bot.settings, store, user)
+            local = local_principal(bot.settings, store, opts.mcp_user)
         except ValueError as e:
             fail(str(e))
         build_mcp(bot, local=local).run("stdio")
         return
     import uvicorn
 
-    _warn_exposed(host)
-    server = build_mcp(bot, tokens=store, host=host, port=port)
-    uvicorn.run(server.streamable_http_app(), host=host, port=port, log_level="warning")
+    _warn_exposed(opts.host)
+    server = build_mcp(bot, tokens=store, host=opts.host, port=opts.port)
+    uvicorn.run(server.streamable_http_app(), host=opts.host, port=opts.port, log_level="warning")
 
 
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port"),
-          rate: float = typer.Option(120, "--rate-limit", min=1, help="Requests a minute per token (average)."),
-          burst: int = typer.Option(None, "--burst", min=1, help="Requests a token may send at once (default: "
-                                                                  "10 s worth)."),
+def serve(host: str = HostOpt, port: int = PortOpt,
+          rate: float = typer.Option(None, "--rate-limit", min=1, help="Requests a minute per token (average; "
+                                                                        "default api.rate_limit, 120)."),
+          burst: int = typer.Option(None, "--burst", min=1, help="Requests a token may send at once (default "
+                                                                  "api.burst, else 10 s worth)."),
           with_mcp: bool = typer.Option(False, "--mcp", help="Also serve MCP (streamable HTTP) at /mcp."),
           index: Path = IndexOpt, config: Path = ConfigOpt, tokens: Path = TokensOpt) -> None:
     """The REST API (jobs, streaming answers, feedback, /healthz, /readyz; docs at /docs) and the
@@ -122,9 +143,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
     from assistant.api.rest import create_app
 
     bot = _bot(index, config)
+    opts = api_options(bot.settings, host=host, port=port, rate_limit=rate, burst=burst)
     store = _store(bot.settings, tokens)
-    _warn_exposed(host)
-    server = build_mcp(bot, tokens=store, host=host, port=port) if with_mcp else None
-    app = create_app(bot, store, rate_per_minute=rate, burst=burst, mcp=server)
-    err_console.print(f"ChipAssist API on http://{host}:{port} (docs: /docs, tokens: {store.path})")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    _warn_exposed(opts.host)
+    server = build_mcp(bot, tokens=store, host=opts.host, port=opts.port) if with_mcp else None
+    app = create_app(bot, store, rate_per_minute=opts.rate_limit, burst=opts.burst, mcp=server)
+    err_console.print(f"ChipAssist API on http://{opts.host}:{opts.port} (docs: /docs, tokens: {store.path})")
+    uvicorn.run(app, host=opts.host, port=opts.port, log_level="warning")

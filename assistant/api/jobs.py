@@ -1,130 +1,109 @@
-"""The jobs the MCP server, the REST API and the OpenAI facade offer: one table, one row per job.
+"""The registered jobs (`assistant.jobs.all_jobs`) as remote callers see them: one input model per job,
+derived from its request model, and the answer-log row of a result.
 
-Each row names the job, its pydantic input and output models, and how it calls `assistant.service.Assistant`
-with the caller's ACL groups. The interfaces build their tools and endpoints from `JOBS` alone, so moving to
-a job registry later changes this table only.
+The MCP server, the REST API and the OpenAI facade are built from the registry through this module, so a job
+registered anywhere (`assistant.jobs.register`) is an MCP tool and a REST endpoint with no code here.
 
-Inputs are what a remote caller may set: no server paths (a design file, a bug export) and no
-``run_unsafe``, so a token holder can neither read the server's files nor run unconfined code. Text fields
-have length caps; a longer value is refused (422 / a tool error) naming the field.
+A remote input is the job's request minus its server-side fields (those marked
+``json_schema_extra={"local_only": True}`` in `assistant.types`: server paths such as ``design`` and
+``bugs_file``, ``run_unsafe``, ``learn_from_index``, ``script_name``), so a token holder can neither read the
+server's files nor run unconfined code; sending one is refused naming the field. Every text field is capped
+at the job's ``max_chars`` (text inside lists and mappings, e.g. earlier chat turns, at
+``NESTED_FACTOR`` times that), lists and mappings at ``MAX_ITEMS`` entries, and unknown fields are refused
+(``extra="forbid"``). A value over its cap is a 422 (REST) or a tool error (MCP) naming the field.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+import functools
+import types
+import typing
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-from assistant.qa import MAX_QUESTION_CHARS, to_sources
-from assistant.types import Answer, BugSummary, CheckResult, Source, TclGeneration
+from assistant.jobs import Job
 
-MAX_SCRIPT_CHARS = 100_000  # flow scripts are a few KB; the checker itself refuses 1 MB
-MAX_HISTORY_TURNS = 20
+MAX_ITEMS = 20  # list and mapping entries a remote caller may send (chat history: 20 earlier turns)
+NESTED_FACTOR = 4  # an earlier turn may quote a whole answer, longer than a question
 
 
-class _Input(BaseModel):
+def is_local_only(field: FieldInfo) -> bool:
+    """Whether a request field is set only by local clients (``json_schema_extra={"local_only": True}``)."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("local_only"))
+
+
+def local_only_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The names of ``model``'s local-only fields."""
+    return frozenset(name for name, f in model.model_fields.items() if is_local_only(f))
+
+
+class RemoteInput(BaseModel):
+    """The base of every remote input: unknown fields are errors, local-only ones refused by name."""
+
     model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not silently ignored
+    refused: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_local_only(cls, data: Any) -> Any:
+        bad = sorted(set(data) & cls.refused) if isinstance(data, dict) else []
+        if bad:
+            # one error per field, located at the field, so the 422 and the tool error name it
+            raise ValidationError.from_exception_data(cls.__name__, [
+                {"type": PydanticCustomError("local_only", "a server-side option: only local clients (the CLI) "
+                                                           "may set it"), "loc": (name,), "input": "…"}
+                for name in bad])
+        return data
 
 
-class Turn(_Input):
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_QUESTION_CHARS * 4)
+def _capped(tp: Any, cap: int, nested: bool = False) -> Any:
+    """``tp`` with a length cap on every ``str`` (``cap``, or NESTED_FACTOR x inside containers) and MAX_ITEMS
+    on every list and mapping; other types (numbers, Literals, models) unchanged."""
+    if tp is str:
+        return Annotated[str, Field(max_length=cap * NESTED_FACTOR if nested else cap)]
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return Annotated[(_capped(args[0], cap, nested), *tp.__metadata__)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_capped(a, cap, nested) for a in args)]
+    if origin is Literal:
+        return tp
+    if origin in (list, typing.List) and args:  # noqa: UP006 - matches typing.List annotations too
+        return Annotated[list[_capped(args[0], cap, True)], Field(max_length=MAX_ITEMS)]
+    if origin in (dict, typing.Dict) and len(args) == 2:  # noqa: UP006
+        return Annotated[dict[_capped(args[0], cap, True), _capped(args[1], cap, True)], Field(max_length=MAX_ITEMS)]
+    return tp
 
 
-class SearchInput(_Input):
-    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")
-    k: int | None = Field(None, ge=1, le=50, description="Passages to return (default retrieval.k).")
+@functools.cache
+def _remote_model(request: type[BaseModel], max_chars: int) -> type[RemoteInput]:
+    fields: dict[str, Any] = {}
+    for name, f in request.model_fields.items():
+        if is_local_only(f):
+            continue
+        info = FieldInfo.merge_field_infos(f)  # a copy: constraints, default and description kept
+        info.annotation = None
+        fields[name] = (_capped(f.annotation, max_chars), info)
+    model = create_model(request.__name__, __base__=RemoteInput, __doc__=request.__doc__, **fields)
+    model.refused = local_only_fields(request)
+    return model
 
 
-class SearchResult(BaseModel):
-    """The passages found, numbered [n] as citations, with path, lines and a snippet."""
-
-    query: str
-    sources: list[Source] = Field(default_factory=list)
+def remote_input(job: Job) -> type[RemoteInput]:
+    """The model a remote caller's input for ``job`` is validated with (and its API schema)."""
+    return _remote_model(job.request, job.max_chars)
 
 
-class AskInput(_Input):
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="The question.")
-    k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default retrieval.k).")
-    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
-                                description="Earlier turns of the conversation, oldest first.")
+def to_request(job: Job, inp: BaseModel) -> BaseModel:
+    """A validated remote input as ``job``'s request (local-only fields keep their defaults)."""
+    return job.request.model_validate(inp.model_dump())
 
 
-class TclCheckInput(_Input):
-    script: str = Field(min_length=1, max_length=MAX_SCRIPT_CHARS, description="The Tcl script to check.")
-    tool: Literal["yosys", "openroad"] = "yosys"
-
-
-class TclGenerateInput(_Input):
-    task: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What the script should do.")
-    tool: Literal["yosys", "openroad"] = "yosys"
-    rounds: int = Field(2, ge=0, le=4, description="Check-and-repair rounds.")
-    references: bool = Field(True, description="Put retrieved docs and scripts in the prompt.")
-
-
-class BugSummaryInput(_Input):
-    bug_id: str = Field(min_length=1, max_length=200, description="The bug's id, e.g. PICO-12.")
-    kind: Literal["technical", "managerial", "assignment", "all"] = "all"
-
-
-@dataclass(frozen=True)
-class Job:
-    """One job: ``run(bot, inp, groups)`` calls the Assistant method ``method`` with the caller's groups."""
-
-    name: str
-    description: str
-    input: type[BaseModel]
-    output: type[BaseModel]
-    method: str
-    run: Callable[[Any, Any, set[str] | None], BaseModel]
-    streams: bool = False  # the REST API also offers it as server-sent events (`Assistant.ask_stream`)
-
-
-def _search(bot, inp: SearchInput, groups) -> SearchResult:
-    hits = bot.search(inp.query, k=inp.k, user_groups=groups)
-    return SearchResult(query=inp.query, sources=to_sources(hits, inp.query))
-
-
-def _ask(bot, inp: AskInput, groups) -> Answer:
-    return bot.ask(inp.question, k=inp.k, user_groups=groups, history=[t.model_dump() for t in inp.history])
-
-
-def _tcl_check(bot, inp: TclCheckInput, groups) -> CheckResult:
-    return bot.tcl_check(inp.script, tool=inp.tool)  # reads no documents: nothing for the groups to filter
-
-
-def _tcl_generate(bot, inp: TclGenerateInput, groups) -> TclGeneration:
-    return bot.tcl_generate(inp.task, tool=inp.tool, rounds=inp.rounds, references=inp.references,
-                            user_groups=groups)
-
-
-def _bug_summary(bot, inp: BugSummaryInput, groups) -> BugSummary:
-    return bot.bug_summary(inp.bug_id, kind=inp.kind, user_groups=groups)
-
-
-JOBS: dict[str, Job] = {job.name: job for job in (
-    Job("search", "Find passages in the indexed chip design documents, code and scripts, with citations.",
-        SearchInput, SearchResult, "search", _search),
-    Job("ask", "Answer a chip design question from the indexed documents, citing its sources as [n].",
-        AskInput, Answer, "ask", _ask, streams=True),
-    Job("tcl_check", "Check a yosys/OpenROAD Tcl script: syntax, commands and options, and a sandboxed run.",
-        TclCheckInput, CheckResult, "tcl_check", _tcl_check),
-    Job("tcl_generate", "Write a yosys/OpenROAD Tcl script for a task, checked and repaired in the sandbox.",
-        TclGenerateInput, TclGeneration, "tcl_generate", _tcl_generate),
-    Job("bug_summary", "Summarize an imported bug (technical, managerial, likely owners).",
-        BugSummaryInput, BugSummary, "bug_summary", _bug_summary),
-)}
-
-
-def feedback_record(result: BaseModel) -> tuple[str, dict[str, Any]] | None:
-    """(mode, row) the answer log keeps of a job's result, with its sources' or own ACL; None: nothing to rate."""
-    if isinstance(result, Answer):
-        return "ask", result.model_dump(mode="json")
-    if isinstance(result, TclGeneration):
-        return "tcl", {"question": result.task, "text": result.script or result.message, "backend": result.backend,
-                "model": result.model, "sources": [s.model_dump() for s in result.sources]}
-    if isinstance(result, BugSummary):
-        return "bug", {"question": f"bug {result.bug_id}", "text": "\n".join(result.sections.values()),
-                "backend": result.backend, "model": result.model, "acl": result.acl}
-    return None
+def feedback_record(job: Job, result: BaseModel) -> tuple[str, dict[str, Any]] | None:
+    """(mode, row) the answer log keeps of ``job``'s result (with its sources' or own ACL), as the job
+    declares it; None: nothing to rate."""
+    row = job.feedback(result)
+    return None if row is None else (job.log_mode, row)

@@ -1,10 +1,13 @@
-"""`chipassist mcp`: the jobs (`assistant.api.jobs.JOBS`) as MCP tools, with the official `mcp` SDK (FastMCP).
+"""`chipassist mcp`: every registered job (`assistant.jobs.all_jobs`) as an MCP tool, with the official `mcp`
+SDK (FastMCP).
 
     chipassist mcp                                   # stdio, for desktop and editor clients, as --user's groups
     chipassist mcp --transport http --port 8765      # streamable HTTP at /mcp; bearer tokens from the tokens file
 
-Each tool takes its job's typed input and returns its job's output model as structured content (answers and
-search results carry their numbered sources: path, lines, title, snippet). Over stdio the caller is the local
+Each tool takes its job's remote input (`assistant.api.jobs.remote_input`: the request without server-side
+fields, with length caps) and returns the job's result model as structured content (answers, log
+explanations and Tcl generations carry their numbered sources: path, lines, title, snippet; search hits their
+path and lines). Over stdio the caller is the local
 user the server was started for (`--user`, groups from ui.users or the tokens file; none: public documents
 only). Over HTTP every request needs ``Authorization: Bearer <token>``; the token's groups decide which
 documents any tool may read, and a request without a known token gets 401 before any tool runs.
@@ -24,14 +27,16 @@ from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, ValidationError
 
 from assistant.api.auth import Principal, TokenStore, safe_text
-from assistant.api.jobs import JOBS, Job
+from assistant.api.jobs import remote_input, to_request
+from assistant.jobs import Job, all_jobs
 
 log = logging.getLogger("chipassist.mcp")
 SCOPE = "chipassist"
-MAX_BODY_BYTES = 1 << 20  # the largest input (a Tcl script) is capped at 100k characters
+MAX_BODY_BYTES = 2 << 20  # the largest input (explain_log's 1M-character log) fits, JSON-escaped
 
 INSTRUCTIONS = ("ChipAssist answers chip design questions from a team's indexed documents, RTL, scripts and bugs, "
-                "citing its sources as [n]; it also checks and writes yosys/OpenROAD Tcl and summarizes bugs.")
+                "citing its sources as [n]; it also checks and writes yosys/OpenROAD Tcl, summarizes bugs and "
+                "explains tool logs.")
 
 
 class TokenFileVerifier:
@@ -69,12 +74,16 @@ def _signature(model: type[BaseModel], returns: type[BaseModel]) -> inspect.Sign
 
 def make_tool(bot: Any, job: Job, local: Principal | None):
     """The async tool function for ``job``: validate, resolve the caller's groups, run it in a thread."""
+    model = remote_input(job)
+
+    def run(inp: BaseModel, groups) -> BaseModel:
+        return bot.run(job.name, to_request(job, inp), user_groups=groups)
 
     async def tool(**kwargs: Any) -> BaseModel:
         caller = _caller(local)
         try:
-            inp = job.input.model_validate(kwargs)
-            result = await anyio.to_thread.run_sync(job.run, bot, inp, caller.acl_groups)
+            inp = model.model_validate(kwargs)
+            result = await anyio.to_thread.run_sync(run, inp, caller.acl_groups)
         except ValidationError as e:
             raise ToolError(f"{job.name}: " + "; ".join(
                 f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
@@ -89,7 +98,7 @@ def make_tool(bot: Any, job: Job, local: Principal | None):
 
     tool.__name__ = job.name
     tool.__doc__ = job.description
-    tool.__signature__ = _signature(job.input, job.output)
+    tool.__signature__ = _signature(model, job.result)
     return tool
 
 
@@ -106,8 +115,8 @@ def build_mcp(bot: Any, *, local: Principal | None = None, tokens: TokenStore | 
                             required_scopes=[SCOPE])
     server = FastMCP("chipassist", instructions=INSTRUCTIONS, token_verifier=verifier, auth=auth, host=host,
                      port=port, log_level=log_level, max_request_body_size=MAX_BODY_BYTES)
-    for job in JOBS.values():
-        server.add_tool(make_tool(bot, job, local), name=job.name, description=job.description,
+    for job in all_jobs():  # built when the server is: a job registered later needs a new server
+        server.add_tool(make_tool(bot, job, local), name=job.name, title=job.title, description=job.description,
                         structured_output=True)
     return server
 

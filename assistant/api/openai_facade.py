@@ -10,7 +10,8 @@ ignored: the assistant's own grounding prompt decides how it answers). The reply
 citing [n], followed by its numbered sources (path, lines, title) unless the text already lists them
 (retrieval-only answers); the sources also come as a `sources` field on the response (non-standard,
 ignored by clients that do not know it). `stream: true` sends chat.completion.chunk events ending with
-``data: [DONE]``. The token's groups apply exactly as for the REST and MCP jobs.
+``data: [DONE]``. It runs the registry's ``ask`` job (`assistant.jobs`), logged for feedback as that job
+declares; the token's groups apply exactly as for the REST and MCP jobs.
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import Principal, safe_text
-from assistant.api.jobs import MAX_HISTORY_TURNS
+from assistant.api.jobs import MAX_ITEMS
+from assistant.jobs import get
 from assistant.qa import MAX_QUESTION_CHARS
-from assistant.types import Answer, Source
+from assistant.types import Answer, AskRequest, Source
 
 MODEL_ID = "chipassist"
+MAX_HISTORY_TURNS = MAX_ITEMS  # as the REST and MCP `ask` take
 MAX_MESSAGES = 2 * MAX_HISTORY_TURNS + 4  # the history the assistant keeps, a system prompt and the question
 
 
@@ -104,29 +107,30 @@ def openai_router(api) -> APIRouter:
         if req.model != MODEL_ID:
             raise HTTPException(404, f"model: unknown model {req.model[:80]!r}; this server has {MODEL_ID!r}")
         question, history = _question_and_history(req)
+        ask, request = get("ask"), AskRequest(question=question, history=history)
         created = int(time.time())
         if not req.stream:
             try:
-                answer = await run_in_threadpool(bot.ask, question, user_groups=caller.acl_groups, history=history)
+                answer = await run_in_threadpool(bot.run, ask.name, request, user_groups=caller.acl_groups)
             except ValueError as e:
                 raise HTTPException(400, safe_text(f"messages: {e}", bot.settings)) from None
-            answer_id = api.record(answer, caller, client="openai")
+            answer_id = api.record(ask, answer, caller, client="openai")
             return {"id": f"chatcmpl-{answer_id}", "object": "chat.completion", "created": created,
                     "model": MODEL_ID, "choices": [{"index": 0, "finish_reason": "stop",
                                                     "message": {"role": "assistant", "content": cited_text(answer)}}],
                     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                     "sources": [s.model_dump(mode="json") for s in answer.sources]}
-        stream = bot.ask_stream(question, user_groups=caller.acl_groups, history=history)
+        stream = bot.stream(ask.name, request, user_groups=caller.acl_groups)
         try:
             first = await run_in_threadpool(next, stream)
         except ValueError as e:
             raise HTTPException(400, safe_text(f"messages: {e}", bot.settings)) from None
-        return StreamingResponse(_stream(api, caller, first, stream, created), media_type="text/event-stream")
+        return StreamingResponse(_stream(api, ask, caller, first, stream, created), media_type="text/event-stream")
 
     return router
 
 
-def _stream(api, caller: Principal, first, rest: Iterator, created: int) -> Iterator[str]:
+def _stream(api, ask, caller: Principal, first, rest: Iterator, created: int) -> Iterator[str]:
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     yield _chunk(cid, created, {"role": "assistant", "content": ""})
     item = first
@@ -137,7 +141,7 @@ def _stream(api, caller: Principal, first, rest: Iterator, created: int) -> Iter
         tail = "" if item.retrieval_only else sources_block(item.sources)
         if tail:
             yield _chunk(cid, created, {"content": tail})
-        answer_id = api.record(item, caller, client="openai")
+        answer_id = api.record(ask, item, caller, client="openai")
         yield _chunk(cid, created, {}, "stop", answer_id=answer_id,
                      sources=[s.model_dump(mode="json") for s in item.sources])
     except Exception as e:  # headers are sent: say so in the text, and end the stream properly

@@ -4,12 +4,14 @@
     curl -H "Authorization: Bearer $TOKEN" -d '{"question": "How is the UART baud rate set?"}' \\
          -H 'Content-Type: application/json' http://127.0.0.1:8080/api/ask
 
-Endpoints: ``POST /api/<job>`` for every job in `assistant.api.jobs.JOBS` (input and output models as in the
-table; results that can be rated carry ``answer_id``), ``POST /api/ask/stream`` (server-sent events:
-``delta`` {text}, then ``answer`` {the Answer, answer_id}, or ``error`` {message}), ``POST /api/feedback``,
+Endpoints: ``POST /api/<job>`` for every registered job (`assistant.jobs.all_jobs`; the body is the job's
+remote input, `assistant.api.jobs.remote_input`, the response its result model; results that can be rated
+carry ``answer_id``), ``POST /api/<job>/stream`` for jobs that stream (server-sent events: ``delta``
+{text}, then ``answer`` {the result, answer_id}, or ``error`` {message}), ``POST /api/feedback``,
 ``GET /healthz`` (the process is up), ``GET /readyz`` (the index and embedder are loaded), and the OpenAI
 facade under /v1 (`assistant.api.openai_facade`). With ``mcp`` given, the MCP server's streamable HTTP
-endpoint (/mcp) is served by the same process and shares the Assistant (one index, one model).
+endpoint (/mcp) is served by the same process and shares the Assistant (one index, one model). The routes
+are built when the app is: a job registered later appears in the next app.
 
 Every /api and /v1 call needs ``Authorization: Bearer <token>`` (tokens file: `assistant.api.auth`); the
 token's groups decide what any job may read. Each token has a token-bucket rate limit (429 with
@@ -35,12 +37,12 @@ from pydantic import BaseModel, Field, create_model
 from starlette.concurrency import run_in_threadpool
 
 from assistant.api.auth import Principal, TokenBucket, TokenStore, safe_text
-from assistant.api.jobs import JOBS, AskInput, Job, feedback_record
+from assistant.api.jobs import RemoteInput, feedback_record, remote_input, to_request
 from assistant.feedback import FeedbackStore
-from assistant.types import Answer
+from assistant.jobs import Job, all_jobs
 
 log = logging.getLogger("chipassist.api")
-MAX_BODY_BYTES = 256 * 1024  # the largest input (a 100k-character Tcl script) fits; a log dump does not
+MAX_BODY_BYTES = 2 << 20  # the largest input (explain_log's 1M-character log) fits, JSON-escaped
 _bearer = HTTPBearer(auto_error=False, description="An API token from `chipassist api token add`.")
 
 
@@ -110,18 +112,26 @@ class Api:
                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
         return principal
 
-    def run(self, job: Job, inp: BaseModel, caller: Principal) -> BaseModel:
-        """Run ``job`` for ``caller``; bad input is a 400 (404 for an unknown bug), with scrubbed text."""
-        try:
-            return job.run(self.bot, inp, caller.acl_groups)
-        except KeyError as e:  # an unknown bug, or one outside the caller's groups: the same answer
-            raise HTTPException(404, safe_text(str(e.args[0] if e.args else e), self.bot.settings)) from None
-        except ValueError as e:
-            raise HTTPException(400, safe_text(f"{job.name}: {e}", self.bot.settings)) from None
+    def _refused(self, job: Job, e: Exception) -> HTTPException:
+        """Bad input is a 400 (404 for an unknown bug), with the server's secrets scrubbed from the text."""
+        if isinstance(e, KeyError):  # an unknown bug, or one outside the caller's groups: the same answer
+            return HTTPException(404, safe_text(str(e.args[0] if e.args else e), self.bot.settings))
+        return HTTPException(400, safe_text(f"{job.name}: {e}", self.bot.settings))
 
-    def record(self, result: BaseModel, caller: Principal, client: str = "api") -> str | None:
-        """Log a result that can be rated; returns its answer id."""
-        row = feedback_record(result)
+    def run(self, job: Job, inp: BaseModel, caller: Principal) -> BaseModel:
+        """Run ``job`` on a validated remote input for ``caller`` (the caller's groups, the request's options)."""
+        try:
+            return self.bot.run(job.name, to_request(job, inp), user_groups=caller.acl_groups)
+        except (KeyError, ValueError) as e:
+            raise self._refused(job, e) from None
+
+    def stream(self, job: Job, inp: BaseModel, caller: Principal) -> Iterator[Any]:
+        """``job``'s stream for ``caller``: text pieces, then the result."""
+        return self.bot.stream(job.name, to_request(job, inp), user_groups=caller.acl_groups)
+
+    def record(self, job: Job, result: BaseModel, caller: Principal, client: str = "api") -> str | None:
+        """Log a result that can be rated, as ``job`` declares it; returns its answer id."""
+        row = feedback_record(job, result)
         if row is None:
             return None
         return self.feedback.record_answer(row[1], client=client, user=caller.user, mode=row[0])
@@ -136,27 +146,44 @@ class Api:
         self.ready.set()
 
 
+def _signed(fn, name: str, doc: str, body: type[RemoteInput], caller):
+    """``fn(inp, caller)`` with the signature FastAPI reads: the body's model comes from the registry at run
+    time, so the signature is built rather than written."""
+    fn.__name__, fn.__doc__ = name, doc
+    fn.__signature__ = inspect.Signature([
+        inspect.Parameter("inp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=body),
+        inspect.Parameter("caller", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Principal,
+                          default=Depends(caller))])
+    return fn
+
+
 def _job_endpoint(api: Api, job: Job, response_model: type[BaseModel]):
     def endpoint(inp, caller):
         result = api.run(job, inp, caller)
-        return response_model(**result.model_dump(), answer_id=api.record(result, caller))
+        return response_model(**result.model_dump(), answer_id=api.record(job, result, caller))
 
-    endpoint.__name__ = job.name
-    endpoint.__doc__ = job.description
-    # the body's model comes from the table at run time, so the signature is built rather than written
-    endpoint.__signature__ = inspect.Signature([
-        inspect.Parameter("inp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=job.input),
-        inspect.Parameter("caller", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Principal,
-                          default=Depends(api.caller))])
-    return endpoint
+    return _signed(endpoint, job.name, job.description, remote_input(job), api.caller)
 
 
-def _stream_events(api: Api, first: str | Answer, rest: Iterator[str | Answer], caller: Principal) -> Iterator[str]:
+def _stream_endpoint(api: Api, job: Job):
+    async def endpoint(inp, caller):
+        stream = api.stream(job, inp, caller)
+        try:  # the first item does the retrieval: bad input is still a plain 400 here
+            first = await run_in_threadpool(next, stream)
+        except (KeyError, ValueError) as e:
+            raise api._refused(job, e) from None
+        return StreamingResponse(_stream_events(api, job, first, stream, caller), media_type="text/event-stream")
+
+    return _signed(endpoint, f"{job.name}_stream", f"{job.description} As server-sent events: `delta` {{text}} "
+                   "pieces, then `answer` {the result, answer_id}.", remote_input(job), api.caller)
+
+
+def _stream_events(api: Api, job: Job, first: Any, rest: Iterator[Any], caller: Principal) -> Iterator[str]:
     item = first
     try:
         while True:
-            if isinstance(item, Answer):
-                yield sse("answer", {**item.model_dump(mode="json"), "answer_id": api.record(item, caller)})
+            if isinstance(item, job.result):
+                yield sse("answer", {**item.model_dump(mode="json"), "answer_id": api.record(job, item, caller)})
                 return
             yield sse("delta", {"text": item})
             item = next(rest)
@@ -209,23 +236,15 @@ def create_app(bot: Any, tokens: TokenStore, *, rate_per_minute: float = 120, bu
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 
-    for job in JOBS.values():
-        response_model = create_model(f"{job.output.__name__}Response", __base__=job.output,
+    for job in all_jobs():  # one endpoint per registered job (and a streaming one where it streams)
+        response_model = create_model(f"{job.result.__name__}Response", __base__=job.result,
                                       answer_id=(str | None, None))
-        app.post(f"/api/{job.name}", response_model=response_model, tags=["jobs"],
-                 summary=job.description)(_job_endpoint(api, job, response_model))
-
-    @app.post("/api/ask/stream", tags=["jobs"], response_class=StreamingResponse,
-              responses={200: {"content": {"text/event-stream": {}}}})
-    async def ask_stream(inp: AskInput, caller: Principal = Depends(api.caller)):
-        """The answer as server-sent events: `delta` {text} pieces, then `answer` {the Answer, answer_id}."""
-        stream = bot.ask_stream(inp.question, k=inp.k, user_groups=caller.acl_groups,
-                                history=[t.model_dump() for t in inp.history])
-        try:  # the first item does the retrieval: bad input is still a plain 400 here
-            first = await run_in_threadpool(next, stream)
-        except ValueError as e:
-            raise HTTPException(400, safe_text(f"ask: {e}", bot.settings)) from None
-        return StreamingResponse(_stream_events(api, first, stream, caller), media_type="text/event-stream")
+        app.post(f"/api/{job.name}", response_model=response_model, tags=["jobs"], summary=job.title,
+                 description=job.description)(_job_endpoint(api, job, response_model))
+        if job.stream is not None:
+            app.post(f"/api/{job.name}/stream", tags=["jobs"], response_class=StreamingResponse,
+                     summary=f"{job.title} (server-sent events)",
+                     responses={200: {"content": {"text/event-stream": {}}}})(_stream_endpoint(api, job))
 
     @app.post("/api/feedback", tags=["feedback"])
     def feedback(fb: Feedback, caller: Principal = Depends(api.caller)) -> dict[str, Any]:

@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _bad_option(e) -> None:
-    """A pydantic error as a CLI message naming the field."""
-    fail("; ".join(f"{'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}" for err in e.errors()))
+    """A pydantic error as a CLI message naming the field (the project's one error format)."""
+    from corpora.config_io import format_validation_error
+
+    fail(format_validation_error(e))
 
 
 @retriever_app.command("gen-pairs")

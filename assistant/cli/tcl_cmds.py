@@ -70,13 +70,16 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from assistant.service import Assistant
+        from corpora.config_io import format_validation_error
         from assistant.tcl.check import TclInputError, read_script
         from assistant.tcl.run import RunConfig
 
         try:
             RunConfig(timeout_s=timeout)
         except ValidationError as e:
-            fail(f"--timeout: {e.errors()[0]['msg'].lower()} (seconds before the tool is killed, got {timeout:g})")
+            # the field is RunConfig's timeout_s; the user typed --timeout
+            why = format_validation_error(e).removeprefix("timeout_s")
+            fail(f"--timeout{why} (seconds before the tool is killed)")
         bot = Assistant(settings_from(index, None))
         try:
             # in the sandbox the script keeps its folder's name (flows/synth.tcl), so scripts that find

@@ -12,7 +12,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.api.conftest import BUG_ID, RESTRICTED_PATH, RESTRICTED_QUERY, chipassist, cli_env
 
-TOOLS = {"search", "ask", "tcl_check", "tcl_generate", "bug_summary"}
+TOOLS = {"search", "ask", "tcl_check", "tcl_generate", "bug_summary", "explain_log"}
 
 
 async def _calls(session: ClientSession) -> dict:
@@ -24,7 +24,8 @@ async def _calls(session: ClientSession) -> dict:
                        ("ask", {"question": RESTRICTED_QUERY, "k": 10}),
                        ("tcl_check", {"script": "read_verilog uart.v\nsynth -top uart\n"}),
                        ("tcl_generate", {"task": "synthesize the uart module with yosys", "rounds": 0}),
-                       ("bug_summary", {"bug_id": BUG_ID, "kind": "technical"})]:
+                       ("bug_summary", {"bug_id": BUG_ID, "kind": "technical"}),
+                       ("explain_log", {"log": f"ERROR: {RESTRICTED_QUERY}\n", "k": 5})]:
         result = await session.call_tool(name, args)
         assert not result.isError, (name, result.content)
         out[name] = result.structuredContent
@@ -35,15 +36,19 @@ def _check(out: dict, sees_restricted: bool) -> None:
     assert TOOLS <= set(out["tools"])
     assert out["tools"]["ask"].outputSchema and "sources" in out["tools"]["ask"].outputSchema["properties"]
     assert out["tools"]["search"].inputSchema["properties"]["query"]["maxLength"] == 4000
-    for name in ("search", "ask"):
-        paths = {s["path"] for s in out[name]["sources"]}
-        assert paths, name  # citations: numbered sources with path and lines
-        assert all(s["n"] >= 1 and s["snippet"] for s in out[name]["sources"])
-        assert (RESTRICTED_PATH in paths) == sees_restricted, (name, paths)
+    paths = {s["path"] for s in out["ask"]["sources"]}
+    assert paths  # citations: numbered sources with path and lines
+    assert all(s["n"] >= 1 and s["snippet"] for s in out["ask"]["sources"])
+    assert (RESTRICTED_PATH in paths) == sees_restricted, paths
+    hits = {h["source"] for h in out["search"]["hits"]}
+    assert all(h["rank"] >= 1 and h["start_line"] for h in out["search"]["hits"])
+    assert (RESTRICTED_PATH in hits) == sees_restricted, hits
     assert "[1]" in out["ask"]["text"]
-    assert out["tcl_check"]["syntax"] == [] and "run" in out["tcl_check"]
+    assert out["tcl_check"]["check"]["syntax"] == [] and "run" in out["tcl_check"]["check"]
     assert out["tcl_generate"]["retrieval_only"] is True and out["tcl_generate"]["sources"]
     assert out["bug_summary"]["bug_id"] == BUG_ID and out["bug_summary"]["sections"]["digest"]
+    logged = {s["path"] for s in out["explain_log"]["sources"]}
+    assert out["explain_log"]["errors"] == 1 and (RESTRICTED_PATH in logged) == sees_restricted, logged
 
 
 def _http(url: str, token: str):
@@ -86,7 +91,7 @@ def test_mcp_stdio_runs_as_the_configured_user(api_env):
             await session.initialize()
             return (await session.call_tool("search", {"query": RESTRICTED_QUERY, "k": 10})).structuredContent
 
-    assert RESTRICTED_PATH in {s["path"] for s in anyio.run(run)["sources"]}  # alice's token groups
+    assert RESTRICTED_PATH in {h["source"] for h in anyio.run(run)["hits"]}  # alice's token groups
 
 
 def test_mcp_http_tools_follow_the_tokens_groups(api_env, mcp_http_server):
@@ -113,7 +118,7 @@ def test_mcp_is_served_by_chipassist_serve_too(api_env, rest_server):
             return await s.call_tool("search", {"query": RESTRICTED_QUERY, "k": 10})
 
     result = anyio.run(run)
-    assert not result.isError and RESTRICTED_PATH not in {s["path"] for s in result.structuredContent["sources"]}
+    assert not result.isError and RESTRICTED_PATH not in {h["source"] for h in result.structuredContent["hits"]}
 
 
 def test_mcp_tool_errors_name_the_field(api_env, mcp_http_server):

@@ -16,7 +16,8 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _paths(body: dict) -> set[str]:
-    return {s["path"] for s in body["sources"]}
+    """The cited paths of a result: its sources (answers) or its hits (search)."""
+    return {s["path"] for s in body.get("sources", [])} | {h["source"] for h in body.get("hits", [])}
 
 
 def test_openapi_lists_every_job_and_health(rest_server):
@@ -44,7 +45,7 @@ def test_jobs_apply_the_tokens_groups(api_env, rest_server):
     assert ask["answer_id"] and ask["sources"] and "[1]" in ask["text"]
     check = httpx.post(f"{url}/api/tcl_check", json={"script": "synth -top uart\n"}, headers=_auth(api_env["bob"]),
                        timeout=60).json()
-    assert check["syntax"] == [] and "lint" in check
+    assert check["check"]["syntax"] == [] and "lint" in check["check"]
     gen = httpx.post(f"{url}/api/tcl_generate", json={"task": "synthesize the uart", "rounds": 0},
                      headers=_auth(api_env["bob"]), timeout=60).json()
     assert gen["retrieval_only"] and gen["sources"] and gen["answer_id"]
@@ -100,7 +101,7 @@ def test_oversized_input_is_refused_naming_the_field_without_echoing_it(api_env,
     assert "4000" in r.json()["detail"] and secret not in r.text
     r = httpx.post(f"{rest_server.url}/api/tcl_check", headers={**_auth(api_env["bob"]),
                                                                 "Content-Type": "application/json"},
-                   content=json.dumps({"script": "puts hi\n" * 100_000}))
+                   content=json.dumps({"script": "puts hi\n" * 400_000}))
     assert r.status_code == 413 and "request body" in r.json()["detail"]
     r = httpx.post(f"{rest_server.url}/api/search", headers=_auth(api_env["bob"]), json={"query": "uart", "kk": 3})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kk"

@@ -416,3 +416,15 @@ def test_gen_pairs_uses_only_chunks_visible_to_the_configured_groups(tmp_path):
     r = CliRunner().invoke(app, ["retriever", "gen-pairs", "--index", str(tmp_path / "index"), "--out", str(out),
                                  "--max-pairs", "50", "--groups", RESTRICTED, "--json"])
     assert r.exit_code == 0 and SECRET in out.read_text()
+
+
+def test_cli_bad_option_uses_the_shared_error_format(tmp_path):
+    """`retriever train` option errors read as every config error does (`format_validation_error`): the field
+    and the value given."""
+    from assistant.cli import app
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("")
+    r = CliRunner().invoke(app, ["retriever", "train", "--pairs", str(pairs), "--out", str(tmp_path / "m"),
+                                 "--batch-size", "1"])
+    assert r.exit_code == 2 and "batch_size:" in r.output and "(got 1)" in r.output, r.output

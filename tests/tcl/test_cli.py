@@ -51,6 +51,7 @@ def test_check_bad_timeout_is_a_clear_error_not_a_traceback(tmp_path):
         res = runner.invoke(app, ["tcl", "check", str(ok), "--timeout", value])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit), (value, res.exception)
         assert "--timeout" in res.output and why in res.output and "Traceback" not in res.output
+        assert "(got " in res.output  # the shared format: the value given
 
 
 def test_commands_lists_tools_and_one_command(yosys):
