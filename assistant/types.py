@@ -165,8 +165,11 @@ class RetrievalOptions(BaseModel):
     k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default retrieval.k)")
     mode: Literal["hybrid", "dense", "bm25"] | None = Field(None, description="search mode (default retrieval.mode)")
     rerank: bool | None = Field(None, description="re-score with the cross-encoder (default retrieval.rerank)")
+    # local clients only: a remote token holder gets the server's configured model, and cannot make the
+    # server load another one (a `local` transformers model is gigabytes of memory per backend)
     backend: Literal["none", "openai", "local", "llamacpp"] | None = Field(
-        None, description="LLM backend (default llm.backend; `none` answers with passages only)")
+        None, description="LLM backend (default llm.backend; `none` answers with passages only)",
+        json_schema_extra={"local_only": True})
 
 
 class AskRequest(RetrievalOptions):
@@ -206,7 +209,9 @@ class TclCheckRequest(BaseModel):
     design: list[Path] | None = Field(None, description="design files copied into the sandbox (server paths)",
                                       json_schema_extra={"local_only": True})
     run: bool = Field(True, description="run the script in the sandbox (False: levels 1-2 only)")
-    timeout_s: float | None = Field(None, gt=0, le=3600, description="seconds before the tool is killed")
+    # local clients only: remote callers get the configured timeout, not up to an hour of sandbox time each
+    timeout_s: float | None = Field(None, gt=0, le=3600, description="seconds before the tool is killed",
+                                    json_schema_extra={"local_only": True})
     # server-side choices (the index's docs, the script's path in the sandbox): local clients only
     learn_from_index: bool = Field(False, description="also learn OpenROAD commands from the index's docs",
                                    json_schema_extra={"local_only": True})
@@ -221,7 +226,8 @@ class BugSummaryRequest(BaseModel):
     kind: str = Field("all", description="technical, managerial, assignment or all")
     bugs_file: Path | None = Field(None, description="read the bugs from this export instead of the store",
                                    json_schema_extra={"local_only": True})  # a server path, as `design`
-    backend: Literal["none", "openai", "local", "llamacpp"] | None = None
+    backend: Literal["none", "openai", "local", "llamacpp"] | None = Field(
+        None, json_schema_extra={"local_only": True})  # as RetrievalOptions.backend
 
 
 class TclCheckResult(BaseModel):

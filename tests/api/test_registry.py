@@ -61,7 +61,10 @@ def test_local_only_fields_are_refused_remotely_naming_the_field(api_env, rest_s
         assert field not in spec["TclCheckRequest"]["properties"]
     assert "run_unsafe" not in spec["TclGenerateRequest"]["properties"]
     assert "bugs_file" not in spec["BugSummaryRequest"]["properties"]
-    for job, body, field in (("tcl_check", {"script": "puts hi", "design": ["/etc/passwd"]}, "design"),
+    assert "backend" not in spec["AskRequest"]["properties"]  # the server's model, not a caller's choice
+    assert "timeout_s" not in spec["TclCheckRequest"]["properties"]
+    for job, body, field in (("ask", {"question": "dma reset?", "backend": "local"}, "backend"),
+                             ("tcl_check", {"script": "puts hi", "timeout_s": 3600}, "timeout_s"),("tcl_check", {"script": "puts hi", "design": ["/etc/passwd"]}, "design"),
                              ("tcl_generate", {"task": "synthesize", "run_unsafe": True}, "run_unsafe"),
                              ("bug_summary", {"bug_id": "PICO-101", "bugs_file": "/etc/passwd"}, "bugs_file")):
         r = httpx.post(f"{rest_server.url}/api/{job}", json=body, headers=_auth(api_env["bob"]))
