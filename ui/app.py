@@ -145,7 +145,7 @@ def _with_options(job: Job, request, history: list[dict[str, str]]):
 def _source_elements(sources: list[Source]) -> list[cl.Text]:
     # Snippets are raw passages (Markdown headings, Tcl, Verilog): shown verbatim, never rendered.
     return [cl.Text(name=f"[{s.n}] {s.path}", display="side", language="text",
-                    content=f"{s.path}:{s.start_line}-{s.end_line} — {s.title}\n\n{s.snippet}") for s in sources]
+                    content=f"{s.where()} — {s.title}\n\n{s.snippet}") for s in sources]
 
 
 async def _reply(content: str, mode: str, record: dict[str, Any] | None = None,

@@ -69,8 +69,7 @@ def cited_text(answer: Answer) -> str:
 
 
 def sources_block(sources: list[Source]) -> str:
-    lines = [f"[{s.n}] {s.path}" + (f":{s.start_line}-{s.end_line}" if s.end_line else "") + f" — {s.title}"
-             for s in sources]
+    lines = [f"[{s.n}] {s.where()} — {s.title}" for s in sources]
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 
 

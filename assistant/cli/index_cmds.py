@@ -110,5 +110,6 @@ def search_cmd(
         fail("no results", code=1)
     for h in result.hits:
         snippet = " ".join(h.text.split())[:240]
-        console.print(f"[bold]{h.rank}.[/] {escape(h.source)}  [dim]{escape(h.title)}  "
+        where = f"{h.source} {h.location}" if h.location else h.source  # "spec.pdf p. 12"
+        console.print(f"[bold]{h.rank}.[/] {escape(where)}  [dim]{escape(h.title)}  "
                       f"score {h.score:.3f}[/]\n   {escape(snippet)}")

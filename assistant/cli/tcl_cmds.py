@@ -129,7 +129,7 @@ def register(app: typer.Typer) -> None:
                 console.print(escape(gen.script))
                 _print_check(gen.check)
             for s in gen.sources:
-                console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.path)}[/]\n    {escape(s.snippet[:300])}")
+                console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where(lines=False))}[/]\n    {escape(s.snippet[:300])}")
             if out is not None and gen.script is not None:
                 console.print(f"[dim]written to {out}[/]")
         raise typer.Exit(1 if gen.check is not None and not gen.check.ok else 0)
