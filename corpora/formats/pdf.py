@@ -50,8 +50,10 @@ def _outline(path: Path) -> dict[tuple[int, str], int]:
         pdf = pypdfium2.PdfDocument(str(path))
         try:
             for item in pdf.get_toc(max_depth=6):
-                if item.page_index is not None and item.title:
-                    out[(item.page_index, _key(item.title))] = item.level + 1
+                dest = item.get_dest()  # pypdfium2 >= 5: bookmarks expose getters
+                page, title = (dest.get_index() if dest else None), item.get_title()
+                if page is not None and title:
+                    out[(page, _key(title))] = item.level + 1
         finally:
             pdf.close()
     except Exception:  # a broken outline must not lose the text: headings then come from font sizes alone
