@@ -22,7 +22,7 @@ not the ``data/<ip>.hjson`` sources, so each registers.md is parsed back into a 
 (openpyxl, register-row + field-row layout, non-standard column names) and IP-XACT 2014 XML. The questions of
 bench/queries/registers.jsonl ("which bit/field/offset") are asked of five indexes: the registers.md, the raw
 hjson as today's loader chunks it, and the hjson, .xlsx and IP-XACT through corpora/formats. A hit: a top-5
-chunk from the question's IP whose title and text hold every ``must`` string.
+chunk from the question's IP whose title and text hold every ``must`` string and the ``bits`` (``answers``).
 
 Writes bench/out/format_fidelity.json. Takes a few minutes on 2 cores (Chromium prints ~1-3 s a file).
 """
@@ -295,13 +295,24 @@ def to_ipxact(ip: str, regs: list[dict]) -> str:
     return "\n".join(out)
 
 
+def answers(question: dict, text: str) -> bool:
+    """The chunk holds every ``must`` name and, when asked, the field's bits as a table cell (``| 9:8 |``) or as
+    reggen writes them (``bits: "9:8"``): the same answer in any of the forms."""
+    from retriever.evaluate import normalize
+
+    text = normalize(text)
+    if not all(normalize(m) in text for m in question["must"]):
+        return False
+    bits = question.get("bits")
+    return not bits or re.search(rf'\|\s*{re.escape(bits)}\s*\||bits"?:\s*"?{re.escape(bits)}"?', text) is not None
+
+
 def run_registers(args, tmp: Path) -> dict:
     from corpora.formats.hjson_regs import load_register_hjson
     from corpora.formats.ipxact import load_ipxact
     from corpora.formats.sheets import load_xlsx
     from retriever.build import build_index
     from retriever.index import Index
-    from retriever.evaluate import normalize
 
     questions = [json.loads(l) for l in Path(args.reg_queries).read_text().splitlines() if l.strip()]
     wanted = sorted({q["ip"] for q in questions})
@@ -337,8 +348,7 @@ def run_registers(args, tmp: Path) -> dict:
         for q in questions:
             hits = index.search(q["query"], k=5)
             ranks[q["id"]] = next((i for i, h in enumerate(hits, 1) if Path(h.chunk.source).stem == q["ip"]
-                                   and all(normalize(m) in normalize(h.chunk.title + "\n" + h.chunk.text)
-                                           for m in q["must"])), None)
+                                   and answers(q, h.chunk.title + "\n" + h.chunk.text)), None)
         results["forms"][f] = {"hit@5": round(sum(r is not None for r in ranks.values()) / len(questions), 3),
                                "hit@1": round(sum(r == 1 for r in ranks.values()) / len(questions), 3),
                                "ranks": ranks}
