@@ -70,7 +70,8 @@ def _line_info(line: dict) -> dict:
     sizes = [round(c["size"], 1) for c in chars] or [0.0]
     fonts = [c.get("fontname", "") for c in chars]
     return {"text": line["text"].strip(), "top": line["top"], "bottom": line["bottom"], "x0": line["x0"],
-            "x1": line["x1"], "size": min(sizes), "n": len(chars),
+            # the line's size is its most common one: inline code is set smaller than the prose around it
+            "x1": line["x1"], "size": Counter(sizes).most_common(1)[0][0], "n": len(chars),
             "bold": bool(fonts) and all(re.search(r"bold|black|heavy", f, re.I) for f in fonts),
             "mono": bool(fonts) and sum(bool(re.search(r"mono|courier|consol", f, re.I)) for f in fonts) > len(fonts) / 2}
 
@@ -124,7 +125,8 @@ def load_pdf(path: Path) -> Loaded:
     body_size = Counter({s: 0 for s in [0.0]})
     for lines in pages:
         for l in lines:
-            body_size[l["size"]] += l["n"]
+            if not l["mono"]:  # code blocks are often most of a tool manual: prose sets the body size
+                body_size[l["size"]] += l["n"]
     body = body_size.most_common(1)[0][0]
     heading_sizes = sorted({l["size"] for lines in pages for l in lines
                             if l["size"] >= body * HEADING_RATIO and len(l["text"]) <= MAX_HEADING_CHARS}, reverse=True)
@@ -133,8 +135,16 @@ def load_pdf(path: Path) -> Loaded:
 
     out: list[str] = []
     locations: list[tuple[int, str]] = []
+    para: list[str] = []
+    prev: dict | None = None
+
+    def flush() -> None:
+        if para:
+            out.extend([para_text(para), ""])
+            para.clear()
+
     for n, (lines, page_tables, h) in enumerate(zip(pages, tables, heights)):
-        locations.append((len(out), f"p. {n + 1}"))
+        locations.append((len(out), f"p. {n + 1}"))  # a sentence carried over from the last page starts here
         blocks: list[tuple[float, str, object]] = []
         for l in lines:
             in_margin = l["top"] < h * MARGIN or l["bottom"] > h * (1 - MARGIN)
@@ -146,13 +156,11 @@ def load_pdf(path: Path) -> Loaded:
         for box, rows in page_tables:
             blocks.append((box[1], "table", rows))
         blocks.sort(key=lambda b: b[0])
-        para: list[str] = []
-        prev: dict | None = None
-
-        def flush() -> None:
-            if para:
-                out.extend([para_text(para), ""])
-                para.clear()
+        first = next((b[2] for b in blocks if b[1] == "line"), None) if blocks and blocks[0][1] == "line" else None
+        if not (para and first and not para[-1].rstrip().endswith((".", ":", "!", "?"))
+                and first["text"][:1].islower()):
+            flush()  # a new page starts a new paragraph unless the sentence runs on
+        prev = None
 
         for _, kind, item in blocks:
             if kind == "table":
@@ -178,14 +186,14 @@ def load_pdf(path: Path) -> Loaded:
                 prev = {**l, "level": level}
                 continue
             # a paragraph break is a line pitch well above the body's (1.2-1.5x the font size within one)
-            if prev is not None and l["top"] - prev["top"] > body * 1.9:
+            if prev is not None and l["top"] - prev["top"] > max(body, l["size"]) * 1.9:
                 flush()
             if l["mono"]:
                 para.append("\n" + l["text"] if para else l["text"])  # code keeps its lines
             else:
                 para.append(l["text"])
             prev = l
-        flush()
+    flush()
     text = "\n".join(out).rstrip("\n")
     return Loaded(text, title or None, "pdf", locations, {"format": "pdf", "pages": len(pages)})
 
