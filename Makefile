@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[train,ui,slack,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,ui,slack,api,dev]"
 	touch $(STAMP)
 
 # Real EDA tools (yosys, tclsh), the Tcl sandbox (bubblewrap, libseccomp, prlimit from util-linux), pandoc, g++ and
