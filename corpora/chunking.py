@@ -9,7 +9,7 @@ heading path or unit name as the title of every part, so each part still says wh
 Code and config get their own, smaller budget (`code_max_chars`): they tokenize at fewer characters a token.
 Which splitter a document gets is its format's (`corpora.loaders`: heading syntax, tree-sitter grammar), and
 headings are found by `corpora.headings`. A chunk of a document with locations (PDF pages, slides, sheets)
-records the location of its first line in ``metadata["location"]`` (``Chunk.location``).
+records where it is in ``metadata["location"]`` (``Chunk.location``): "p. 3", or "p. 3–4" across a break.
 """
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
 
     How is decided by the document's format (`corpora.loaders`): sections by heading where it has a heading
     syntax, tree-sitter units where it has a grammar, else line windows; one bug per chunk. Where the document
-    has locations (PDF pages, slides), each chunk's ``metadata["location"]`` is the label of its first line.
+    has locations (PDF pages, slides), each chunk's ``metadata["location"]`` is the label of its first line,
+    or a span ("p. 3–4") when its text runs onto the next.
     """
     config = config or ChunkConfig()
     fmt = loaders.get(doc.doc_type)
@@ -87,14 +88,29 @@ def chunk_document(doc: Document, config: ChunkConfig | None = None) -> list[Chu
         if not piece.text.strip():
             continue
         meta = {**{k: v for k, v in doc.metadata.items() if isinstance(v, (str, int, float, bool))}, **piece.meta}
-        if starts and (at := bisect.bisect_right(starts, _first_text_line(piece) - 1)):
-            meta["location"] = doc.locations[at - 1][1]
+        if starts and (location := _location(doc, starts, piece)):
+            meta["location"] = location
         chunks.append(Chunk(
             id=f"{doc.source}#{len(chunks)}", source=doc.source, title=piece.title, text=piece.text.strip("\n"),
             doc_type=doc.doc_type, kind=doc.kind, acl=list(doc.acl), start_line=piece.start, end_line=piece.end,
             metadata=meta,
         ))
     return chunks
+
+
+def _location(doc: Document, starts: list[int], piece: "_Piece") -> str | None:
+    """The label of the piece's first text line, or a span when its text runs onto a later page or slide:
+    "p. 3", "p. 3–4", "sheet Regs – sheet Notes" (a reader looks on every page the passage covers)."""
+    first = bisect.bisect_right(starts, _first_text_line(piece) - 1)
+    if not first:
+        return None
+    lines = piece.text.rstrip().split("\n")
+    last = bisect.bisect_right(starts, piece.start + len(lines) - 2)
+    a, b = doc.locations[first - 1][1], doc.locations[max(first, last) - 1][1]
+    if a == b:
+        return a
+    (pa, _, na), (pb, _, nb) = a.rpartition(" "), b.rpartition(" ")
+    return f"{pa} {na}–{nb}" if pa and pa == pb else f"{a} – {b}"
 
 
 def _first_text_line(piece: "_Piece") -> int:

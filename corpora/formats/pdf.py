@@ -143,8 +143,10 @@ def load_pdf(path: Path) -> Loaded:
             out.extend([para_text(para), ""])
             para.clear()
 
+    def line_no() -> int:  # the 0-based line the next element of ``out`` starts on (elements may hold "\n")
+        return sum(e.count("\n") + 1 for e in out)
+
     for n, (lines, page_tables, h) in enumerate(zip(pages, tables, heights)):
-        locations.append((len(out), f"p. {n + 1}"))  # a sentence carried over from the last page starts here
         blocks: list[tuple[float, str, object]] = []
         for l in lines:
             in_margin = l["top"] < h * MARGIN or l["bottom"] > h * (1 - MARGIN)
@@ -160,6 +162,10 @@ def load_pdf(path: Path) -> Loaded:
         if not (para and first and not para[-1].rstrip().endswith((".", ":", "!", "?"))
                 and first["text"][:1].islower()):
             flush()  # a new page starts a new paragraph unless the sentence runs on
+        # after the flush: the page starts at its own first line; when a sentence runs on from the last page,
+        # that paragraph keeps the page it started on and this page starts after it (flush adds it + a blank)
+        carried = para_text(para).count("\n") + 2 if para else 0
+        locations.append((line_no() + carried, f"p. {n + 1}"))
         prev = None
 
         for _, kind, item in blocks:

@@ -15,6 +15,8 @@ from corpora.loaders.registry import (Format, Loaded, add, doc_type_for, format_
 
 # Built-in formats: each import registers its format(s). Order matters only for the `formats()` listing.
 from corpora.loaders import markdown, rst, html, pdf, text, hdl, code, config  # noqa: E402,F401,I001
+# The spec formats (structured PDF over the plain one, Word, PowerPoint, sheets, IP-XACT, SystemRDL, hjson registers)
+from corpora.loaders import specs  # noqa: E402,F401,I001
 
 __all__ = ["Format", "Loaded", "add", "doc_type_for", "format_for", "formats", "get", "read_text", "register",
            "unregister"]

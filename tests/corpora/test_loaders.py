@@ -128,14 +128,18 @@ def test_locations_follow_the_text_when_leading_lines_are_cut(tmp_path, regmap_f
     assert doc.text.startswith("# A") and doc.locations == [(0, "sheet A"), (2, "sheet B")]
 
 
-def test_chunk_location_is_the_label_of_its_first_line():
+def test_chunk_location_is_the_label_of_its_first_line_or_the_span_it_covers():
     text = "\n".join(f"line {i} " + "x" * 40 for i in range(30))
     doc = Document(source="s", title="s", doc_type="text", kind="docs", text=text,
                    locations=[(0, "p. 1"), (10, "p. 2"), (20, "p. 3")])
     chunks = chunk_document(doc, ChunkConfig(max_chars=200, overlap_chars=0))
     for c in chunks:
-        assert c.location == f"p. {(c.start_line - 1) // 10 + 1}", (c.start_line, c.location)
-    assert {c.location for c in chunks} == {"p. 1", "p. 2", "p. 3"}
+        first, last = (c.start_line - 1) // 10 + 1, (c.end_line - 1) // 10 + 1
+        assert c.location == (f"p. {first}" if first == last else f"p. {first}–{last}"), (c.start_line, c.location)
+    assert {c.location for c in chunks} >= {"p. 1", "p. 2", "p. 3"} and "p. 1–2" in {c.location for c in chunks}
+    slides = Document(source="s", title="s", doc_type="text", kind="docs", text="a\nb\nc",
+                      locations=[(0, "sheet Regs"), (2, "notes")])
+    assert chunk_document(slides)[0].location == "sheet Regs – notes"  # unlike labels: both, spelled out
     assert type(c).from_dict(c.to_dict()).location == c.location  # kept in metadata: survives a round trip
 
 
