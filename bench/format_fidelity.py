@@ -5,11 +5,10 @@ map being Excel or IP-XACT instead of OpenTitan hjson?
 
 ``docs``: the gold Markdown files of ``--queries`` (bench/queries/shared.jsonl) plus ``--limit`` other Markdown
 files as distractors are converted to PDF (pandoc -f gfm to standalone HTML with ruled tables, then headless
-Chromium ``--print-to-pdf`` with its default running header and footer) and to .docx (pandoc). Until the loader
-registry (corpora/loaders/) reads these formats, each converted file is turned back into text with
-``corpora.formats.pdf.load_pdf`` / ``corpora.formats.office.load_docx`` and written as ``<source>.pdf.md`` /
-``<source>.docx.md`` into a temporary corpus; gold files that are not Markdown (hjson, SystemVerilog) are copied
-unchanged into every corpus. Each corpus is indexed with ``retriever.build.build_index`` (default config) and the
+Chromium ``--print-to-pdf`` with its default running header and footer) and to .docx (pandoc); the converted
+files themselves (``<source>.pdf`` / ``<source>.docx``) make up the PDF and Word corpora, read by the loader
+registry like any user's files (corpora/loaders/specs.py); gold files that are not Markdown (hjson,
+SystemVerilog) are copied unchanged into every corpus. Each corpus is indexed with ``retriever.build.build_index`` (default config) and the
 questions are scored by ``retriever.evaluate.evaluate`` with gold sources mapped to the converted files. Markup
 that a PDF or Word file cannot carry (backticks, ``**``, link targets) is removed from gold texts and chunk texts
 alike in all three versions, so the comparison measures the conversion, not Markdown syntax. "What is lost" lists
@@ -113,8 +112,12 @@ def build_doc_corpora(corpus: Path, queries: Path, limit: int, tmp: Path) -> dic
                                    ("docx", lambda p: to_docx(p, work), load_docx)):
             t0 = time.perf_counter()
             try:
-                loaded = load(convert(src))
-                (tmp / fmt / f"{rel}.{fmt}.md").write_text(loaded.text, encoding="utf-8")
+                converted = convert(src)
+                loaded = load(converted)  # for the page count and the "text lost?" check; the index reads the file
+                shutil.copy2(converted, tmp / fmt / f"{rel}.{fmt}")
+                text_copy = tmp / f"{fmt}-text" / f"{rel}.{fmt}"
+                text_copy.parent.mkdir(parents=True, exist_ok=True)
+                text_copy.write_text(loaded.text, encoding="utf-8")
                 stats["converted"][fmt] += 1
                 stats["pages"] += loaded.meta.get("pages", 0)
             except Exception as e:  # a failed conversion is a fidelity loss to report, not a crash
@@ -151,7 +154,7 @@ def run_docs(args, tmp: Path) -> dict:
                for q in load_queries(args.queries)]
     results: dict = {"conversion": stats, "versions": {}}
     texts: dict[str, dict[str, str]] = {}
-    for name, suffix in (("md", ""), ("pdf", ".pdf.md"), ("docx", ".docx.md")):
+    for name, suffix in (("md", ""), ("pdf", ".pdf"), ("docx", ".docx")):
         t0 = time.perf_counter()
         build_index([tmp / name], tmp / f"index-{name}", progress=False)
         index = Index.open(tmp / f"index-{name}")
@@ -161,7 +164,8 @@ def run_docs(args, tmp: Path) -> dict:
         texts[name] = {}
         for q in queries:
             for g in q.gold:
-                p = tmp / name / (g.source + (suffix if g.source.endswith(".md") else ""))
+                converted = g.source.endswith(".md") and name != "md"
+                p = tmp / (f"{name}-text" if converted else name) / (g.source + (suffix if converted else ""))
                 if p.is_file():
                     texts[name][g.source] = normalize(demark(p.read_text(encoding="utf-8", errors="replace")))
     md = results["versions"]["md"]
