@@ -8,7 +8,8 @@ panel's options (k, backend, reranker) go into it, the service runs it (streamed
 over ONE shared index and one loaded model per backend, and ``Job.render_markdown`` shows the result.
 Sources are side elements; every answer is logged in feedback.sqlite so the thumbs up/down and comments
 Chainlit sends attach to it; chats persist in chat_history.sqlite (ui/history.py). Settings come from
-`load_settings()` ($CHIPASSIST_CONFIG, $CHIPASSIST_INDEX, $CHIPASSIST_DATA_DIR, which `chipassist ui` sets).
+`load_settings()` ($CHIPASSIST_CONFIG, $CHIPASSIST_INDEX, $CHIPASSIST_DATA_DIR, which `chipassist ui` sets),
+or, mounted in `chipassist serve --ui`, from the process's shared Assistant (`Assistant.shared`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from typing import Any
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch
 
-from assistant.config import load_settings
 from assistant.feedback import FeedbackStore
 from assistant.jobs import Job, JobInputError, Upload, profiles
 from assistant.jobs.render import inline, too_long
@@ -29,9 +29,12 @@ from assistant.service import Assistant
 from assistant.types import Source
 from ui.history import SQLiteDataLayer
 
-SETTINGS = load_settings()
+# The process's one Assistant (one index, one model per backend) for every user and every option they pick,
+# shared with the API and the Slack bot when `chipassist serve --ui` runs them together; on its own
+# (`chipassist ui`) the first call creates it from load_settings().
+BOT = Assistant.shared()
+SETTINGS = BOT.settings
 FEEDBACK = FeedbackStore(SETTINGS.feedback_db)
-BOT = Assistant(SETTINGS)  # one index and one model per backend for every user and every option they pick
 PROFILES = profiles()
 DEFAULT_PROFILE = next((jobs[0].profile for jobs in PROFILES.values() if any(j.default_profile for j in jobs)),
                        next(iter(PROFILES)))
