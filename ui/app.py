@@ -111,12 +111,14 @@ async def _send_settings() -> None:
 
 @cl.on_chat_start
 async def start() -> None:
+    """A new chat: send the settings panel and start an empty history."""
     await _send_settings()
     cl.user_session.set("history", [])
 
 
 @cl.on_chat_resume
 async def resume(thread: dict[str, Any]) -> None:
+    """A chat reopened from the history: send the settings panel and restore its last turns as history."""
     await _send_settings()
     turns = [s for s in thread.get("steps", []) if s.get("type") in ("user_message", "assistant_message")]
     history = [{"role": "user" if s["type"] == "user_message" else "assistant", "content": s.get("output", "")}
@@ -126,6 +128,7 @@ async def resume(thread: dict[str, Any]) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
+    """Keep the settings panel's values (k, backend, reranker) for this user's next requests."""
     cl.user_session.set("prefs", {**(cl.user_session.get("prefs") or {}), **values})
 
 
@@ -230,6 +233,7 @@ def _uploads(message: cl.Message) -> list[Upload]:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
+    """Route a message (and its uploads) to the first job of the chat profile that takes it, and answer."""
     profile = cl.user_session.get("chat_profile") or DEFAULT_PROFILE
     jobs = PROFILES.get(profile) or PROFILES[DEFAULT_PROFILE]
     mode = jobs[0].log_mode
