@@ -116,3 +116,19 @@ def test_serve_refuses_slack_without_its_tokens(api_env):
     r = subprocess.run([chipassist(), "serve", "--slack", "--port", "1"], env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1 and "slack.bot_token" in r.stderr + r.stdout, r.stderr
+
+
+def test_a_chat_on_the_mounted_page_answers_with_sources(together):
+    """A logged-in user chats over the page's Socket.IO session under /chat (what the browser does)."""
+    import asyncio
+
+    from ui.client import ChatUser
+
+    async def go():
+        async with ChatUser(together["url"] + "/chat", "engineer", "pw-Engineer-1") as user:
+            return await user.send("How is the UART baud rate set?")
+
+    turn = asyncio.run(go())
+    assert turn.ok, turn.error or turn.text
+    assert "uart" in turn.text.lower() and turn.elements, turn.text[:500]
+    assert together["opened"] == [together["settings"].index_dir]  # the page answered from the shared index
