@@ -23,10 +23,14 @@ DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` inst
 
 
 class Strict(BaseModel):
+    """A settings section: unknown keys are errors, and so are bad values assigned later."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class LLMConfig(Strict):
+    """``llm:``: the answering backend (none, openai, local, llamacpp), its model, limits and timeout."""
+
     backend: Literal["none", "openai", "local", "llamacpp"] = "none"
     # openai: any OpenAI-compatible server (vLLM, llama.cpp server, ...). Env: OPENAI_BASE_URL, OPENAI_API_KEY.
     base_url: str | None = None
@@ -63,6 +67,8 @@ class LLMConfig(Strict):
 
 
 class RetrievalConfig(Strict):
+    """``retrieval:``: how many sources (k), the search mode and the cross-encoder reranker."""
+
     k: int = Field(5, ge=1, le=100)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     rerank: bool = False
@@ -70,11 +76,15 @@ class RetrievalConfig(Strict):
 
 
 class UserConfig(Strict):
+    """A chat page user (``ui.users``): a login password and the ACL groups whose documents they may read."""
+
     password: SecretStr | None = None  # UI password login
     groups: list[str] = Field(default_factory=list)
 
 
 class UIConfig(Strict):
+    """``ui:``: the Chainlit page's host, port, login (password, trusted proxy header, none) and users."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     auth: Literal["password", "header", "none"] = "password"
@@ -83,6 +93,8 @@ class UIConfig(Strict):
 
 
 class SlackConfig(Strict):
+    """``slack:``: the bot's tokens, mode (http, socket), listener, limits, users' groups and source links."""
+
     bot_token: SecretStr | None = None  # env SLACK_BOT_TOKEN
     signing_secret: SecretStr | None = None  # env SLACK_SIGNING_SECRET
     app_token: SecretStr | None = None  # env SLACK_APP_TOKEN (Socket Mode)
@@ -120,6 +132,10 @@ class APIConfig(Strict):
     rate_limit: float = Field(120, gt=0, le=1_000_000)  # requests a minute per token (average)
     burst: int | None = Field(None, ge=1)  # requests a token may send at once (default: 10 s worth)
     mcp_user: str | None = None  # mcp over stdio runs as this user's groups (none: public documents only)
+    # `chipassist serve` also serves, in its process and over its one Assistant (index and model):
+    mcp: bool = False  # MCP (streamable HTTP) at /mcp
+    ui: bool = False  # the Chainlit chat page at /chat (its login and users: the ui: section)
+    slack: bool = False  # the Slack bot at POST /slack/events (its tokens and users: the slack: section)
 
 
 class Settings(Strict):
@@ -134,7 +150,10 @@ class Settings(Strict):
       ``tokens_file`` (default ``<data_dir>/api_tokens.json``, or $CHIPASSIST_API_TOKENS), ``host`` and
       ``port`` (127.0.0.1:8080), ``rate_limit`` (requests a minute per token, 120) and ``burst`` (default
       10 s worth), ``mcp_user`` (the user whose groups `chipassist mcp` over stdio gets; none: public only).
-      The commands' options (--tokens, --host, --port, --rate-limit, --burst, --user) override them.
+      ``mcp``, ``ui``, ``slack``: `chipassist serve` also serves MCP at /mcp, the chat page at /chat and the
+      Slack bot at POST /slack/events in its process, sharing one index and model (default off each).
+      The commands' options (--tokens, --host, --port, --rate-limit, --burst, --user, --mcp, --ui,
+      --slack) override them.
     """
 
     index_dir: Path = DEFAULT_INDEX
@@ -147,10 +166,12 @@ class Settings(Strict):
 
     @property
     def feedback_db(self) -> Path:
+        """The answers and their ratings (UI, Slack, API): ``<data_dir>/feedback.sqlite``."""
         return self.data_dir / "feedback.sqlite"
 
     @property
     def bugs_db(self) -> Path:
+        """The imported bug reports: ``<data_dir>/bugs.sqlite``."""
         return self.data_dir / "bugs.sqlite"
 
 

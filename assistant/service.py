@@ -11,6 +11,10 @@ Every job is registered in :mod:`assistant.jobs`; `run`/`stream` execute one by 
 (``k``, ``mode``, ``rerank``, ``backend``) are arguments: :meth:`Assistant.using` gives a view with them over
 the SAME resources, so one process holds one index (FAISS, BM25, ACL data, embedder) and one loaded model per
 backend however many option combinations its users pick. Heavy parts load lazily on first use.
+
+Where several clients run in one process (`chipassist serve --ui --slack --mcp`), they share ONE Assistant:
+:meth:`Assistant.shared` returns the process's instance (created on first use), which the API, the chat page
+(ui/app.py) and the Slack bot all take instead of building their own.
 """
 from __future__ import annotations
 
@@ -34,6 +38,10 @@ class _Shared:
         self.llms: dict[str, Any] = {}  # backend name -> LLM (None for `none`)
 
 
+_PROCESS_LOCK = threading.Lock()
+_PROCESS: dict[str, "Assistant"] = {}  # "assistant" -> the process's shared instance (see Assistant.shared)
+
+
 class Assistant:
     """The service: shared resources (index, LLMs) plus every job, run by name or through a typed method.
 
@@ -46,6 +54,23 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, *, _shared: _Shared | None = None) -> None:
         self.settings = settings or load_settings()
         self._shared = _shared or _Shared()
+
+    @classmethod
+    def shared(cls, settings: Settings | None = None) -> "Assistant":
+        """The process's one Assistant, so every client in the process (API, MCP, chat page, Slack bot) uses
+        one opened index and one loaded model per backend.
+
+        The first call creates it from ``settings`` (default :func:`assistant.config.load_settings`); later
+        calls return that instance. A later call with different ``settings`` raises ValueError rather than
+        quietly serving another index or model than the caller asked for."""
+        with _PROCESS_LOCK:
+            bot = _PROCESS.get("assistant")
+            if bot is None:
+                bot = _PROCESS["assistant"] = cls(settings)
+            elif settings is not None and settings != bot.settings:
+                raise ValueError(f"this process already shares an Assistant over {bot.settings.index_dir} "
+                                 "with other settings; one process serves one configuration")
+            return bot
 
     # -- shared resources ---------------------------------------------------------------------
     @property

@@ -104,6 +104,7 @@ class Index:
         return self.store.iter_chunks()
 
     def get(self, chunk_id: str) -> Chunk | None:
+        """The chunk with id ``chunk_id``, or None when the index has none (no ACL check: callers filter)."""
         return self.store.chunk_by_id(chunk_id)
 
     def _rows(self, vids: Iterable[int]) -> dict[int, Chunk]:
@@ -230,6 +231,7 @@ class Index:
         return sorted(hits, key=lambda h: -h.score)
 
     def close(self) -> None:
+        """Close the chunk store's database connection; the index is unusable afterwards."""
         self.store.close()
 
 

@@ -8,7 +8,8 @@ panel's options (k, backend, reranker) go into it, the service runs it (streamed
 over ONE shared index and one loaded model per backend, and ``Job.render_markdown`` shows the result.
 Sources are side elements; every answer is logged in feedback.sqlite so the thumbs up/down and comments
 Chainlit sends attach to it; chats persist in chat_history.sqlite (ui/history.py). Settings come from
-`load_settings()` ($CHIPASSIST_CONFIG, $CHIPASSIST_INDEX, $CHIPASSIST_DATA_DIR, which `chipassist ui` sets).
+`load_settings()` ($CHIPASSIST_CONFIG, $CHIPASSIST_INDEX, $CHIPASSIST_DATA_DIR, which `chipassist ui` sets),
+or, mounted in `chipassist serve --ui`, from the process's shared Assistant (`Assistant.shared`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from typing import Any
 import chainlit as cl
 from chainlit.input_widget import Select, Slider, Switch
 
-from assistant.config import load_settings
 from assistant.feedback import FeedbackStore
 from assistant.jobs import Job, JobInputError, Upload, profiles
 from assistant.jobs.render import inline, too_long
@@ -29,9 +29,12 @@ from assistant.service import Assistant
 from assistant.types import Source
 from ui.history import SQLiteDataLayer
 
-SETTINGS = load_settings()
+# The process's one Assistant (one index, one model per backend) for every user and every option they pick,
+# shared with the API and the Slack bot when `chipassist serve --ui` runs them together; on its own
+# (`chipassist ui`) the first call creates it from load_settings().
+BOT = Assistant.shared()
+SETTINGS = BOT.settings
 FEEDBACK = FeedbackStore(SETTINGS.feedback_db)
-BOT = Assistant(SETTINGS)  # one index and one model per backend for every user and every option they pick
 PROFILES = profiles()
 DEFAULT_PROFILE = next((jobs[0].profile for jobs in PROFILES.values() if any(j.default_profile for j in jobs)),
                        next(iter(PROFILES)))
@@ -108,12 +111,14 @@ async def _send_settings() -> None:
 
 @cl.on_chat_start
 async def start() -> None:
+    """A new chat: send the settings panel and start an empty history."""
     await _send_settings()
     cl.user_session.set("history", [])
 
 
 @cl.on_chat_resume
 async def resume(thread: dict[str, Any]) -> None:
+    """A chat reopened from the history: send the settings panel and restore its last turns as history."""
     await _send_settings()
     turns = [s for s in thread.get("steps", []) if s.get("type") in ("user_message", "assistant_message")]
     history = [{"role": "user" if s["type"] == "user_message" else "assistant", "content": s.get("output", "")}
@@ -123,6 +128,7 @@ async def resume(thread: dict[str, Any]) -> None:
 
 @cl.on_settings_update
 async def settings_update(values: dict[str, Any]) -> None:
+    """Keep the settings panel's values (k, backend, reranker) for this user's next requests."""
     cl.user_session.set("prefs", {**(cl.user_session.get("prefs") or {}), **values})
 
 
@@ -227,6 +233,7 @@ def _uploads(message: cl.Message) -> list[Upload]:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
+    """Route a message (and its uploads) to the first job of the chat profile that takes it, and answer."""
     profile = cl.user_session.get("chat_profile") or DEFAULT_PROFILE
     jobs = PROFILES.get(profile) or PROFILES[DEFAULT_PROFILE]
     mode = jobs[0].log_mode

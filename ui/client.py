@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 
 def free_port() -> int:
@@ -195,7 +195,9 @@ class ChatUser:
             self.sio.on(event, handler)
         auth = {"sessionId": str(uuid.uuid4()), "clientType": "webapp", "userEnv": "{}", "threadId": None,
                 "chatProfile": quote(self.profile)}
-        await self.sio.connect(self.url, socketio_path="/ws/socket.io", transports=["websocket"],
+        # the socket lives under the page's path (/chat/ws/socket.io when `chipassist serve --ui` mounts it)
+        socketio_path = urlparse(self.url).path.rstrip("/") + "/ws/socket.io"
+        await self.sio.connect(self.url, socketio_path=socketio_path, transports=["websocket"],
                                headers={"Cookie": cookie, **self.headers}, auth=auth, wait_timeout=30)
         await self.sio.emit("connection_successful")
         await asyncio.wait_for(ready.wait(), 60)  # the chat is ready once on_chat_start has finished

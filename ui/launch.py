@@ -3,6 +3,7 @@
     python ui/launch.py --host 127.0.0.1 --port 8000 --headless    # what `chipassist ui` runs (by file path)
     from ui.launch import serve
     serve(settings, host="127.0.0.1", port=8000, headless=True)
+    mount(fastapi_app, settings, path="/chat")       # `chipassist serve --ui`: the page inside the API process
 
 `chipassist ui` finds this file with ``importlib.util.find_spec("ui")`` and runs it in its own process, so the
 CLI (in `assistant`) never imports the chat page: the layers run one way, corpora -> ... -> assistant -> ui.
@@ -11,18 +12,21 @@ Chainlit reads its app root from $CHAINLIT_APP_ROOT when it is first imported (d
 directory), and writes translations, `.files` uploads and chainlit.md there. We point it at
 `<data_dir>/ui` and copy the shipped ui/chainlit.toml in, so `chipassist ui` behaves the same from any
 working directory and nothing is written into the source tree. The app reads its settings back from
-$CHIPASSIST_CONFIG / $CHIPASSIST_INDEX / $CHIPASSIST_DATA_DIR.
+$CHIPASSIST_CONFIG / $CHIPASSIST_INDEX / $CHIPASSIST_DATA_DIR; mounted in the API process, it takes that
+process's shared Assistant (`Assistant.shared`) and its settings instead.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from assistant.config import Settings
 
 UI_DIR = Path(__file__).resolve().parent
 SECRET_FILE = "chainlit_auth_secret"
+_MOUNTED: str | None = None  # the path the chat page is mounted at in this process (see `mount`)
 
 
 def auth_secret(data_dir: Path) -> str:
@@ -52,11 +56,42 @@ def prepare_app_root(data_dir: Path) -> Path:
     return root
 
 
+def _chainlit_env(settings: Settings) -> None:
+    """Point Chainlit at ``<data_dir>/ui`` and its auth secret; must run before Chainlit is first imported.
+
+    Raises RuntimeError when Chainlit was already imported with another app root (its config is read once)."""
+    data_dir = settings.data_dir.resolve()
+    root = str(prepare_app_root(data_dir))
+    loaded = sys.modules.get("chainlit.config")
+    if loaded is not None and loaded.APP_ROOT != root:
+        raise RuntimeError(f"Chainlit was already loaded in this process with app root {loaded.APP_ROOT}, "
+                           f"not {root}: one chat page per process")
+    os.environ["CHAINLIT_APP_ROOT"] = root
+    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(data_dir)
+
+
+def mount(app, settings: Settings, *, path: str = "/chat") -> None:
+    """Serve the chat page inside ``app`` (a FastAPI app) under ``path``, with its socket.io endpoint at
+    ``{path}/ws/socket.io``. The page then answers with the process's shared Assistant
+    (`assistant.service.Assistant.shared`, which the caller has created over ``settings``).
+
+    Chainlit's server is one per process, so this runs once per process (RuntimeError on a second call)."""
+    global _MOUNTED
+    if _MOUNTED is not None:
+        raise RuntimeError(f"the chat page is already mounted in this process (at {_MOUNTED})")
+    _chainlit_env(settings)
+    from chainlit.config import config
+    from chainlit.utils import mount_chainlit  # imported only now: Chainlit reads its app root on import
+
+    config.run.headless = True  # never open a browser from a server
+    mount_chainlit(app=app, target=str(UI_DIR / "app.py"), path=path)
+    _MOUNTED = path
+
+
 def serve(settings: Settings, *, host: str, port: int, headless: bool, config_file: Path | None = None) -> None:
     """Run the chat app until interrupted (blocks)."""
     data_dir = settings.data_dir.resolve()
-    os.environ["CHAINLIT_APP_ROOT"] = str(prepare_app_root(data_dir))
-    os.environ["CHAINLIT_AUTH_SECRET"] = auth_secret(data_dir)
+    _chainlit_env(settings)
     os.environ["CHIPASSIST_INDEX"] = str(settings.index_dir.resolve())
     os.environ["CHIPASSIST_DATA_DIR"] = str(data_dir)
     if config_file is not None:

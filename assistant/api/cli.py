@@ -4,9 +4,11 @@
     chipassist mcp [--user alice]                          # stdio, as alice's groups (default: public only)
     chipassist mcp --transport http --port 8765            # streamable HTTP at /mcp, bearer tokens
     chipassist serve --port 8080 [--mcp]                   # REST + OpenAI facade (+ /mcp), docs at /docs
+    chipassist serve --ui --slack --mcp                    # + the chat page (/chat) and the Slack bot
+                                                           #   (/slack/events), one index and model for all
 
 Defaults come from the settings' ``api:`` section (`assistant.config.APIConfig`: tokens_file, host, port,
-rate_limit, burst, mcp_user); each option given on the command line overrides its value. The tokens file is
+rate_limit, burst, mcp_user, mcp, ui, slack); each option given on the command line overrides its value. The tokens file is
 --tokens, else $CHIPASSIST_API_TOKENS, else ``api.tokens_file``, else ``<data_dir>/api_tokens.json``.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def register(app: typer.Typer) -> None:
+    """Add `mcp`, `serve` and `api token add|list|remove` to ``app``."""
     app.command("mcp")(mcp)
     app.command("serve")(serve)
     api = typer.Typer(help="API access: tokens for `chipassist serve` and `chipassist mcp --transport http`.",
@@ -86,13 +89,17 @@ def api_options(settings, **options) -> APIConfig:
         fail(format_validation_error(e))
 
 
-def _bot(index: Path | None, config: Path | None):
-    from assistant.service import Assistant
-
+def _settings(index: Path | None, config: Path | None):
     settings = settings_from(index, config)
     if not settings.index_dir.is_dir():
         fail(f"no index at {settings.index_dir}: build one with `chipassist index PATH --index DIR`", code=1)
-    return Assistant(settings)
+    return settings
+
+
+def _bot(index: Path | None, config: Path | None):
+    from assistant.service import Assistant
+
+    return Assistant.shared(_settings(index, config))
 
 
 def _warn_exposed(host: str) -> None:
@@ -133,20 +140,31 @@ def serve(host: str = HostOpt, port: int = PortOpt,
                                                                         "default api.rate_limit, 120)."),
           burst: int = typer.Option(None, "--burst", min=1, help="Requests a token may send at once (default "
                                                                   "api.burst, else 10 s worth)."),
-          with_mcp: bool = typer.Option(False, "--mcp", help="Also serve MCP (streamable HTTP) at /mcp."),
+          with_mcp: bool = typer.Option(None, "--mcp/--no-mcp", help="Also serve MCP (streamable HTTP) at /mcp "
+                                                                     "(default api.mcp)."),
+          with_ui: bool = typer.Option(None, "--ui/--no-ui", help="Also serve the Chainlit chat page at /chat "
+                                                                  "(default api.ui; login and users: ui:)."),
+          with_slack: bool = typer.Option(None, "--slack/--no-slack", help="Also serve the Slack bot at POST "
+                                                                           "/slack/events (default api.slack)."),
           index: Path = IndexOpt, config: Path = ConfigOpt, tokens: Path = TokensOpt) -> None:
     """The REST API (jobs, streaming answers, feedback, /healthz, /readyz; docs at /docs) and the
-    OpenAI-compatible /v1/chat/completions."""
+    OpenAI-compatible /v1/chat/completions; with --mcp, --ui, --slack also MCP, the chat page and the Slack
+    bot, all in this process over one index and one model."""
     import uvicorn
 
-    from assistant.api.mcp_server import build_mcp
-    from assistant.api.rest import create_app
+    from assistant.api.together import MissingClient, build_app
 
-    bot = _bot(index, config)
-    opts = api_options(bot.settings, host=host, port=port, rate_limit=rate, burst=burst)
-    store = _store(bot.settings, tokens)
+    settings = _settings(index, config)
+    opts = api_options(settings, host=host, port=port, rate_limit=rate, burst=burst, mcp=with_mcp, ui=with_ui,
+                       slack=with_slack)
+    store = _store(settings, tokens)
     _warn_exposed(opts.host)
-    server = build_mcp(bot, tokens=store, host=opts.host, port=opts.port) if with_mcp else None
-    app = create_app(bot, store, rate_per_minute=opts.rate_limit, burst=opts.burst, mcp=server)
-    err_console.print(f"ChipAssist API on http://{opts.host}:{opts.port} (docs: /docs, tokens: {store.path})")
+    try:
+        app = build_app(settings, store, opts)
+    except (MissingClient, ValueError) as e:
+        fail(str(e), code=1)
+    served = ", ".join(name for name, on in (("/mcp", opts.mcp), ("/chat", opts.ui), ("/slack/events", opts.slack))
+                       if on)
+    err_console.print(f"ChipAssist API on http://{opts.host}:{opts.port} (docs: /docs{', ' if served else ''}"
+                      f"{served}; tokens: {store.path})")
     uvicorn.run(app, host=opts.host, port=opts.port, log_level="warning")

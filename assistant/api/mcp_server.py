@@ -47,6 +47,7 @@ class TokenFileVerifier:
         self.store = store
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        """The MCP SDK's access token for a known API token (its user and groups), None for an unknown one."""
         principal = self.store.verify(token)
         if principal is None:
             log.warning("MCP request with an unknown bearer token refused")  # never the token itself

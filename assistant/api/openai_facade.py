@@ -38,23 +38,30 @@ MAX_MESSAGES = 2 * MAX_HISTORY_TURNS + 4  # the history the assistant keeps, a s
 
 
 class TextPart(BaseModel):
+    """One part of a message's content list; only ``text`` parts are read (images and the like are ignored)."""
+
     model_config = ConfigDict(extra="allow")
     type: str
     text: str = Field("", max_length=MAX_QUESTION_CHARS * 4)
 
 
 class ChatMessage(BaseModel):
+    """One OpenAI chat message: a role and its content (a string or a list of parts)."""
+
     model_config = ConfigDict(extra="allow")  # name, tool_calls...: accepted and ignored
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = Field(None, max_length=MAX_QUESTION_CHARS * 4)
 
     def text(self) -> str:
+        """The message's text: the content string, or its text parts joined by newlines."""
         if isinstance(self.content, list):
             return "\n".join(p.text for p in self.content if p.type == "text")
         return self.content or ""
 
 
 class ChatRequest(BaseModel):
+    """The body of ``POST /v1/chat/completions``: the model name, the messages and whether to stream."""
+
     model_config = ConfigDict(extra="allow")  # temperature, max_tokens, stream_options...: the server's settings rule
     model: str = Field(max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
@@ -69,6 +76,7 @@ def cited_text(answer: Answer) -> str:
 
 
 def sources_block(sources: list[Source]) -> str:
+    """The numbered "Sources:" list appended to a cited answer ("" without sources)."""
     lines = [f"[{s.n}] {s.where()} — {s.title}" for s in sources]
     return "\n\nSources:\n" + "\n".join(lines) if lines else ""
 

@@ -10,8 +10,10 @@ carry ``answer_id``), ``POST /api/<job>/stream`` for jobs that stream (server-se
 {text}, then ``answer`` {the result, answer_id}, or ``error`` {message}), ``POST /api/feedback``,
 ``GET /healthz`` (the process is up), ``GET /readyz`` (the index and embedder are loaded), and the OpenAI
 facade under /v1 (`assistant.api.openai_facade`). With ``mcp`` given, the MCP server's streamable HTTP
-endpoint (/mcp) is served by the same process and shares the Assistant (one index, one model). The routes
-are built when the app is: a job registered later appears in the next app.
+endpoint (/mcp) is served by the same process and shares the Assistant (one index, one model); so are the
+Slack bot (POST /slack/events) and the Chainlit chat page (/chat) with ``slack``/``chat`` given
+(`chipassist serve --ui --slack`, `assistant.api.together`). The routes are built when the app is: a job
+registered later appears in the next app.
 
 Every /api and /v1 call needs ``Authorization: Bearer <token>`` (tokens file: `assistant.api.auth`); the
 token's groups decide what any job may read. Each token has a token-bucket rate limit (429 with
@@ -26,12 +28,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 from starlette.concurrency import run_in_threadpool
@@ -42,11 +44,14 @@ from assistant.feedback import FeedbackStore
 from assistant.jobs import Job, all_jobs
 
 log = logging.getLogger("chipassist.api")
+CHAT_PATH, SLACK_PATH = "/chat", "/slack/events"  # `chipassist serve --ui --slack`
 MAX_BODY_BYTES = 2 << 20  # the largest input (explain_log's 1M-character log) fits, JSON-escaped
 _bearer = HTTPBearer(auto_error=False, description="An API token from `chipassist api token add`.")
 
 
 class Feedback(BaseModel):
+    """A rating of, or a comment on, an answer a job returned (by its ``answer_id``)."""
+
     answer_id: str = Field(min_length=1, max_length=64)
     rating: int = Field(ge=-1, le=1, description="+1 good, -1 bad, 0 a comment only.")
     comment: str = Field("", max_length=4000)
@@ -54,16 +59,21 @@ class Feedback(BaseModel):
 
 class BodyLimit:
     """ASGI middleware: refuse a request body over ``limit`` bytes with 413, before any of it is parsed
-    (by Content-Length, and by counting for chunked bodies)."""
+    (by Content-Length, and by counting for chunked bodies). Paths under ``exempt`` prefixes (the chat page's
+    uploads, the Slack endpoint) are left to the caps of what serves them."""
 
-    def __init__(self, app, limit: int) -> None:
+    def __init__(self, app, limit: int, exempt: tuple[str, ...] = ()) -> None:
         self.app, self.limit = app, limit
+        self.exempt = tuple(p.rstrip("/") for p in exempt)
+
+    def _exempt(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.exempt)
 
     def _too_large(self, size: str):
         return JSONResponse({"detail": f"request body: {size} bytes is over the {self.limit:,}-byte limit"}, 413)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self._exempt(scope["path"]):
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
@@ -213,8 +223,11 @@ def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 def create_app(bot: Any, tokens: TokenStore, *, rate_per_minute: float = 120, burst: int | None = None,
-               max_body_bytes: int = MAX_BODY_BYTES, mcp=None, warm: bool = True) -> FastAPI:
-    """The REST API over ``bot``; ``mcp`` (a FastMCP server) is served at /mcp by the same process."""
+               max_body_bytes: int = MAX_BODY_BYTES, mcp=None, warm: bool = True, slack=None,
+               chat: Callable[[FastAPI, str], None] | None = None, chat_path: str = CHAT_PATH) -> FastAPI:
+    """The REST API over ``bot``. Served by the same process, over the same ``bot``: ``mcp`` (a FastMCP
+    server) at /mcp, ``slack`` (a Bolt app built over ``bot``) at POST /slack/events, and the chat page at
+    ``chat_path``, mounted by ``chat(app, chat_path)`` (`assistant.api.together.mount_chat`)."""
     from assistant.api.openai_facade import openai_router
 
     api = Api(bot, tokens, rate_per_minute=rate_per_minute, burst=burst)
@@ -231,8 +244,8 @@ def create_app(bot: Any, tokens: TokenStore, *, rate_per_minute: float = 120, bu
     app = FastAPI(title="ChipAssist API", version="1", lifespan=lifespan,
                   description="Grounded chip design Q&A with citations, Tcl checks and generation, bug summaries. "
                               "Authenticate with `Authorization: Bearer <token>` (`chipassist api token add`).")
-    app.state.api = api
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.state.api, app.state.slack = api, slack
+    app.add_middleware(BodyLimit, limit=max_body_bytes, exempt=(chat_path, SLACK_PATH) if chat or slack else ())
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 
@@ -271,6 +284,17 @@ def create_app(bot: Any, tokens: TokenStore, *, rate_per_minute: float = 120, bu
         return JSONResponse({"ready": True})
 
     app.include_router(openai_router(api))
+    if slack is not None:  # the Bolt app's own cap, signature check and dispatch (assistant.slack.server)
+        from assistant.slack.server import slack_router
+
+        app.include_router(slack_router(slack, path=SLACK_PATH))
+    if chat is not None:
+        @app.get(chat_path, include_in_schema=False)
+        def chat_page() -> RedirectResponse:
+            """The page lives at ``{chat_path}/``; without this, /mcp's catch-all mount would answer 404."""
+            return RedirectResponse(chat_path + "/")
+
+        chat(app, chat_path)
     if mcp is not None:  # last: a catch-all mount serving /mcp (and its metadata routes) from the same process
         app.mount("/", mcp.streamable_http_app())
     return app

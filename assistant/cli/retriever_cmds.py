@@ -23,6 +23,7 @@ retriever_app = typer.Typer(help="Fine-tune the dense retriever on your corpus."
 
 
 def register(app: typer.Typer) -> None:
+    """Add `retriever ...` (dense retriever fine-tuning) to ``app``."""
     app.add_typer(retriever_app, name="retriever")
 
 

@@ -55,6 +55,7 @@ def _print_check(check) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tcl check|generate|commands` to ``app``."""
     tcl = typer.Typer(help="Tcl scripts for EDA tools: generate, check, list commands.", no_args_is_help=True)
     app.add_typer(tcl, name="tcl")
 

@@ -1,5 +1,7 @@
 """Serve the Bolt app: HTTP mode (FastAPI + uvicorn, `POST /slack/events`) or Socket Mode.
 
+`slack_router` is the HTTP endpoint alone, for `chipassist serve --slack` (the bot inside the API process).
+
 Bolt's own `App.start()` is a development server; uvicorn is what we run behind a proxy.
 
 The HTTP endpoint is the bot's trust boundary, so it checks in this order, before Bolt sees anything:
@@ -17,7 +19,7 @@ import hmac
 import logging
 import time
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from slack_bolt import App, BoltRequest
 from starlette.concurrency import run_in_threadpool
@@ -78,8 +80,9 @@ def _bolt_request(body: bytes, query: str, headers: dict[str, str]) -> BoltReque
     return req
 
 
-def make_http_api(app: App, config: SlackConfig | None = None, path: str = "/slack/events") -> FastAPI:
-    """A FastAPI app that caps, verifies and then dispatches Slack requests (events, commands, interactivity).
+def slack_router(app: App, config: SlackConfig | None = None, path: str = "/slack/events") -> APIRouter:
+    """The route that caps, verifies and then dispatches Slack requests (events, commands, interactivity)
+    at ``POST path``: included by the bot's own server (`make_http_api`) and by `chipassist serve --slack`.
 
     Args:
         app: the Bolt app (from `assistant.slack.build_app`).
@@ -92,9 +95,9 @@ def make_http_api(app: App, config: SlackConfig | None = None, path: str = "/sla
         raise ValueError("slack.signing_secret (or $SLACK_SIGNING_SECRET) is required in HTTP mode")
     secret = config.signing_secret.get_secret_value().encode()
     limit = config.max_body_bytes
-    api = FastAPI(title="ChipAssist Slack bot")
+    router = APIRouter()
 
-    @api.post(path)
+    @router.post(path, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
         try:
             body = await _read_capped(request, limit)
@@ -110,8 +113,21 @@ def make_http_api(app: App, config: SlackConfig | None = None, path: str = "/sla
         resp = await run_in_threadpool(app.dispatch, bolt_req)
         return Response(status_code=resp.status, content=resp.body, headers=resp.first_headers_without_set_cookie())
 
+    return router
+
+
+def make_http_api(app: App, config: SlackConfig | None = None, path: str = "/slack/events") -> FastAPI:
+    """The bot's own FastAPI app: `slack_router` at ``POST path`` and ``GET /healthz``.
+
+    Raises:
+        ValueError: no signing secret (HTTP mode cannot run unsigned).
+    """
+    api = FastAPI(title="ChipAssist Slack bot")
+    api.include_router(slack_router(app, config, path))
+
     @api.get("/healthz")
     def healthz() -> dict[str, str]:
+        """The process is up."""
         return {"status": "ok"}
 
     return api
