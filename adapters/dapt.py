@@ -53,7 +53,7 @@ def apply_lora(model, cfg, tokenizer_added: int = 0):
     return get_peft_model(model, lc)
 
 
-def save_model_atomic(model, tok, out: Path) -> None:
+def save_model_atomic(model, tok, out: Path, extra: dict[str, str] | None = None) -> None:
     """Write model + tokenizer to ``out`` so that a crash at any point leaves a complete folder there.
 
     Written beside ``out`` first; the old folder is moved aside, not deleted, until the new one is in place
@@ -63,6 +63,8 @@ def save_model_atomic(model, tok, out: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    for name, text in (extra or {}).items():  # small side files (provenance) that must travel with the weights
+        (tmp / name).write_text(text)
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
         os.replace(out, old)

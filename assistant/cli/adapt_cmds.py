@@ -66,4 +66,14 @@ def register(app: typer.Typer) -> None:
         except RecipeError as e:
             fail(str(e))
 
+    @adapt.command("import-gguf", help="Dequantize a GGUF model into a transformers safetensors folder (+ tokenizer).")
+    def import_gguf_cmd(file: Path = typer.Argument(..., help="A .gguf model file (e.g. models/SmolLM2-135M-Instruct.Q4_1.gguf)."),
+                        out: Path = typer.Option(..., "--out", help="Folder to write (replaced atomically).")) -> None:
+        from adapters.config import RecipeError
+        from adapters.gguf_import import import_gguf
+        try:
+            print_json(import_gguf(file, out))
+        except RecipeError as e:
+            fail(str(e))
+
     app.add_typer(adapt, name="adapt")
