@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from adapters.config import Recipe, RecipeError
-from adapters.data import load_domain, load_general, mix, pack, split_heldout
+from adapters.data import load_general, mix, pack, recipe_domain, split_heldout
 
 
 def load_model_and_tokenizer(folder: Path, dtype: str = "float32"):
@@ -75,7 +75,7 @@ def save_model_atomic(model, tok, out: Path, extra: dict[str, str] | None = None
 def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None) -> dict:
     """Train from `model_dir` into `out_dir/model`; returns a report with perplexities before/after."""
     cfg = recipe.dapt
-    domain = load_domain(recipe.data.domain_roots, recipe.data.acl_groups)  # errors on an empty corpus before loading the model
+    domain = recipe_domain(recipe.data)  # errors on an empty corpus before loading the model
     general = load_general(recipe.data.general, recipe.data.max_general_chars)
     model, tok = load_model_and_tokenizer(model_dir, recipe.model.dtype)
     d_train, d_held = split_heldout([t for _, t in domain], recipe.data.heldout_fraction)
@@ -96,5 +96,12 @@ def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_aft
                         stop_after)
     save_model_atomic(model, tok, out_dir / "model")
     return {"blocks": len(blocks), "domain_blocks": len(dom_blocks), "general_share": cfg.general_ratio,
-            "steps": hist["steps"], "loss_first": hist["loss"][0] if hist["loss"] else None,
+            "steps": hist["steps"], "steps_done": hist.get("steps_done"), "method": cfg.method,
+            "train_seconds": hist.get("train_seconds"), "stopped_by_budget": bool(hist.get("stopped_by_budget")),
+            "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"], "loss_first": hist["loss"][0] if hist["loss"] else None,
             "loss_last": hist["loss"][-1] if hist["loss"] else None, "eval": hist["eval"]}
+
+
+def _mean(xs) -> float | None:
+    """Mean of a list of step measurements (None when no step ran)."""
+    return round(sum(xs) / len(xs), 1) if xs else None

@@ -13,13 +13,23 @@ RecipeArg = typer.Argument(..., help="YAML recipe (adapters/recipes/*.yaml).")
 SetOpt = typer.Option([], "--set", help="Dotted override, e.g. --set dapt.lr=1e-4 (repeatable).")
 
 
+def _answer(folder: Path, question: str, max_tokens: int, backend: str) -> str:
+    """The `serve` stage's answer: the adapted model run by the assistant's own LLM backend (adapters sit below
+    the assistant layer, so the pipeline is handed this function rather than importing it)."""
+    from assistant.config import LLMConfig
+    from assistant.llm import get_llm
+    llm = get_llm(LLMConfig(backend=backend, model_path=folder, max_new_tokens=max_tokens, temperature=0.0))
+    return llm.complete([{"role": "user", "content": question}], max_tokens=max_tokens)
+
+
 def _pipeline(recipe: Path, overrides: list[str]):
     import os
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from adapters.config import RecipeError, load_recipe
     from adapters.pipeline import Pipeline
     try:
-        return Pipeline(load_recipe(recipe, overrides), log=lambda m: console.print(m, markup=False))
+        return Pipeline(load_recipe(recipe, overrides), log=lambda m: console.print(m, markup=False),
+                        answer_fn=_answer)
     except RecipeError as e:
         fail(str(e))
 
@@ -48,6 +58,7 @@ def register(app: typer.Typer) -> None:
     add("gen-data", "gen-data", "Build domain SFT data (teacher LLM or document structure).")
     add("sft", "sft", "Supervised fine-tuning, loss on assistant tokens only.")
     add("export", "export", "Merge LoRA, write a bf16 HF folder for vLLM and print the serve command.")
+    add("serve", "serve", "Answer the recipe's serve.question with the exported model through the assistant backend.")
     add("autoeval", "autoeval", "Multiple-choice AutoEval (log-likelihood) and held-out domain perplexity.")
 
     @adapt.command("run", help="Run every stage of the recipe in order.")
