@@ -64,9 +64,11 @@ def choice_logprobs(model, tok, prompt: str, choices: list[str], prefix_state: t
     if p_ids[: len(prefix_state[0])] != prefix_state[0]:  # the prefix tokenised differently inside the prompt
         prefix_state = _EMPTY
     q_state, _ = _extend(model, prefix_state, p_ids)
+    full = [tok(prompt + " " + c, add_special_tokens=False)["input_ids"] for c in choices]
+    if all(ids[: len(p_ids)] == p_ids and len(ids) > len(p_ids) for ids in full):
+        return _batched_choices(model, q_state, [ids[len(p_ids):] for ids in full], tok.eos_token_id or 0)
     scores = []
-    for c in choices:
-        ids = tok(prompt + " " + c, add_special_tokens=False)["input_ids"]
+    for ids in full:
         state = q_state if ids[: len(p_ids)] == p_ids else prefix_state  # BPE merged across the boundary
         if ids[: len(state[0])] != state[0]:
             state = _EMPTY
@@ -74,6 +76,20 @@ def choice_logprobs(model, tok, prompt: str, choices: list[str], prefix_state: t
         n0 = len(state[0])  # rows[j] predicts ids[n0 + j]
         scores.append(sum(rows[t - n0, ids[t]].item() for t in range(len(p_ids), len(ids))))
     return scores
+
+
+def _batched_choices(model, state: tuple, conts: list[list[int]], pad: int) -> list[float]:
+    """All choices in one forward pass over the prompt's cache (repeated per choice); right padding leaves the
+    real tokens' scores untouched under causal attention."""
+    _, cache, last = state
+    dev = next(model.parameters()).device
+    width = max(map(len, conts))
+    x = torch.tensor([c + [pad] * (width - len(c)) for c in conts], device=dev)
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(len(conts))
+    logp = torch.log_softmax(model(input_ids=x, past_key_values=cache, use_cache=True).logits.float(), -1)
+    return [last[c[0]].item() + sum(logp[i, j - 1, c[j]].item() for j in range(1, len(c)))
+            for i, c in enumerate(conts)]
 
 
 def evaluate_mc(model, tok, rows: list[dict], shots: int = 5, desc: str = "autoeval") -> dict:

@@ -89,7 +89,10 @@ class Pipeline:
 
     def dapt(self) -> dict:
         from adapters.dapt import run_dapt
-        return run_dapt(self.r, self.latest_model("tokenizer"), self._dir("dapt"), self._log_step)
+        from transformers import AutoTokenizer
+        base_vocab = len(AutoTokenizer.from_pretrained(self.base_dir()))
+        return run_dapt(self.r, self.latest_model("tokenizer"), self._dir("dapt"), self._log_step,
+                        base_vocab=base_vocab)
 
     def gen_data(self) -> dict:
         from adapters.gendata import generate

@@ -63,13 +63,7 @@ def prepare_model(model, cfg, base_vocab: int | None):
         return model
     if cfg.method == "qlora" and not torch.cuda.is_available():
         raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
-    from peft import LoraConfig, get_peft_model
-    rows = model.get_input_embeddings().weight.shape[0]
-    added = list(range(base_vocab, rows)) if base_vocab and base_vocab < rows else None
-    lc = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                    target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
-                    trainable_token_indices={"embed_tokens": added} if added else None)
-    return get_peft_model(model, lc)
+    return apply_lora(model, cfg.lora, base_vocab)
 
 
 def load_for_sft(model_dir: Path, recipe: Recipe):

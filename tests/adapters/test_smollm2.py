@@ -225,3 +225,40 @@ def test_autoeval_reads_the_bench_sets_when_present(tmp_path):
     assert load_mc(f)[0]["answer"] == 1 and load_mc(f)[0]["category"] == "openroad_commands"
     r = load_recipe("adapters/recipes/smollm2-135m-cpu.yaml")
     assert {p.name for p in r.autoeval.optional_mc_files} == {"autoeval_domain.jsonl", "autoeval_general.jsonl"}
+
+
+# -- the 13B/8B recipes: same import step and BPE path, dry run ------------------------------------------------
+@pytest.mark.parametrize("name", ["llama2-13b", "llama3-8b"])
+def test_real_recipes_import_gguf_and_take_the_bpe_path_dry_run(name, tmp_path, domain_root, general_texts,
+                                                                monkeypatch):
+    import adapters.gguf_import
+    from adapters.pipeline import Pipeline
+    from adapters.tiny import build_tokenizer
+    from adapters.tokenizer import augment_folder
+    gguf = _gguf_header(tmp_path / f"{name}.gguf", "llama")
+    r = load_recipe(f"adapters/recipes/{name}.yaml", [f"model.gguf={gguf}", f"output_dir={tmp_path / 'run'}",
+                                                      f"data.domain_roots=[{domain_root}]"])
+    assert (r.dapt.lr, r.dapt.betas, r.dapt.global_batch_size, r.dapt.block_size) == (5e-6, (0.9, 0.95), 256, 4096)
+    p = Pipeline(r, log=lambda m: None)
+    p.preflight(["tokenizer", "dapt"])  # the GGUF's architecture is checked before any compute
+    calls = []
+
+    def fake_import(src, out, dtype="float32"):  # no 8B weights here: record the step instead of running it
+        calls.append(Path(src))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        return {"folder": str(out)}
+    monkeypatch.setattr(adapters.gguf_import, "import_gguf", fake_import)
+    assert p.base_dir() == tmp_path / "run" / "base" and calls == [gguf]
+    # Llama 3's tokenizer is a byte-level BPE: the recipe's tokenizer settings (vocab scaled down) on that kind
+    base = build_tokenizer(general_texts, 600, "byte-bpe")
+    base.save_pretrained(tmp_path / "tok")
+    cfg = r.tokenizer.model_copy(update={"train_vocab_size": 800, "min_frequency": 2})
+    rep = augment_folder(tmp_path / "tok", tmp_path / "aug", {"docs": [x.read_text() for x in domain_root.glob("*.md")]},
+                         general_texts, cfg)
+    assert rep["kind"] == "BPE" and rep["added"] > 0 and rep["after"]["docs"] < rep["before"]["docs"]
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    res = CliRunner().invoke(app, ["adapt", "dry-run", f"adapters/recipes/{name}.yaml", "--set", f"model.gguf={gguf}"])
+    assert res.exit_code == 0 and '"total_gib"' in res.output
