@@ -47,10 +47,10 @@ def _extend(model, state: tuple, ids: list[int]) -> tuple[tuple, torch.Tensor]:
     pre, cache, last = state
     dev = next(model.parameters()).device
     out = model(input_ids=torch.tensor([ids[len(pre):]], device=dev),
-                past_key_values=copy.deepcopy(cache) if cache is not None else None, use_cache=True)
+                cache=copy.deepcopy(cache) if cache is not None else None, use_cache=True)
     rows = torch.log_softmax(out.logits[0].float(), -1)
     rows = torch.cat([last[None], rows]) if last is not None else torch.cat([rows[:1] * float("nan"), rows])
-    return (list(ids), out.past_key_values, rows[-1]), rows
+    return (list(ids), out.cache, rows[-1]), rows
 
 
 _EMPTY = ([], None, None)
@@ -87,7 +87,7 @@ def _batched_choices(model, state: tuple, conts: list[list[int]], pad: int) -> l
     x = torch.tensor([c + [pad] * (width - len(c)) for c in conts], device=dev)
     cache = copy.deepcopy(cache)
     cache.batch_repeat_interleave(len(conts))
-    logp = torch.log_softmax(model(input_ids=x, past_key_values=cache, use_cache=True).logits.float(), -1)
+    logp = torch.log_softmax(model(input_ids=x, cache=cache, use_cache=True).logits.float(), -1)
     return [last[c[0]].item() + sum(logp[i, j - 1, c[j]].item() for j in range(1, len(c)))
             for i, c in enumerate(conts)]
 
