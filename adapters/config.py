@@ -178,6 +178,7 @@ class ServeSection(_Strict):
 class ExportSection(_Strict):
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: int = Field(1, ge=1)
+    gguf: bool = False  # also write export/model.gguf (F16) for the llamacpp backend; needs model.gguf (metadata)
 
 
 class DistributedSection(_Strict):

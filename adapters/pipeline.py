@@ -37,6 +37,8 @@ class Pipeline:
             old = json.loads(prev.read_text())
             if old.get("key") == self.key:
                 self.report = old
+            else:  # a changed recipe starts a new report; the old one is kept beside it, not overwritten
+                prev.replace(self.out / f"report.{old.get('key', 'old')}.json")
 
     # folders each stage writes
     def _dir(self, stage: str) -> Path:
@@ -109,8 +111,14 @@ class Pipeline:
 
     def export(self) -> dict:
         from adapters.export import export
-        return export(self.latest_model("sft", "dapt", "tokenizer"), self._dir("export"), self.r.export.dtype,
-                      self.r.export.tensor_parallel_size)
+        rep = export(self.latest_model("sft", "dapt", "tokenizer"), self._dir("export"), self.r.export.dtype,
+                     self.r.export.tensor_parallel_size)
+        if self.r.export.gguf:
+            from adapters.gguf_export import export_gguf
+            if self.r.model.gguf is None:
+                raise RecipeError("export.gguf: needs model.gguf (its metadata is copied into the exported GGUF)")
+            rep["gguf"] = export_gguf(self._dir("export"), self.r.model.gguf, self._dir("export") / "model.gguf")
+        return rep
 
     def autoeval(self) -> dict:
         """Base vs DAPT vs DAPT+SFT: MC accuracy per category, base-token-normalised held-out perplexity."""
@@ -147,10 +155,11 @@ class Pipeline:
         """Answer one question with the exported model through the assistant's backend (adapt -> serve)."""
         if self.answer_fn is None:
             raise RecipeError("stage serve: needs the assistant's LLM backend (run it with `chipassist adapt run`)")
-        folder = self._dir("export")
-        if not (folder / "config.json").is_file():
-            raise RecipeError(f"stage serve: {folder} has no exported model (run the export stage first)")
         s = self.r.serve
+        folder = self._dir("export") / "model.gguf" if s.backend == "llamacpp" else self._dir("export")
+        if not folder.exists():
+            raise RecipeError(f"stage serve: {folder} not found (run the export stage first"
+                              + (", with export.gguf: true)" if s.backend == "llamacpp" else ")"))
         t = time.perf_counter()
         answer = self.answer_fn(folder, s.question, s.max_tokens, s.backend)
         return {"backend": s.backend, "model": str(folder), "question": s.question, "answer": answer,

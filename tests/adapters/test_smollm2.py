@@ -262,3 +262,37 @@ def test_real_recipes_import_gguf_and_take_the_bpe_path_dry_run(name, tmp_path, 
     from assistant.cli import app
     res = CliRunner().invoke(app, ["adapt", "dry-run", f"adapters/recipes/{name}.yaml", "--set", f"model.gguf={gguf}"])
     assert res.exit_code == 0 and '"total_gib"' in res.output
+
+
+# -- export to GGUF and serve through the assistant's llamacpp backend ---------------------------------------
+def test_gguf_export_refuses_a_non_llama_source(tmp_path, tiny_base):
+    from adapters.gguf_export import export_gguf
+    with pytest.raises(RecipeError, match="llama architecture, not 'rwkv6'.*local"):
+        export_gguf(tiny_base, _gguf_header(tmp_path / "r.gguf", "rwkv6"), tmp_path / "o.gguf")
+
+
+@pytest.mark.slow
+def test_adapted_smollm2_exports_to_gguf_and_answers_through_llamacpp(smol_gguf, smol_tok, tmp_path, domain_root,
+                                                                      general_texts):
+    """~1-2 min: import, add domain tokens, export F16 GGUF; llama.cpp tokenizes exactly as the adapted
+    tokenizer does and the assistant's llamacpp backend answers."""
+    from adapters.config import TokenizerSection
+    from adapters.gguf_export import export_gguf
+    from adapters.gguf_import import import_gguf
+    from adapters.tokenizer import augment_folder
+    from assistant.cli.adapt_cmds import _answer
+    import_gguf(smol_gguf, tmp_path / "base")
+    docs = [p.read_text() for p in sorted(domain_root.glob("*.md"))]
+    rep = augment_folder(tmp_path / "base", tmp_path / "aug", {"docs": docs}, general_texts,
+                         TokenizerSection(train_vocab_size=50_000, min_frequency=3), tmp_path / "base")
+    assert rep["added"] > 0
+    out = export_gguf(tmp_path / "aug", smol_gguf, tmp_path / "model.gguf")
+    assert out["added"] == rep["added"] and out["tokens"] == rep["embedding_rows"]
+    from llama_cpp import Llama
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tmp_path / "aug")
+    llm = Llama(str(tmp_path / "model.gguf"), n_ctx=256, verbose=False, n_threads=2)
+    text = docs[0][:400]
+    assert llm.tokenize(text.encode(), add_bos=False) == tok(text, add_special_tokens=False)["input_ids"]
+    answer = _answer(tmp_path / "model.gguf", "What is the capital of France?", 16, "llamacpp")
+    assert "Paris" in answer
