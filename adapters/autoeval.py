@@ -139,14 +139,21 @@ def mc_sets(files: list[Path], optional: list[Path]) -> list[Path]:
     return list(files) + [f for f in optional if Path(f).is_file() and f not in files]
 
 
+def spread(rows: list, n: int | None) -> list:
+    """At most `n` rows taken evenly across the file (so every category keeps its share)."""
+    if not n or len(rows) <= n:
+        return rows
+    return [rows[i * len(rows) // n] for i in range(n)]
+
+
 def run_autoeval(model_dir: Path, mc_files: list[Path], heldout: dict[str, list[str]], shots: int,
-                 ref_tok=None) -> dict:
+                 ref_tok=None, max_questions: int | None = None) -> dict:
     """MC accuracy per file and category, and base-token-normalised perplexity per held-out set."""
     from adapters.dapt import load_model_and_tokenizer
     model, tok = load_model_and_tokenizer(model_dir)
     report = {"model": str(model_dir), "mc": {}}
     for f in mc_files:
-        report["mc"][Path(f).name] = evaluate_mc(model, tok, load_mc(f), shots, desc=f"{Path(model_dir).name}:{Path(f).stem}")
+        report["mc"][Path(f).name] = evaluate_mc(model, tok, spread(load_mc(f), max_questions), shots, desc=f"{Path(model_dir).name}:{Path(f).stem}")
     for name, chunks in heldout.items():
         if chunks:
             report[f"{name}_ppl"] = round(normalized_perplexity(model, tok, chunks, ref_tok or tok), 3)

@@ -164,6 +164,7 @@ class AutoEvalSection(_Strict):
     optional_mc_files: list[Path] = Field(default_factory=list)  # used when present (e.g. bench/data sets)
     shots: int = Field(5, ge=0)
     max_heldout_blocks: int = Field(64, ge=1)
+    max_questions: int | None = Field(None, ge=1)  # per file, spread evenly over it (slow machines)
     heldout_chunks: int = Field(48, ge=1)  # held-out domain/general chunks for base-token-normalised perplexity
     chunk_chars: int = Field(1500, ge=100)
 
@@ -209,6 +210,7 @@ class Recipe(_Strict):
     def fingerprint(self, section: str) -> str:
         """Hash of what a stage's checkpoints depend on (model, data and that section), for safe resume."""
         keep = {k: self.model_dump(mode="json")[k] for k in ("model", "data", "tokenizer", section)}
+        keep[section].pop("time_budget_min", None)  # a bigger budget continues the same run
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

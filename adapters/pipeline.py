@@ -28,17 +28,20 @@ class Pipeline:
 
     def __init__(self, recipe: Recipe, log=print, answer_fn: AnswerFn | None = None):
         self.r, self.log, self.out, self.answer_fn = recipe, log, Path(recipe.output_dir), answer_fn
-        dump = recipe.model_dump(mode="json")
-        dump.pop("stages")
-        self.key = hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
-        self.report: dict = {"recipe": recipe.name, "key": self.key, "stages": {}}
+        self.report: dict = {"recipe": recipe.name, "stages": {}}
         prev = self.out / "report.json"
-        if prev.is_file():  # same recipe: keep what finished, so a rerun resumes instead of starting over
-            old = json.loads(prev.read_text())
-            if old.get("key") == self.key:
-                self.report = old
-            else:  # a changed recipe starts a new report; the old one is kept beside it, not overwritten
-                prev.replace(self.out / f"report.{old.get('key', 'old')}.json")
+        if prev.is_file():  # keep what finished; a stage reruns only when a setting it depends on changed
+            self.report = json.loads(prev.read_text())
+
+    _ORDER = ("import", "tokenizer", "dapt", "gen-data", "sft", "export", "autoeval", "serve")
+
+    def stage_key(self, stage: str) -> str:
+        """Hash of the settings a stage's output depends on: model, data and every section up to it."""
+        dump = self.r.model_dump(mode="json")
+        upto = self._ORDER[: self._ORDER.index(stage) + 1]
+        keep = {k: dump[k] for k in ("model", "data", "seed")}
+        keep.update({s: dump.get(s.replace("-", "")) for s in upto})
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # folders each stage writes
     def _dir(self, stage: str) -> Path:
@@ -141,7 +144,7 @@ class Pipeline:
             elif (self._dir(stage) / "model" / "adapter_config.json").is_file():
                 models[name] = self._merged(stage)
         for name, folder in models.items():
-            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref)
+            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref, a.max_questions)
         return out
 
     def _merged(self, stage: str) -> Path:
@@ -209,14 +212,15 @@ class Pipeline:
         stages = stages or self.r.stages
         self.preflight(stages)
         for stage in stages:
-            if self.report["stages"].get(stage, {}).get("done"):
+            prev = self.report["stages"].get(stage, {})
+            if prev.get("done") and prev.get("key") == self.stage_key(stage):
                 self.log(f"== stage {stage}: done in an earlier run of this recipe (skipped)")
                 continue
             t = time.perf_counter()
             self.log(f"== stage {stage}")
             rep = getattr(self, {"import": "import_base"}.get(stage, stage.replace("-", "_")))()
             rep["seconds"] = round(time.perf_counter() - t, 1)
-            rep["done"] = True
+            rep["done"], rep["key"] = True, self.stage_key(stage)
             self.report["stages"][stage] = rep
             self.log(json.dumps(rep, default=str)[:2000])
             self.write_report()

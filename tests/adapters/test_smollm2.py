@@ -296,3 +296,13 @@ def test_adapted_smollm2_exports_to_gguf_and_answers_through_llamacpp(smol_gguf,
     assert llm.tokenize(text.encode(), add_bos=False) == tok(text, add_special_tokens=False)["input_ids"]
     answer = _answer(tmp_path / "model.gguf", "What is the capital of France?", 16, "llamacpp")
     assert "Paris" in answer
+
+
+def test_a_changed_setting_reruns_only_the_stages_that_depend_on_it(make_recipe):
+    from adapters.pipeline import Pipeline
+    a = Pipeline(make_recipe(), log=lambda m: None)
+    b = Pipeline(make_recipe(dapt={"lr": 1e-2}), log=lambda m: None)
+    assert a.stage_key("tokenizer") == b.stage_key("tokenizer")
+    assert a.stage_key("dapt") != b.stage_key("dapt") and a.stage_key("autoeval") != b.stage_key("autoeval")
+    c = make_recipe(dapt={"time_budget_min": 30})
+    assert c.fingerprint("dapt") == make_recipe().fingerprint("dapt")  # a bigger budget resumes the checkpoint
