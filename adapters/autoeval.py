@@ -5,7 +5,9 @@ Run: `chipassist adapt autoeval RECIPE --model DIR` (defaults to the recipe's la
 """
 from __future__ import annotations
 
+import copy
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -39,28 +41,72 @@ def _fmt(q: dict, with_answer: bool) -> str:
     return s + f" {q['choices'][q['answer']]}\n\n" if with_answer else s
 
 
-@torch.no_grad()
-def choice_logprobs(model, tok, prompt: str, choices: list[str]) -> list[float]:
-    """Sum of token log-probabilities of each ` choice` after `prompt`."""
+def _extend(model, state: tuple, ids: list[int]) -> tuple[tuple, torch.Tensor]:
+    """Run `ids` (which start with the state's prefix) on top of a cached prefix.
+
+    A state is (prefix ids, KV cache, log-probs of the row after the prefix). Returns the new state and the
+    log-prob rows predicting ids[len(prefix)+1 ...] preceded by the cached row predicting ids[len(prefix)]."""
+    pre, cache, last = state
     dev = next(model.parameters()).device
+    out = model(input_ids=torch.tensor([ids[len(pre):]], device=dev),
+                cache=copy.deepcopy(cache) if cache is not None else None, use_cache=True)
+    rows = torch.log_softmax(out.logits[0].float(), -1)
+    rows = torch.cat([last[None], rows]) if last is not None else torch.cat([rows[:1] * float("nan"), rows])
+    return (list(ids), out.cache, rows[-1]), rows
+
+
+_EMPTY = ([], None, None)
+
+
+@torch.no_grad()
+def choice_logprobs(model, tok, prompt: str, choices: list[str], prefix_state: tuple = _EMPTY) -> list[float]:
+    """Sum of token log-probabilities of each ` choice` after `prompt`; the prompt runs once and each choice
+    continues from its KV cache (`prefix_state`, e.g. the shared few-shot demos, is reused the same way)."""
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    if p_ids[: len(prefix_state[0])] != prefix_state[0]:  # the prefix tokenised differently inside the prompt
+        prefix_state = _EMPTY
+    q_state, _ = _extend(model, prefix_state, p_ids)
+    full = [tok(prompt + " " + c, add_special_tokens=False)["input_ids"] for c in choices]
+    if all(ids[: len(p_ids)] == p_ids and len(ids) > len(p_ids) for ids in full):
+        return _batched_choices(model, q_state, [ids[len(p_ids):] for ids in full], tok.eos_token_id or 0)
     scores = []
-    for c in choices:
-        c_ids = tok(prompt + " " + c, add_special_tokens=False)["input_ids"][len(p_ids):]
-        ids = torch.tensor([p_ids + c_ids], device=dev)
-        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-        tgt = ids[0, 1:]
-        scores.append(logp[len(p_ids) - 1:].gather(1, tgt[len(p_ids) - 1:, None]).sum().item())
+    for ids in full:
+        state = q_state if ids[: len(p_ids)] == p_ids else prefix_state  # BPE merged across the boundary
+        if ids[: len(state[0])] != state[0]:
+            state = _EMPTY
+        _, rows = _extend(model, state, ids)
+        n0 = len(state[0])  # rows[j] predicts ids[n0 + j]
+        scores.append(sum(rows[t - n0, ids[t]].item() for t in range(len(p_ids), len(ids))))
     return scores
 
 
-def evaluate_mc(model, tok, rows: list[dict], shots: int = 5) -> dict:
-    """Accuracy per category and overall; shots are the first other questions of the same file."""
+def _batched_choices(model, state: tuple, conts: list[list[int]], pad: int) -> list[float]:
+    """All choices in one forward pass over the prompt's cache (repeated per choice); right padding leaves the
+    real tokens' scores untouched under causal attention."""
+    _, cache, last = state
+    dev = next(model.parameters()).device
+    width = max(map(len, conts))
+    x = torch.tensor([c + [pad] * (width - len(c)) for c in conts], device=dev)
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(len(conts))
+    logp = torch.log_softmax(model(input_ids=x, cache=cache, use_cache=True).logits.float(), -1)
+    return [last[c[0]].item() + sum(logp[i, j - 1, c[j]].item() for j in range(1, len(c)))
+            for i, c in enumerate(conts)]
+
+
+def evaluate_mc(model, tok, rows: list[dict], shots: int = 5, desc: str = "autoeval") -> dict:
+    """Accuracy per category and overall; shots are the first other questions of the same file (the same
+    demos for every question past the first `shots`, so their KV cache is computed once)."""
+    from tqdm.auto import tqdm
     model.eval()
     hits, totals = defaultdict(int), defaultdict(int)
-    for i, q in enumerate(rows):
+    shared = "".join(_fmt(r, True) for r in rows[:shots])
+    shared_state = _extend(model, _EMPTY, tok(shared, add_special_tokens=False)["input_ids"])[0] \
+        if shared else _EMPTY
+    for i, q in enumerate(tqdm(rows, desc=desc, unit="q", mininterval=5, dynamic_ncols=True)):
         demo = "".join(_fmt(r, True) for r in [r for j, r in enumerate(rows) if j != i][:shots])
-        scores = choice_logprobs(model, tok, demo + _fmt(q, False), q["choices"])
+        scores = choice_logprobs(model, tok, demo + _fmt(q, False), q["choices"],
+                                 shared_state if demo == shared else _EMPTY)
         ok = int(max(range(len(scores)), key=scores.__getitem__) == q["answer"])
         for cat in (q["category"], "overall"):
             hits[cat] += ok
@@ -68,17 +114,49 @@ def evaluate_mc(model, tok, rows: list[dict], shots: int = 5) -> dict:
     return {c: {"accuracy": round(hits[c] / totals[c], 4), "n": totals[c]} for c in totals}
 
 
-def run_autoeval(model_dir: Path, mc_files: list[Path], heldout: list[str], shots: int, block_size: int,
-                 max_blocks: int) -> dict:
-    """Score one model: multiple-choice accuracy per file and category (few-shot) and the perplexity
-    on held-out domain text."""
-    from adapters.dapt import eval_batches, load_model_and_tokenizer
-    from adapters.data import pack
-    from adapters.trainer import perplexity
+def heldout_chunks(texts: list[str], n: int, chars: int) -> list[str]:
+    """Up to `n` pieces of about `chars` characters from held-out documents, a few per document, fixed order."""
+    per_doc = max(1, n // max(len(texts), 1) + 1)
+    pieces = [t[i:i + chars] for t in texts for i in range(0, min(len(t), per_doc * chars), chars)]
+    return [p for p in pieces if len(p.strip()) > chars // 4][:n]
+
+
+@torch.no_grad()
+def normalized_perplexity(model, tok, chunks: list[str], ref_tok) -> float:
+    """exp(total NLL / number of *reference-tokenizer* tokens) over `chunks`: comparable across tokenizers
+    (an augmented tokenizer makes fewer, harder tokens, so per-token perplexities are not)."""
+    model.eval()
+    dev = next(model.parameters()).device
+    nll, ref = 0.0, 0
+    for c in chunks:
+        ids = [tok.eos_token_id] + tok(c, add_special_tokens=False)["input_ids"]  # EOS: every token is predicted
+        x = torch.tensor([ids], device=dev)
+        nll += model(input_ids=x, labels=x).loss.item() * (len(ids) - 1)
+        ref += len(ref_tok(c, add_special_tokens=False)["input_ids"])
+    return math.exp(nll / max(ref, 1))
+
+
+def mc_sets(files: list[Path], optional: list[Path]) -> list[Path]:
+    """The required multiple-choice files plus the optional ones that exist."""
+    return list(files) + [f for f in optional if Path(f).is_file() and f not in files]
+
+
+def spread(rows: list, n: int | None) -> list:
+    """At most `n` rows taken evenly across the file (so every category keeps its share)."""
+    if not n or len(rows) <= n:
+        return rows
+    return [rows[i * len(rows) // n] for i in range(n)]
+
+
+def run_autoeval(model_dir: Path, mc_files: list[Path], heldout: dict[str, list[str]], shots: int,
+                 ref_tok=None, max_questions: int | None = None) -> dict:
+    """MC accuracy per file and category, and base-token-normalised perplexity per held-out set."""
+    from adapters.dapt import load_model_and_tokenizer
     model, tok = load_model_and_tokenizer(model_dir)
     report = {"model": str(model_dir), "mc": {}}
     for f in mc_files:
-        report["mc"][Path(f).name] = evaluate_mc(model, tok, load_mc(f), shots)
-    if heldout:
-        report["domain_ppl"] = round(perplexity(model, eval_batches(pack(heldout, tok, block_size), max_blocks)), 3)
+        report["mc"][Path(f).name] = evaluate_mc(model, tok, spread(load_mc(f), max_questions), shots, desc=f"{Path(model_dir).name}:{Path(f).stem}")
+    for name, chunks in heldout.items():
+        if chunks:
+            report[f"{name}_ppl"] = round(normalized_perplexity(model, tok, chunks, ref_tok or tok), 3)
     return report

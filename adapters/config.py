@@ -47,6 +47,7 @@ class ModelSection(_Strict):
     """The model to adapt: a local Hugging Face folder, a tiny one built here, or an architecture-only
     config for dry runs."""
     base: Path | None = None  # local HF folder (model + tokenizer); None with `tiny` set builds one
+    gguf: Path | None = None  # a GGUF file imported once into output_dir/base (adapters.gguf_import)
     tiny: TinyModel | None = None
     config_json: Path | None = None  # architecture-only config for dry runs (adapters/model_configs/)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
@@ -54,8 +55,8 @@ class ModelSection(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self):
-        if self.base is None and self.tiny is None and self.config_json is None:
-            raise ValueError("model: set one of model.base, model.tiny or model.config_json")
+        if self.base is None and self.tiny is None and self.config_json is None and self.gguf is None:
+            raise ValueError("model: set one of model.base, model.gguf, model.tiny or model.config_json")
         return self
 
 
@@ -69,6 +70,16 @@ class DataSection(_Strict):
     # Documents visible to these ACL groups are trained on (public ones always). A model repeats what it was
     # trained on to anyone who can query it, so restricted documents stay out unless their group is listed here.
     acl_groups: list[str] = Field(default_factory=lambda: ["public"])
+    # ChipNeMo's blend: the share of each kind's documents kept (docs upsampled, RTL downsampled); unlisted kinds 1.0
+    kind_weights: dict[str, float] = Field(default_factory=dict)
+    max_domain_chars: int | None = Field(None, ge=1000)  # cap on the domain text (after weighting), for CPU runs
+    fallback_roots: list[Path] = Field(default_factory=list)  # used when a domain root is absent (no shared corpus)
+
+    def roots(self) -> list[Path]:
+        """`domain_roots`, or `fallback_roots` when some domain root does not exist and fallbacks are given."""
+        if self.fallback_roots and not all(Path(r).exists() for r in self.domain_roots):
+            return list(self.fallback_roots)
+        return list(self.domain_roots)
 
 
 class TokenizerSection(_Strict):
@@ -80,6 +91,7 @@ class TokenizerSection(_Strict):
     max_new_tokens: int = Field(9000, ge=1)
     pad_to_multiple_of: int = Field(64, ge=1)
     general_check_chars: int = Field(200_000, ge=1000)
+    extra_tokens: list[str] = Field(default_factory=list)  # hand-picked domain terms, added before trained ones
 
 
 class LoraSection(_Strict):
@@ -109,6 +121,7 @@ class TrainSection(_Strict):
     eval_every: int = Field(500, ge=1)
     eval_blocks: int = Field(64, ge=1)
     max_grad_norm: float = Field(1.0, gt=0)
+    time_budget_min: float | None = Field(None, gt=0)  # stop (and checkpoint) when the next step would not fit
 
     @model_validator(mode="after")
     def _batches(self):
@@ -160,14 +173,26 @@ class GenDataSection(_Strict):
 class AutoEvalSection(_Strict):
     """AutoEval: multiple-choice files, few-shot count and held-out perplexity blocks."""
     mc_files: list[Path] = Field(default_factory=list)
+    optional_mc_files: list[Path] = Field(default_factory=list)  # used when present (e.g. bench/data sets)
     shots: int = Field(5, ge=0)
     max_heldout_blocks: int = Field(64, ge=1)
+    max_questions: int | None = Field(None, ge=1)  # per file, spread evenly over it (slow machines)
+    heldout_chunks: int = Field(48, ge=1)  # held-out domain/general chunks for base-token-normalised perplexity
+    chunk_chars: int = Field(1500, ge=100)
+
+
+class ServeSection(_Strict):
+    """Answer one question with the exported model through the assistant's own LLM backend."""
+    backend: Literal["local", "llamacpp"] = "local"
+    question: str = "What does the OpenROAD command initialize_floorplan do?"
+    max_tokens: int = Field(64, ge=1)
 
 
 class ExportSection(_Strict):
     """The served model's dtype and tensor parallelism (the `vllm serve` command the export prints)."""
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: int = Field(1, ge=1)
+    gguf: bool = False  # also write export/model.gguf (F16) for the llamacpp backend; needs model.gguf (metadata)
 
 
 class DistributedSection(_Strict):
@@ -183,7 +208,7 @@ class Recipe(_Strict):
     name: str
     output_dir: Path
     seed: int = 0
-    stages: list[Literal["tokenizer", "dapt", "gen-data", "sft", "export", "autoeval"]] = Field(
+    stages: list[Literal["import", "tokenizer", "dapt", "gen-data", "sft", "export", "autoeval", "serve"]] = Field(
         default_factory=lambda: ["tokenizer", "dapt", "gen-data", "sft", "export", "autoeval"])
     model: ModelSection
     data: DataSection = Field(default_factory=DataSection)
@@ -194,11 +219,13 @@ class Recipe(_Strict):
     gendata: GenDataSection = Field(default_factory=GenDataSection)
     autoeval: AutoEvalSection = Field(default_factory=AutoEvalSection)
     export: ExportSection = Field(default_factory=ExportSection)
+    serve: ServeSection = Field(default_factory=ServeSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
 
     def fingerprint(self, section: str) -> str:
         """Hash of what a stage's checkpoints depend on (model, data and that section), for safe resume."""
         keep = {k: self.model_dump(mode="json")[k] for k in ("model", "data", "tokenizer", section)}
+        keep[section].pop("time_budget_min", None)  # a bigger budget continues the same run
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

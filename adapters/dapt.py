@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from adapters.config import Recipe, RecipeError
-from adapters.data import load_domain, load_general, mix, pack, split_heldout
+from adapters.data import load_general, mix, pack, recipe_domain, split_heldout
 
 
 def load_model_and_tokenizer(folder: Path, dtype: str = "float32"):
@@ -46,16 +46,23 @@ def eval_batches(blocks: torch.Tensor, limit: int, bs: int = 8) -> list[dict]:
     return [lm_collate(list(blocks[i:i + bs])) for i in range(0, len(blocks), bs)]
 
 
-def apply_lora(model, cfg, tokenizer_added: int = 0):
-    """Wrap with peft LoRA; embeddings stay trainable when the tokenizer was extended."""
+def apply_lora(model, cfg, base_vocab: int | None = None):
+    """Wrap with peft LoRA; rows of tokens added by tokenizer augmentation (ids >= base_vocab) stay trainable
+    (peft trainable tokens: only those rows, and tied output embeddings stay tied)."""
     from peft import LoraConfig, get_peft_model
-    extra = ["embed_tokens", "lm_head"] if tokenizer_added else None
+    rows = model.get_input_embeddings().weight.shape[0]
+    added = list(range(base_vocab, rows)) if base_vocab and base_vocab < rows else None
     lc = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
-                    modules_to_save=extra, task_type="CAUSAL_LM")
+                    task_type="CAUSAL_LM", trainable_token_indices={"embed_tokens": added} if added else None)
     return get_peft_model(model, lc)
 
 
-def save_model_atomic(model, tok, out: Path) -> None:
+def merged(model):
+    """A LoRA-wrapped model merged back into plain weights (later stages and serving load plain folders)."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def save_model_atomic(model, tok, out: Path, extra: dict[str, str] | None = None) -> None:
     """Write model + tokenizer to ``out`` so that a crash at any point leaves a complete folder there.
 
     Written beside ``out`` first; the old folder is moved aside, not deleted, until the new one is in place
@@ -65,6 +72,8 @@ def save_model_atomic(model, tok, out: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    for name, text in (extra or {}).items():  # small side files (provenance) that must travel with the weights
+        (tmp / name).write_text(text)
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
         os.replace(out, old)
@@ -72,10 +81,11 @@ def save_model_atomic(model, tok, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None) -> dict:
+def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_after: int | None = None,
+             base_vocab: int | None = None) -> dict:
     """Train from `model_dir` into `out_dir/model`; returns a report with perplexities before/after."""
     cfg = recipe.dapt
-    domain = load_domain(recipe.data.domain_roots, recipe.data.acl_groups)  # errors on an empty corpus before loading the model
+    domain = recipe_domain(recipe.data)  # errors on an empty corpus before loading the model
     general = load_general(recipe.data.general, recipe.data.max_general_chars)
     model, tok = load_model_and_tokenizer(model_dir, recipe.model.dtype)
     d_train, d_held = split_heldout([t for _, t in domain], recipe.data.heldout_fraction)
@@ -89,12 +99,19 @@ def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_aft
     if cfg.method == "qlora":
         raise RecipeError("dapt.method: qlora is for SFT only; use full (default) or lora")
     if cfg.method == "lora":
-        model = apply_lora(model, cfg.lora, tokenizer_added=1)
+        model = apply_lora(model, cfg.lora, base_vocab)
     torch.manual_seed(recipe.seed)
     from adapters.trainer import train
     model, hist = train(model, list(blocks), lm_collate, cfg, out_dir, recipe.fingerprint("dapt"), evals, log,
                         stop_after)
-    save_model_atomic(model, tok, out_dir / "model")
+    save_model_atomic(merged(model), tok, out_dir / "model")
     return {"blocks": len(blocks), "domain_blocks": len(dom_blocks), "general_share": cfg.general_ratio,
-            "steps": hist["steps"], "loss_first": hist["loss"][0] if hist["loss"] else None,
+            "steps": hist["steps"], "steps_done": hist.get("steps_done"), "method": cfg.method,
+            "train_seconds": hist.get("train_seconds"), "stopped_by_budget": bool(hist.get("stopped_by_budget")),
+            "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"], "loss_first": hist["loss"][0] if hist["loss"] else None,
             "loss_last": hist["loss"][-1] if hist["loss"] else None, "eval": hist["eval"]}
+
+
+def _mean(xs) -> float | None:
+    """Mean of a list of step measurements (None when no step ran)."""
+    return round(sum(xs) / len(xs), 1) if xs else None

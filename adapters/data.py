@@ -46,6 +46,38 @@ def load_domain(roots: list[Path], acl_groups=("public",)) -> list[tuple[str, st
     return docs
 
 
+def recipe_domain(data) -> list[tuple[str, str]]:
+    """(kind, text) of the recipe's domain text: ACL-filtered, blended by `data.kind_weights` (a deterministic
+    content-hash sample per kind, as ChipNeMo down-samples RTL) and capped at `data.max_domain_chars`.
+    RecipeError, before any compute, when nothing is left after the ACL filter."""
+    roots = data.roots()
+    key = (tuple(map(str, roots)), tuple(data.acl_groups))
+    if key not in _DOMAIN_CACHE:  # ingesting a real corpus takes seconds; every stage asks for it
+        try:
+            _DOMAIN_CACHE[key] = load_domain(roots, data.acl_groups)
+        except RecipeError as e:
+            raise RecipeError(f"{e} visible to ACL groups {list(data.acl_groups)} (data.acl_groups): "
+                              "no domain text left after ACL filtering") from e
+    docs = []
+    for kind, text in _DOMAIN_CACHE[key]:
+        w = data.kind_weights.get(kind, 1.0)
+        if w >= 1 or int(hashlib.sha256(text.encode()).hexdigest()[8:16], 16) / 0xFFFFFFFF < w:
+            docs.append((kind, text))
+    if data.max_domain_chars:
+        kept, total = [], 0
+        for kind, text in sorted(docs, key=lambda d: hashlib.sha256(d[1].encode()).hexdigest()):
+            if total < data.max_domain_chars:
+                kept.append((kind, text[: data.max_domain_chars - total]))
+                total += len(kept[-1][1])
+        docs = kept
+    if not docs:
+        raise RecipeError("data.kind_weights: every domain document was sampled away")
+    return docs
+
+
+_DOMAIN_CACHE: dict = {}
+
+
 def load_general(source: str, max_chars: int) -> list[str]:
     """General (non-domain) documents: stdlib docstrings or the text files at `source`."""
     if source == "stdlib":

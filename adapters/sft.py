@@ -66,13 +66,7 @@ def prepare_model(model, cfg, base_vocab: int | None):
         return model
     if cfg.method == "qlora" and not torch.cuda.is_available():
         raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
-    from peft import LoraConfig, get_peft_model
-    rows = model.get_input_embeddings().weight.shape[0]
-    added = list(range(base_vocab, rows)) if base_vocab and base_vocab < rows else None
-    lc = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                    target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
-                    trainable_token_indices={"embed_tokens": added} if added else None)
-    return get_peft_model(model, lc)
+    return apply_lora(model, cfg.lora, base_vocab)
 
 
 def load_for_sft(model_dir: Path, recipe: Recipe):
@@ -105,5 +99,8 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
                         recipe.fingerprint("sft"), None, log)
     save_model_atomic(model, tok, out_dir / "model")
     k = max(1, len(hist["loss"]) // 5)
+    from adapters.dapt import _mean
     return {"samples": len(examples), "domain": len(domain), "steps": hist["steps"], "method": cfg.method,
+            "steps_done": hist.get("steps_done"), "train_seconds": hist.get("train_seconds"),
+            "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"],
             "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

@@ -16,6 +16,40 @@ import torch
 from tokenizers import AddedToken
 
 _LETTER = re.compile(r"[A-Za-z]")
+_TCL_FENCE = re.compile(r"```tcl\n(.*?)```", re.S)
+
+
+def check_special_collisions(tok, tokens: list[str]) -> list[str]:
+    """The tokens that would collide with a special/control token of `tok` (equal to one, containing one, or
+    holding its `<|`/`|>` markers), which would let plain text forge or split a role or end-of-turn marker."""
+    specials = {str(t) for t in tok.all_special_tokens} | {
+        t.content for t in tok.added_tokens_decoder.values() if t.special}
+    bad = []
+    for t in tokens:
+        core = t.strip()
+        if not core or any(core == s or s in t or (core in s and not core.isalnum()) for s in specials):
+            bad.append(t)
+    return bad
+
+
+def refuse_collisions(base, tokens: list[str]) -> None:
+    """RecipeError naming the hand-picked tokens that collide with the base tokenizer's special tokens."""
+    from adapters.config import RecipeError
+    bad = check_special_collisions(base, tokens)
+    if bad:
+        raise RecipeError(f"tokenizer.extra_tokens: {bad} collide with the special tokens of the base tokenizer "
+                          f"({sorted(map(str, base.all_special_tokens))}); remove them")
+
+
+def report_kinds(by_kind: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Texts per kind for the tokens/1k table; Tcl scripts embedded in docs (```tcl fences, as in OpenROAD's
+    command references) count as Tcl when the corpus has no .tcl files of its own."""
+    out = {k: list(v) for k, v in by_kind.items()}
+    if not out.get("tcl"):
+        tcl = [m for t in by_kind.get("docs", []) for m in _TCL_FENCE.findall(t) if m.strip()]
+        if tcl:
+            out["tcl"] = tcl
+    return out
 
 
 def _surface(token: str, tokenizer) -> str | None:
@@ -58,6 +92,12 @@ def candidates(base, domain_texts: list[str], train_vocab_size: int, min_frequen
         kept.append((text, n))
         acc += n
     return kept
+
+
+def _common_in(token: str, general: str, per_100k: float = 2.0) -> bool:
+    """ChipNeMo keeps new tokens that are rare in general text: an added token is matched anywhere in the text,
+    even inside another word, so one common in general text would re-segment (and can lengthen) general text."""
+    return general.count(token) > max(2.0, per_100k * len(general) / 100_000)
 
 
 def _lines(texts: list[str], max_chars: int) -> list[str]:
@@ -110,9 +150,20 @@ def tokens_per_kchar(tok, texts_by_kind: dict[str, list[str]]) -> dict[str, floa
 
 def augment_tokenizer(base, domain_texts: list[str], general_texts: list[str], *, train_vocab_size: int = 4000,
                       min_frequency: int = 5, coverage: float = 0.98, max_new: int = 9000,
-                      check_chars: int = 200_000):
-    """Return (augmented tokenizer copy, list of added token texts)."""
+                      check_chars: int = 200_000, extra_tokens: list[str] | None = None):
+    """Return (augmented tokenizer copy, list of added token texts).
+
+    `extra_tokens` (hand-picked domain terms, e.g. from a recipe) are added first; one that collides with a
+    special token is refused (RecipeError, before any compute). Trained candidates that collide are dropped.
+    """
+    extra = list(dict.fromkeys(extra_tokens or []))
+    refuse_collisions(base, extra)
+    vocab = base.get_vocab()
+    extra = [t for t in extra if t not in vocab]
     cands = [t for t, _ in candidates(base, domain_texts, train_vocab_size, min_frequency, coverage, max_new)]
+    bad = set(check_special_collisions(base, cands))
+    joined = "\n".join(general_texts)
+    cands = extra + [t for t in cands if t not in bad and t not in extra and not _common_in(t, joined)]
     sample = _lines(general_texts, check_chars) + _lines(domain_texts, check_chars)
     kept = filter_lengthening(base, cands, sample)
     tok = _copy(base)
@@ -152,18 +203,25 @@ def augment_folder(base_dir: Path, out_dir: Path, texts_by_kind: dict[str, list[
         raise RecipeError(f"no usable tokenizer in {base_dir}: {e}") from e
     if not base.is_fast:
         raise RecipeError(f"{base_dir}: augmentation needs a fast tokenizer (tokenizer.json)")
+    refuse_collisions(base, cfg.extra_tokens)  # before the model is loaded
     model = None
     if model_dir is not None:
         model = AutoModelForCausalLM.from_pretrained(model_dir)
         if model.get_input_embeddings().weight.shape[0] < len(base):
             raise RecipeError(f"{model_dir}: embedding rows ({model.get_input_embeddings().weight.shape[0]}) "
                               f"fewer than the tokenizer in {base_dir} ({len(base)}) (tokenizer and model folders do not match)")
+    from adapters.data import split_heldout
     domain = [t for ts in texts_by_kind.values() for t in ts]
-    tok, kept = augment_tokenizer(base, domain, general, train_vocab_size=cfg.train_vocab_size,
+    # general text the filter sees is kept apart from the general text we measure, so "never longer" is a
+    # claim about unseen text, not about the sample the filter was fitted on
+    g_fit, g_measure = split_heldout(general, 0.3)
+    tok, kept = augment_tokenizer(base, domain, g_fit, train_vocab_size=cfg.train_vocab_size,
                                   min_frequency=cfg.min_frequency, coverage=cfg.coverage,
-                                  max_new=cfg.max_new_tokens, check_chars=cfg.general_check_chars)
-    measure = dict(texts_by_kind, general=general)
-    report = {"added": len(kept), "examples": kept[:20], "before": tokens_per_kchar(base, measure),
+                                  max_new=cfg.max_new_tokens, check_chars=cfg.general_check_chars,
+                                  extra_tokens=cfg.extra_tokens)
+    measure = dict(report_kinds(texts_by_kind), domain=domain, general=g_measure)
+    report = {"added": len(kept), "examples": kept[:20], "kind": type(base.backend_tokenizer.model).__name__,
+              "base_vocab": len(base), "before": tokens_per_kchar(base, measure),
               "after": tokens_per_kchar(tok, measure)}
     report["change_pct"] = {k: round(100 * (report["after"][k] - v) / v, 2) if v else 0.0
                             for k, v in report["before"].items()}

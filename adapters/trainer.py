@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 from accelerate import Accelerator
+from tqdm.auto import tqdm
 
 from adapters.config import RecipeError, TrainSection
 
@@ -59,13 +60,16 @@ def perplexity(model, batches: list[dict]) -> float:
     return math.exp(total / max(count, 1))
 
 
-def _save(acc: Accelerator, model, opt, ckpt_root: Path, step: int, fingerprint: str, losses: list[float]):
+def _save(acc: Accelerator, model, opt, ckpt_root: Path, step: int, fingerprint: str, losses: list[float],
+          train_seconds: float = 0.0, evals: dict | None = None):
     """Write a checkpoint to a tmp dir, os.replace it into place, then repoint `latest` atomically."""
     final = ckpt_root / f"step-{step:07d}"
     tmp = ckpt_root / f".tmp-step-{step:07d}"
     shutil.rmtree(tmp, ignore_errors=True)
     acc.save_state(str(tmp))
-    (tmp / "meta.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint, "losses": losses}))
+    (tmp / "meta.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint, "losses": losses,
+                                                    "train_seconds": round(train_seconds, 2),
+                                                    "eval": evals or {}}))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     ptr = ckpt_root / ".latest.tmp"
@@ -115,10 +119,10 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
                              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}],
                             lr=cfg.lr, betas=cfg.betas)
     model, opt = acc.prepare(model, opt)
-    start, losses = 0, []
+    start, losses, spent = 0, [], 0.0
     if meta:
         acc.load_state(str(latest_checkpoint(ckpt_root)))
-        start, losses = meta["step"], meta["losses"]
+        start, losses, spent = meta["step"], meta["losses"], meta.get("train_seconds", 0.0)
         log({"event": "resumed", "step": start})
 
     def lr_at(step):
@@ -126,7 +130,8 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
         cos = 0.5 * (1 + math.cos(math.pi * step / total_steps)) if cfg.scheduler == "cosine" else 1.0
         return cfg.lr * warm * cos
 
-    history = {"steps": total_steps, "loss": losses, "eval": {}}
+    history = {"steps": total_steps, "loss": losses, "eval": dict(meta.get("eval", {})) if meta else {},
+               "tokens_per_s": []}
     if start == 0 and evals:
         history["eval"]["before"] = {k: round(perplexity(model, v), 3) for k, v in evals.items()}
         log({"event": "eval", "step": 0, **history["eval"]["before"]})
@@ -139,7 +144,15 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
     order = torch.cat([torch.randperm(n, generator=g) for _ in range(reps)])
     micro = cfg.global_batch_size // cfg.micro_batch_size
     model.train()
+    budget = cfg.time_budget_min * 60 if cfg.time_budget_min else None
+    bar = tqdm(total=total_steps, initial=start, desc="train", unit="step", dynamic_ncols=True, mininterval=5)
+    done, last_dt = start, 0.0
     for step in range(start, total_steps):
+        if budget is not None and spent + last_dt > budget:
+            # the next step would overrun the stage's time budget: stop here (checkpointed below)
+            history["stopped_by_budget"] = True
+            log({"event": "time_budget", "step": step, "train_seconds": round(spent, 1)})
+            break
         t0, tokens, step_loss = time.perf_counter(), 0, 0.0
         for k in range(micro):
             i = (step * micro + k) * cfg.micro_batch_size
@@ -157,7 +170,11 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
             tokens += int(batch["input_ids"].numel())
             step_loss += loss.item() / micro
         dt = time.perf_counter() - t0
+        spent, last_dt = spent + dt, dt
         losses.append(round(step_loss, 4))
+        history["tokens_per_s"].append(round(tokens / dt, 1))
+        bar.update(1)
+        bar.set_postfix(loss=round(step_loss, 3), tok_s=round(tokens / dt))
         log({"event": "step", "step": step + 1, "loss": round(step_loss, 4), "tokens_per_s": round(tokens / dt, 1),
              "mfu": round(fpt * tokens / dt / peak, 4), "lr": lr_at(step)})
         done = step + 1
@@ -166,10 +183,43 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
             history["eval"][f"step{done}"] = ppl
             log({"event": "eval", "step": done, **ppl})
         if done % cfg.checkpoint_every == 0 or done == total_steps:
-            _save(acc, model, opt, ckpt_root, done, fingerprint, losses)
+            _save(acc, model, opt, ckpt_root, done, fingerprint, losses, spent, history["eval"])
         if stop_after and done >= stop_after:
             break
+    bar.close()
+    history["steps_done"], history["train_seconds"] = done, round(spent, 1)
+    if history.get("stopped_by_budget"):
+        if evals and f"step{done}" not in history["eval"]:
+            history["eval"][f"step{done}"] = {k: round(perplexity(model, v), 3) for k, v in evals.items()}
+        _save(acc, model, opt, ckpt_root, done, fingerprint, losses, spent + last_dt + 1,  # resume: budget spent
+              history["eval"])
     if evals:
         last = [v for k, v in history["eval"].items() if k != "before"]
         history["eval"]["after"] = last[-1] if last else history["eval"].get("before")
     return acc.unwrap_model(model), history
+
+
+def model_parameters(source: Path) -> int:
+    """Parameter count of a model folder (built on the meta device from config.json) or of a GGUF file (its
+    tensors' element counts), without loading any weights."""
+    source = Path(source)
+    if source.suffix == ".gguf":
+        from gguf import GGUFReader
+        return int(sum(int(t.n_elements) for t in GGUFReader(str(source)).tensors))
+    from transformers import AutoConfig, AutoModelForCausalLM
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_step_fits(cfg: TrainSection, n_params: int, section: str, device: str = "cpu") -> float:
+    """Lower bound on one optimizer step's seconds (6 FLOPs per parameter per token at 4x this machine's measured
+    matmul rate: the short measurement is noisy on a shared machine, and a false refusal costs more than a late
+    stop); RecipeError before any training when even that exceeds `cfg.time_budget_min`."""
+    tokens = cfg.global_batch_size * cfg.block_size
+    seconds = 6 * n_params * tokens / (4 * measured_peak_flops(device))
+    if cfg.time_budget_min is not None and seconds > cfg.time_budget_min * 60:
+        raise RecipeError(f"{section}.time_budget_min={cfg.time_budget_min}: one step ({tokens} tokens of a "
+                          f"{n_params / 1e6:.0f}M-parameter model) needs at least {seconds / 60:.1f} min here; "
+                          f"raise the budget or lower {section}.global_batch_size / {section}.block_size")
+    return seconds

@@ -13,13 +13,23 @@ RecipeArg = typer.Argument(..., help="YAML recipe (adapters/recipes/*.yaml).")
 SetOpt = typer.Option([], "--set", help="Dotted override, e.g. --set dapt.lr=1e-4 (repeatable).")
 
 
+def _answer(folder: Path, question: str, max_tokens: int, backend: str) -> str:
+    """The `serve` stage's answer: the adapted model run by the assistant's own LLM backend (adapters sit below
+    the assistant layer, so the pipeline is handed this function rather than importing it)."""
+    from assistant.config import LLMConfig
+    from assistant.llm import get_llm
+    llm = get_llm(LLMConfig(backend=backend, model_path=folder, max_new_tokens=max_tokens, temperature=0.0))
+    return llm.complete([{"role": "user", "content": question}], max_tokens=max_tokens)
+
+
 def _pipeline(recipe: Path, overrides: list[str]):
     import os
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from adapters.config import RecipeError, load_recipe
     from adapters.pipeline import Pipeline
     try:
-        return Pipeline(load_recipe(recipe, overrides), log=lambda m: console.print(m, markup=False))
+        return Pipeline(load_recipe(recipe, overrides), log=lambda m: console.print(m, markup=False),
+                        answer_fn=_answer)
     except RecipeError as e:
         fail(str(e))
 
@@ -49,6 +59,7 @@ def register(app: typer.Typer) -> None:
     add("gen-data", "gen-data", "Build domain SFT data (teacher LLM or document structure).")
     add("sft", "sft", "Supervised fine-tuning, loss on assistant tokens only.")
     add("export", "export", "Merge LoRA, write a bf16 HF folder for vLLM and print the serve command.")
+    add("serve", "serve", "Answer the recipe's serve.question with the exported model through the assistant backend.")
     add("autoeval", "autoeval", "Multiple-choice AutoEval (log-likelihood) and held-out domain perplexity.")
 
     @adapt.command("run", help="Run every stage of the recipe in order.")
@@ -64,6 +75,16 @@ def register(app: typer.Typer) -> None:
             fail(f"{recipe}: model.config_json is needed for a dry run")
         try:
             print_json({"recipe": p.r.name, **estimate(p.r)})
+        except RecipeError as e:
+            fail(str(e))
+
+    @adapt.command("import-gguf", help="Dequantize a GGUF model into a transformers safetensors folder (+ tokenizer).")
+    def import_gguf_cmd(file: Path = typer.Argument(..., help="A .gguf model file (e.g. models/SmolLM2-135M-Instruct.Q4_1.gguf)."),
+                        out: Path = typer.Option(..., "--out", help="Folder to write (replaced atomically).")) -> None:
+        from adapters.config import RecipeError
+        from adapters.gguf_import import import_gguf
+        try:
+            print_json(import_gguf(file, out))
         except RecipeError as e:
             fail(str(e))
 

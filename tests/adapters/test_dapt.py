@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from adapters.config import RecipeError
 from adapters.dapt import run_dapt
@@ -62,3 +63,24 @@ def test_bad_inputs_fail_before_compute(make_recipe, tiny_base, tmp_path):
         tiny_base)
     with pytest.raises(RecipeError, match="do not match"):
         run_dapt(make_recipe(), tiny_base, tmp_path / "o", log=print)
+
+
+def test_lora_dapt_trains_added_rows_and_saves_a_merged_model(make_recipe, tiny_base, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from adapters.config import TokenizerSection
+    from adapters.tokenizer import augment_folder
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    r = make_recipe(dapt={"method": "lora", "lr": 1e-2, "max_steps": 6, "lora": {"r": 4, "alpha": 8}})
+    docs = [p.read_text() for p in sorted(r.data.domain_roots[0].glob("*.md"))]
+    augment_folder(tiny_base, tmp_path / "aug", {"docs": docs}, ["plain text " * 50],
+                   TokenizerSection(train_vocab_size=700, min_frequency=2), tiny_base)
+    before = AutoModelForCausalLM.from_pretrained(tmp_path / "aug").get_input_embeddings().weight.detach().clone()
+    rep = run_dapt(r, tmp_path / "aug", tmp_path / "dapt", log=lambda x: None, base_vocab=len(tok))
+    assert rep["method"] == "lora" and rep["steps_done"] == 6 and rep["tokens_per_s"] > 0
+    out = tmp_path / "dapt" / "model"
+    assert (out / "config.json").is_file() and not (out / "adapter_config.json").exists()  # merged
+    after = AutoModelForCausalLM.from_pretrained(out).get_input_embeddings().weight.detach()
+    assert not torch.allclose(after[len(tok):len(AutoTokenizer.from_pretrained(out))],
+                              before[len(tok):len(AutoTokenizer.from_pretrained(out))])  # added rows learned
+    assert torch.equal(after[: len(tok)], before[: len(tok)])  # base rows untouched under LoRA

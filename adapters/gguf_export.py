@@ -1,0 +1,88 @@
+"""Export an adapted Llama-architecture model back to GGUF, so the assistant's `llamacpp` backend (the one the
+embedded model uses) serves it. Metadata (hyperparameters, BPE merges, chat template, special-token ids) is copied
+from the GGUF the base was imported from; the token list is the adapted tokenizer's, with added domain tokens
+marked user-defined and the padding rows unused; weights are written as F16 (norms F32) under llama.cpp's tensor
+names (gguf's own HF -> GGUF name map), with Q/K rows permuted back as llama.cpp's converter does.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adapters.config import RecipeError
+
+_SKIP = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.scores", "general.file_type",
+         "general.quantization_version", "llama.vocab_size"}
+
+
+def _permute(w: torch.Tensor, n_head: int) -> torch.Tensor:
+    """HF's rotary layout -> llama.cpp's (the inverse of what transformers undoes when it reads a GGUF)."""
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _copy_metadata(reader, writer) -> None:
+    from gguf import GGUFValueType
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in _SKIP or name == "general.architecture":
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), vtype, sub_type=sub)
+
+
+def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
+    """Write `model_dir` (a plain transformers Llama folder) as an F16 GGUF at `out`, atomically."""
+    from gguf import GGUFReader, GGUFWriter, MODEL_ARCH, TokenType, get_tensor_name_map
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    reader = GGUFReader(str(source_gguf))
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    if arch != "llama":
+        raise RecipeError(f"{source_gguf}: GGUF export is written for the llama architecture, not {arch!r}; "
+                          "serve with the `local` backend instead (serve.backend: local)")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    c = model.config
+    rows = model.get_input_embeddings().weight.shape[0]
+    base_n = len(reader.fields["tokenizer.ggml.tokens"].data)
+    base_types = reader.fields["tokenizer.ggml.token_type"].contents()
+    tokens, types = [], []
+    for i in range(rows):
+        if i < base_n:
+            tokens.append(tok.convert_ids_to_tokens(i))
+            types.append(base_types[i])
+        elif i < len(tok):
+            tokens.append(tok.convert_ids_to_tokens(i))  # added tokens are plain text, matched before BPE
+            types.append(TokenType.USER_DEFINED)
+        else:
+            tokens.append(f"[PAD{i}]")
+            types.append(TokenType.UNUSED)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    w = GGUFWriter(str(tmp), arch)
+    _copy_metadata(reader, w)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_file_type(1)  # mostly F16
+    names = get_tensor_name_map(MODEL_ARCH.LLAMA, c.num_hidden_layers)
+    tied = getattr(c, "tie_word_embeddings", False)
+    for name, t in model.state_dict().items():
+        if tied and name == "lm_head.weight":
+            continue
+        gname = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if gname is None:
+            raise RecipeError(f"{model_dir}: no GGUF name for tensor {name}")
+        if name.endswith("q_proj.weight"):
+            t = _permute(t, c.num_attention_heads)
+        elif name.endswith("k_proj.weight"):
+            t = _permute(t, c.num_key_value_heads)
+        arr = t.detach().numpy()
+        w.add_tensor(gname, arr.astype(np.float16 if arr.ndim == 2 else np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, out)
+    return {"gguf": str(out), "bytes": out.stat().st_size, "tokens": len(tokens), "added": len(tok) - base_n}
