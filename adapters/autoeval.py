@@ -95,11 +95,12 @@ def _batched_choices(model, state: tuple, conts: list[list[int]], pad: int) -> l
 
 
 def evaluate_mc(model, tok, rows: list[dict], shots: int = 5, desc: str = "autoeval") -> dict:
-    """Accuracy per category and overall; shots are the first other questions of the same file (the same
+    """Accuracy per category and overall, raw (summed log-likelihood) and length-normalised (``accuracy_norm``,
+    per byte of the choice: what the goals use, since choices of one question differ in length); shots are the first other questions of the same file (the same
     demos for every question past the first `shots`, so their KV cache is computed once)."""
     from tqdm.auto import tqdm
     model.eval()
-    hits, totals = defaultdict(int), defaultdict(int)
+    hits, hits_norm, totals = defaultdict(int), defaultdict(int), defaultdict(int)
     shared = "".join(_fmt(r, True) for r in rows[:shots])
     shared_state = _extend(model, _EMPTY, tok(shared, add_special_tokens=False)["input_ids"])[0] \
         if shared else _EMPTY
@@ -108,10 +109,16 @@ def evaluate_mc(model, tok, rows: list[dict], shots: int = 5, desc: str = "autoe
         scores = choice_logprobs(model, tok, demo + _fmt(q, False), q["choices"],
                                  shared_state if demo == shared else _EMPTY)
         ok = int(max(range(len(scores)), key=scores.__getitem__) == q["answer"])
+        # lm-eval-harness's acc_norm: log-likelihood per byte of the choice, so a longer right answer is not
+        # beaten by a short distractor merely for having fewer tokens to pay for
+        per_byte = [sc / max(1, len((" " + c).encode())) for sc, c in zip(scores, q["choices"])]
+        ok_norm = int(max(range(len(per_byte)), key=per_byte.__getitem__) == q["answer"])
         for cat in (q["category"], "overall"):
             hits[cat] += ok
+            hits_norm[cat] += ok_norm
             totals[cat] += 1
-    return {c: {"accuracy": round(hits[c] / totals[c], 4), "n": totals[c]} for c in totals}
+    return {c: {"accuracy": round(hits[c] / totals[c], 4), "accuracy_norm": round(hits_norm[c] / totals[c], 4),
+                "n": totals[c]} for c in totals}
 
 
 def heldout_chunks(texts: list[str], n: int, chars: int) -> list[str]:

@@ -32,12 +32,17 @@ def write_loss_plot(report: dict, path: Path) -> bool:
     return True
 
 
+def _acc(cell: dict) -> float:
+    """The accuracy the goals use: length-normalised where measured (older reports hold only the raw one)."""
+    return cell.get("accuracy_norm", cell["accuracy"])
+
+
 def _mc(models: dict, name: str, kind: str) -> float | None:
     """Accuracy (points) of one model on the domain or general MC files, pooled over files of that kind."""
     hits = n = 0
     for f, cats in models.get(name, {}).get("mc", {}).items():
         if ("general" in f) == (kind == "general"):
-            hits += cats["overall"]["accuracy"] * cats["overall"]["n"]
+            hits += _acc(cats["overall"]) * cats["overall"]["n"]
             n += cats["overall"]["n"]
     return round(100 * hits / n, 2) if n else None
 
@@ -100,11 +105,13 @@ def summary_markdown(report: dict) -> str:
         models = s["autoeval"]["models"]
         names = list(models)
         cats = sorted({(f, c) for m in models.values() for f, r in m["mc"].items() for c in r})
-        lines += ["", "| AutoEval (accuracy %) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += ["", "| AutoEval (accuracy %, length-normalised / raw) | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
         for f, c in cats:
             cells = [models[n]["mc"].get(f, {}).get(c) for n in names]
             lines.append(f"| {Path(f).stem} / {c} (n={next(x['n'] for x in cells if x)}) | "
-                         + " | ".join(f"{100 * x['accuracy']:.1f}" if x else "-" for x in cells) + " |")
+                         + " | ".join(f"{100 * _acc(x):.1f} / {100 * x['accuracy']:.1f}" if x else "-"
+                                      for x in cells) + " |")
         for k in ("domain_ppl", "general_ppl"):
             lines.append(f"| held-out {k.split('_')[0]} perplexity (per base token) | "
                          + " | ".join(str(models[n].get(k, "-")) for n in names) + " |")

@@ -72,3 +72,20 @@ def test_autoeval_picks_the_choice_the_model_learned(tiny_base):
 def test_qlora_path_on_gpu():
     pytest.importorskip("bitsandbytes")
     assert torch.cuda.is_available()
+
+
+def test_length_normalised_accuracy_scores_per_byte_of_the_choice(tiny_base):
+    from adapters.autoeval import choice_logprobs
+    model = AutoModelForCausalLM.from_pretrained(tiny_base)
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    # one short and two long choices: summed log-likelihood favours the short one for having fewer tokens
+    q = {"question": "What does the reset controller do?", "category": "design", "answer": 1,
+         "choices": ["uart", "holds every block in reset until its clock is stable",
+                     "sends bytes over the serial line at the configured baud rate"]}
+    scores = choice_logprobs(model, tok, "Question: What does the reset controller do?\nAnswer:", q["choices"])
+    raw = max(range(3), key=scores.__getitem__)
+    norm = max(range(3), key=lambda i: scores[i] / len((" " + q["choices"][i]).encode()))
+    for answer in range(3):
+        res = evaluate_mc(model, tok, [{**q, "answer": answer}], shots=0)["overall"]
+        assert res["accuracy"] == float(answer == raw) and res["accuracy_norm"] == float(answer == norm)
+    assert raw == 0  # an untrained model: the fewest tokens win without normalisation
