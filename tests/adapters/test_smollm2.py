@@ -212,7 +212,7 @@ def test_report_goals_say_met_or_by_how_much():
     assert g["domain_ppl_change_pct"]["value"] == -25.0 and g["domain_ppl_change_pct"]["met"] is False
     assert g["domain_token_change_pct"]["met"] and g["general_token_change_pct"]["met"]
     md = summary_markdown(rep)
-    assert "| autoeval_domain / openroad (n=150) | 40.0 | 42.0 | 47.0 |" in md
+    assert "| autoeval_domain / openroad (n=150) | 40.0 / 40.0 | 42.0 / 42.0 | 47.0 / 47.0 |" in md  # norm / raw
     assert "| held-out domain perplexity (per base token) | 20.0 | 15.0 | 15.5 |" in md
 
 
