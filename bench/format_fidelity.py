@@ -44,9 +44,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-OUT = ROOT / "bench" / "out"
-CORPUS = ROOT.parent / "shared" / "corpora"
-QUERIES = ROOT / "bench" / "queries" / "shared.jsonl"
+from bench.retrieval import CORPUS, OUT, QUERIES  # noqa: E402  (one definition of the shared corpus and questions)
+
 REG_QUERIES = ROOT / "bench" / "queries" / "registers.jsonl"
 CSS = "table { border-collapse: collapse; } th, td { border: 1px solid #444; padding: 2px 4px; }"
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
