@@ -34,6 +34,7 @@ from bench.concurrency import ensure_index, load_questions, pct  # noqa: E402
 
 HOST = "127.0.0.1"  # loopback only: this bench never listens on or sends to anything else
 ENDPOINTS = {"search": lambda q: {"query": q}, "ask": lambda q: {"question": q}}
+ANSWERED = {"search": "hits", "ask": "sources"}  # the result field that must be non-empty for a success
 
 
 def free_port() -> int:
@@ -77,7 +78,7 @@ async def client_loop(url: str, endpoint: str, token: str, questions: list[str],
             t0 = time.perf_counter()
             try:
                 r = await c.post(f"/api/{endpoint}", json=ENDPOINTS[endpoint](questions[i % len(questions)]))
-                ok = r.status_code == 200 and bool(r.json().get("sources"))
+                ok = r.status_code == 200 and bool(r.json().get(ANSWERED[endpoint]))
                 (lat.append((time.perf_counter() - t0) * 1000) if ok else errors.append(f"{r.status_code} {r.text[:100]}"))
             except httpx.HTTPError as e:
                 errors.append(f"{type(e).__name__}: {e}")
@@ -139,6 +140,9 @@ def main() -> int:
 
             rows = asyncio.run(run())
         finally:
+            if proc.poll() is not None:  # the server died under load: say so, with the end of its log
+                print(f"server exited with code {proc.returncode}; last lines of its log:\n"
+                      + "\n".join(log.read_text(errors="replace").splitlines()[-20:]), file=sys.stderr)
             proc.terminate()
             proc.wait(30)
         tracebacks = log.read_text(errors="replace").count("Traceback")

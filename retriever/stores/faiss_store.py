@@ -17,6 +17,7 @@ p50 22 ms -> 9.7 ms); batches (hard-negative mining) keep every thread.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -72,7 +73,8 @@ class FaissStore:
         self._catalog = catalog
         self.dim = int(index.d)
         self._pending: set[int] = set()  # HNSW ids deleted but still in the graph (see _flush)
-        self._params: dict[frozenset[str], tuple] = {}
+        self._params: dict[frozenset[str], tuple | str | None] = {}  # group set -> id selector (`_selector`)
+        self._params_lock = threading.Lock()  # concurrent searches (the API's worker threads) build params once
 
     @classmethod
     def create(cls, dim: int, config: "IndexConfig", train: np.ndarray | None = None) -> "FaissStore":
@@ -101,7 +103,9 @@ class FaissStore:
         return inner(self._index)
 
     def _changed(self) -> None:
-        self._params.clear()
+        """Forget the cached search parameters (ids or ACLs changed); searches in flight hold their own."""
+        with self._params_lock:
+            self._params.clear()
 
     # -- writes --------------------------------------------------------------------------------
     def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, acl: Sequence[str]) -> None:
@@ -152,31 +156,40 @@ class FaissStore:
         """The sources of the documents in the store, in insertion order."""
         return self._catalog.documents()
 
-    def _search_params(self, groups: Groups):
-        """(params, keep-alive) for ``groups``: None when all is visible, "none" when nothing is."""
+    def _selector(self, groups: Groups) -> tuple | str | None:
+        """The id filter for ``groups``: None when all is visible, "none" when nothing is, else the cached
+        (IDSelectorBitmap, bitmap) pair (FAISS keeps a raw pointer to the bitmap: the pair keeps it alive).
+
+        The caller holds the returned pair until its search ends, so a concurrent change (``_changed``
+        clears the cache) cannot free it mid-search; the lock makes concurrent first searches build it once."""
         key = frozenset([groups] if isinstance(groups, str) else (groups or ()))
-        cached = self._params.get(key)
-        if cached is None:
-            allowed = self._catalog.allowed(key)
-            if allowed is None:
-                cached = (None, None)
-            elif not len(allowed):
-                cached = ("none", None)
-            else:
-                bits = np.zeros(int(allowed[-1]) + 1, dtype=bool)
-                bits[allowed] = True
-                bitmap = np.packbits(bits, bitorder="little")  # FAISS tests bit (id & 7) of byte id >> 3
-                sel = faiss.IDSelectorBitmap(bitmap)
-                idx = inner(self._index)
-                if isinstance(idx, faiss.IndexIVF):
-                    params = faiss.SearchParametersIVF(sel=sel, nprobe=idx.nprobe)
-                elif isinstance(idx, faiss.IndexHNSW):
-                    params = faiss.SearchParametersHNSW(sel=sel, efSearch=idx.hnsw.efSearch)
-                else:
-                    params = faiss.SearchParameters(sel=sel)
-                cached = (params, (sel, bitmap))  # FAISS holds raw pointers: keep both alive with the params
-            self._params[key] = cached
-        return cached[0]
+        with self._params_lock:
+            if key not in self._params:
+                self._params[key] = self._build_selector(key)
+            return self._params[key]
+
+    def _build_selector(self, key: frozenset[str]) -> tuple | str | None:
+        """The id filter of one group set (see `_selector`)."""
+        allowed = self._catalog.allowed(key)
+        if allowed is None:
+            return None
+        if not len(allowed):
+            return "none"
+        bits = np.zeros(int(allowed[-1]) + 1, dtype=bool)
+        bits[allowed] = True
+        bitmap = np.packbits(bits, bitorder="little")  # FAISS tests bit (id & 7) of byte id >> 3
+        return faiss.IDSelectorBitmap(bitmap), bitmap
+
+    def _params_for(self, sel) -> "faiss.SearchParameters":
+        """Fresh search parameters around a shared selector, one object per search: FAISS's IndexIDMap
+        swaps ``params.sel`` for a translating selector during a search, so parameters shared between
+        threads are not read-only (20 concurrent API clients segfaulted on a shared one)."""
+        idx = inner(self._index)
+        if isinstance(idx, faiss.IndexIVF):
+            return faiss.SearchParametersIVF(sel=sel, nprobe=idx.nprobe)
+        if isinstance(idx, faiss.IndexHNSW):
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=idx.hnsw.efSearch)
+        return faiss.SearchParameters(sel=sel)
 
     def search(self, queries: np.ndarray, k: int, groups: Groups) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best (ids, scores) per query among what ``groups`` may see, filtered inside FAISS
@@ -184,9 +197,10 @@ class FaissStore:
         q = check_queries(self.dim, queries, k)
         self._flush()
         width = min(k, self.count())
-        params = self._search_params(groups)
-        if width == 0 or isinstance(params, str):  # "none": the caller may see nothing
+        held = self._selector(groups)  # held to the end of this call: it keeps the selector alive
+        if width == 0 or held == "none":  # the caller may see nothing
             return empty_result(len(q), width)
+        params = None if held is None else self._params_for(held[0])
         if len(q) == 1:
             threads = faiss.omp_get_max_threads()
             faiss.omp_set_num_threads(1)

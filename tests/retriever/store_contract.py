@@ -13,6 +13,8 @@ passage-window ids as the index uses them (``vid * 64 + j``), so large, sparse i
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -154,6 +156,17 @@ class AclTests(_Base):
         assert not set(ids[0].tolist()) & set(DOCS["docs/other/secret.md"][1])
         ids, _ = store.search(query, 10, [TEAM, "other-team"])
         assert sorted(i for i in ids[0].tolist() if i >= 0) == sorted(i for _, v in DOCS.values() for i in v)
+
+    def test_concurrent_searches_agree_with_sequential_ones(self, store):
+        # the API and the UI search from many worker threads at once; FAISS mutates shared search
+        # parameters inside IndexIDMap, which segfaulted 20 API clients before each search got its own
+        fill(store)
+        queries = [(VECTORS[d][i], g) for d in VECTORS for i in range(2) for g in (None, [TEAM], "unrelated")]
+        expected = [store.search(q, 5, g)[0].tolist() for q, g in queries]
+        with ThreadPoolExecutor(16) as pool:
+            for _ in range(5):
+                got = list(pool.map(lambda qg: store.search(qg[0], 5, qg[1])[0].tolist(), queries * 4))
+                assert got == expected * 4
 
     def test_nothing_visible(self, store):
         store.add("docs/restricted/tapeout.md", np.asarray([128]), VECTORS["docs/uart.md"][:1], [TEAM])

@@ -41,6 +41,6 @@ def test_single_queries_run_on_one_thread_and_batches_on_all(monkeypatch):
 def test_acl_filter_runs_inside_faiss():
     """A caller who may not see everything searches with an id selector, so FAISS never ranks hidden ids."""
     store = fill(FaissStore.create(DIM, IndexConfig()))
-    assert store._search_params(None) is not None and store._search_params(["soc-team", "other-team"]) is None
+    assert store._selector(None) is not None and store._selector(["soc-team", "other-team"]) is None
     ids, _ = store.search(np.tile(_unit(1, 2), (2, 1)), 10, None)
     assert set(ids.ravel().tolist()) - {-1} == {64, 65, 66, 67}

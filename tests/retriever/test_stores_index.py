@@ -62,3 +62,19 @@ def test_acl_change_reaches_the_vector_store(mini_index):
     ids, _ = index.vectors.search(index.embedder.embed_query("UART baud rate"), index.vectors.count(), None)
     public = {c.source for c in index._rows({int(i) // 64 for i in ids[0].tolist() if i >= 0}).values()}
     assert public and "docs/uart.md" not in public and "docs/restricted/tapeout.md" not in public
+
+
+def test_many_threads_search_one_index_with_acls(sample_index_master):
+    # 20 API clients searching at once segfaulted the server: FAISS's IndexIDMap swaps the selector inside
+    # shared search parameters during a search, so each search now gets its own parameters
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retriever.index import Index
+
+    index = Index.open(sample_index_master)
+    vectors = index.embedder.embed_documents(["How do I reset the DMA engine?", "uart baud divisor"])
+    cases = [(vectors[q], groups) for q in (0, 1) for groups in ([], ["silicon-team"])]
+    expected = [index.vectors.search(v, 10, g)[0].tolist() for v, g in cases]  # one at a time
+    with ThreadPoolExecutor(20) as pool:
+        got = list(pool.map(lambda c: index.vectors.search(c[0], 10, c[1])[0].tolist(), cases * 200))
+    assert got == expected * 200
