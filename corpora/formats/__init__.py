@@ -11,17 +11,9 @@ anything from the file: Office files are read as XML (macros never run), XML thr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class Loaded(NamedTuple):
-    """One loaded file: the fields the loader registry (corpora/loaders/) expects from a format module."""
-
-    text: str
-    title: str | None
-    doc_type: str
-    locations: list[tuple[int, str]]  # (0-based line, label): where "p. 3" / "slide 2" / "sheet Regs" starts
-    meta: dict[str, Any]
+from corpora.types import Loaded  # noqa: F401  (what every loader here returns: the registry's type)
 
 
 class FormatError(ValueError):

@@ -24,26 +24,7 @@ from typing import Any
 
 from corpora import curate
 from corpora.headings import Syntax, first_heading
-
-
-@dataclass
-class Loaded:
-    """What a loader makes of one file.
-
-    text: the file as text with ``\\n`` line ends; structure as Markdown ``#`` headings and pipe tables, so the
-        prose chunker splits on it. title: the document's own title (None: its first heading, else the file name).
-    doc_type: "" for the registered format's; a loader that recognises a variant may name another registered
-        format (then that format's settings apply). locations: (0-based line, label) where a citation location
-        starts, e.g. ``(120, "p. 12")``, ``(300, "slide 3")``; each chunk carries the label of its first line.
-    meta: anything else; ``meta["notes"]`` (a list of str) goes to the ingest report, other scalars reach
-        the Document's and its chunks' metadata.
-    """
-
-    text: str
-    title: str | None = None
-    doc_type: str = ""
-    locations: list[tuple[int, str]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+from corpora.types import Loaded  # noqa: F401  (re-exported: format modules import it from here)
 
 
 LoadFn = Callable[[Path], Loaded]

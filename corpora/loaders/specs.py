@@ -1,9 +1,9 @@
 """The spec formats chip teams keep, registered: structured PDF, Word, PowerPoint, Excel/CSV register maps,
 IP-XACT, SystemRDL and OpenTitan-style hjson register files (the parsers live in `corpora.formats`).
 
-Each registration maps suffixes to a `corpora.formats` loader and converts its result to the registry's
-`Loaded`. Where a structured parser meets a file it is not for, the file keeps the plain handling it had
-before these formats existed, so adding them never drops a file that used to be indexed:
+Each registration maps suffixes to a `corpora.formats` loader (they return the registry's `Loaded`). Where
+a structured parser meets a file it is not for, the file keeps the plain handling it had before these formats
+existed, so adding them never drops a file that used to be indexed:
 
 - a PDF pdfplumber cannot parse (but which is not encrypted or image-only) is read page by page with pypdf;
 - an ``.xml`` file that is not an IP-XACT component is indexed as text (it is never parsed as XML then);
@@ -20,11 +20,6 @@ from corpora.loaders.config import config_or_testplan
 from corpora.loaders.registry import Loaded, read_text, register
 
 
-def _loaded(result) -> Loaded:
-    """The registry's `Loaded` from a `corpora.formats.Loaded` (same fields, same order)."""
-    return Loaded(result.text, result.title, result.doc_type, list(result.locations), dict(result.meta))
-
-
 @register("pdf", suffixes=(".pdf",), generated_header=False, replace=True)
 def load_pdf(path: Path) -> Loaded:
     """Headings from font sizes or the outline, ruled tables as pipe rows, "p. N" locations, running headers
@@ -32,7 +27,7 @@ def load_pdf(path: Path) -> Loaded:
     from corpora.formats.pdf import load_pdf as structured
 
     try:
-        return _loaded(structured(path))
+        return structured(path)
     except FormatError as e:
         if not e.reason.startswith("malformed PDF"):
             raise
@@ -46,7 +41,7 @@ def load_docx(path: Path) -> Loaded:
     """Word: heading styles as ``#`` headings, tables as pipe rows; macros never loaded."""
     from corpora.formats.office import load_docx as load
 
-    return _loaded(load(path))
+    return load(path)
 
 
 @register("pptx", suffixes=(".pptx", ".pptm"), generated_header=False)
@@ -54,7 +49,7 @@ def load_pptx(path: Path) -> Loaded:
     """PowerPoint: slide by slide ("slide N" locations), titles as headings, tables and notes kept."""
     from corpora.formats.office import load_pptx as load
 
-    return _loaded(load(path))
+    return load(path)
 
 
 @register("spreadsheet", suffixes=(".xlsx", ".xlsm", ".csv"), generated_header=False, replace=True)  # .csv was text
@@ -63,7 +58,7 @@ def load_sheet(path: Path) -> Loaded:
     ("sheet NAME" locations); ingest tries a .csv as a bug export first."""
     from corpora.formats.sheets import load_csv, load_xlsx
 
-    return _loaded(load_csv(path) if Path(path).suffix.lower() == ".csv" else load_xlsx(path))
+    return load_csv(path) if Path(path).suffix.lower() == ".csv" else load_xlsx(path)
 
 
 @register("registers", suffixes=(".rdl",), kind="config", generated_header=False)
@@ -72,7 +67,7 @@ def load_systemrdl(path: Path) -> Loaded:
     the file's folder refused)."""
     from corpora.formats.systemrdl import load_systemrdl as load
 
-    return _loaded(load(path))
+    return load(path)
 
 
 @register("ipxact", suffixes=(".xml",), kind="config", generated_header=False)
@@ -82,7 +77,7 @@ def load_xml(path: Path) -> Loaded:
     from corpora.formats.ipxact import load_ipxact
 
     try:
-        return _loaded(load_ipxact(path))
+        return load_ipxact(path)
     except FormatError as e:
         if not e.reason.startswith("not an IP-XACT component"):
             raise
@@ -103,4 +98,4 @@ def load_hjson(path: Path) -> Loaded:
         loaded = read_text(path)
         loaded.meta.setdefault("notes", []).append(f"{e}: indexed as text")
         return loaded
-    return _loaded(registers) if registers is not None else read_text(path)
+    return registers if registers is not None else read_text(path)
