@@ -33,11 +33,12 @@ def _shown(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
 
 
-def format_validation_error(e: ValidationError, prefix: str = "") -> str:
+def format_validation_error(e: ValidationError, prefix: str = "", *, show_input: bool = True) -> str:
     """Every problem in ``e`` as ``dotted.field: message (got value)``, joined by "; ".
 
     ``prefix`` is put before each field path (e.g. ``chunking`` for a nested section validated on its own);
     a model-level check (no field) shows its message alone, without pydantic's "Value error, " opening.
+    ``show_input=False`` leaves the values out: a server answering remote callers never echoes their input.
     """
     problems = []
     for err in e.errors():
@@ -45,7 +46,8 @@ def format_validation_error(e: ValidationError, prefix: str = "") -> str:
         msg = err["msg"].removeprefix("Value error, ")
         # The value is worth showing for a bad field, not for a missing one (its input is the whole section)
         # nor for a model-level check (the whole model).
-        got = f" (got {_shown(err['input'])})" if err["loc"] and err["type"] != "missing" and "input" in err else ""
+        got = f" (got {_shown(err['input'])})" if show_input and err["loc"] and err["type"] != "missing" \
+            and "input" in err else ""
         problems.append(f"{path}: {msg}{got}" if path else msg)
     return "; ".join(problems)
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from assistant.api.auth import Principal, TokenStore, safe_text
 from assistant.api.jobs import remote_input, to_request
 from assistant.jobs import Job, all_jobs
+from corpora.config_io import format_validation_error
 
 log = logging.getLogger("chipassist.mcp")
 SCOPE = "chipassist"
@@ -86,8 +87,7 @@ def make_tool(bot: Any, job: Job, local: Principal | None):
             inp = model.model_validate(kwargs)
             result = await anyio.to_thread.run_sync(run, inp, caller.acl_groups)
         except ValidationError as e:
-            raise ToolError(f"{job.name}: " + "; ".join(
-                f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())) from None
+            raise ToolError(f"{job.name}: " + format_validation_error(e, show_input=False)) from None
         except (ValueError, KeyError) as e:  # bad input, an unknown (or invisible) bug: the caller's to fix
             message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             raise ToolError(safe_text(f"{job.name}: {message}", bot.settings)) from None

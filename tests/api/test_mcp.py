@@ -130,4 +130,5 @@ def test_mcp_tool_errors_name_the_field(api_env, mcp_http_server):
 
     too_long, unknown = anyio.run(run)
     assert too_long.isError and "question" in too_long.content[0].text
+    assert "x" * 100 not in too_long.content[0].text  # the field is named, the input never echoed
     assert unknown.isError and "NOPE-1" in unknown.content[0].text
