@@ -73,8 +73,8 @@ class FaissStore:
         self._catalog = catalog
         self.dim = int(index.d)
         self._pending: set[int] = set()  # HNSW ids deleted but still in the graph (see _flush)
-        self._params: dict[frozenset[str], tuple | str | None] = {}  # group set -> id selector (`_selector`)
-        self._params_lock = threading.Lock()  # concurrent searches (the API's worker threads) build params once
+        self._selectors: dict[frozenset[str], tuple | str | None] = {}  # group set -> id selector (`_selector`)
+        self._selectors_lock = threading.Lock()  # concurrent first searches (API worker threads) build a selector once
 
     @classmethod
     def create(cls, dim: int, config: "IndexConfig", train: np.ndarray | None = None) -> "FaissStore":
@@ -103,9 +103,9 @@ class FaissStore:
         return inner(self._index)
 
     def _changed(self) -> None:
-        """Forget the cached search parameters (ids or ACLs changed); searches in flight hold their own."""
-        with self._params_lock:
-            self._params.clear()
+        """Forget the cached id selectors (ids or ACLs changed); searches in flight hold their own."""
+        with self._selectors_lock:
+            self._selectors.clear()
 
     # -- writes --------------------------------------------------------------------------------
     def add(self, document: str, ids: np.ndarray, vectors: np.ndarray, acl: Sequence[str]) -> None:
@@ -163,10 +163,10 @@ class FaissStore:
         The caller holds the returned pair until its search ends, so a concurrent change (``_changed``
         clears the cache) cannot free it mid-search; the lock makes concurrent first searches build it once."""
         key = frozenset([groups] if isinstance(groups, str) else (groups or ()))
-        with self._params_lock:
-            if key not in self._params:
-                self._params[key] = self._build_selector(key)
-            return self._params[key]
+        with self._selectors_lock:
+            if key not in self._selectors:
+                self._selectors[key] = self._build_selector(key)
+            return self._selectors[key]
 
     def _build_selector(self, key: frozenset[str]) -> tuple | str | None:
         """The id filter of one group set (see `_selector`)."""
