@@ -81,10 +81,10 @@ def _ensure_index(index: Path) -> None:
 
 
 def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
-        threads: int = 0) -> dict:
+        threads: int = 0, skip: int = 0) -> dict:
     from assistant.tcl.generate import extract_script
 
-    tasks = load_tasks(tasks_file)[:limit]
+    tasks = load_tasks(tasks_file)[skip:][:limit]
     root = design_root(tasks_file, tasks)
     rows, records = {}, []
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -151,6 +151,7 @@ def main() -> None:
     ap.add_argument("--tasks", type=Path, default=HELDOUT)
     ap.add_argument("--model", default="qwen2.5-coder-1.5b", help="embedded model name or GGUF path")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N tasks (run tasks N+1 ...)")
     ap.add_argument("--references", choices=["both", "on", "off"], default="both")
     ap.add_argument("--index", type=Path, default=RESULTS / "tcl_gen_index")
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
@@ -158,7 +159,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
-    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads)
+    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip)
     (args.out or RESULTS / "tcl_generation.json").write_text(json.dumps(report, indent=2, default=str))
     show(report)
 

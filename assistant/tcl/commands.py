@@ -39,6 +39,7 @@ class OptionSpec(BaseModel):
     takes_value: bool = False
     required: bool = False
     description: str = ""
+    glued: bool = False  # the value is part of the word: `-DSYNTHESIS` for yosys's `-Dname[=definition]`
 
 
 class CommandSpec(BaseModel):
@@ -55,8 +56,9 @@ class CommandSpec(BaseModel):
     doc_only_options: list[str] = Field(default_factory=list)
 
     def option(self, name: str) -> OptionSpec | None:
-        """The option called ``name``, or None."""
-        return next((o for o in self.options if o.name == name), None)
+        """The option called ``name`` (or a glued one it starts with: `-DSYNTHESIS` is `-D`), or None."""
+        return next((o for o in self.options if o.name == name), None) or next(
+            (o for o in self.options if o.glued and name.startswith(o.name) and len(name) > len(o.name)), None)
 
     def suggest_option(self, name: str, n: int = 3) -> list[str]:
         """Up to ``n`` option names close to a misspelt ``name``, for lint's "did you mean"."""

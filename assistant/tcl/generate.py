@@ -31,6 +31,7 @@ from pathlib import Path
 from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
+from assistant.tcl.cookbook import load_cookbook
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
@@ -47,6 +48,8 @@ _TOOL_RULES = {
              "(for example `yosys synth -top top`), and plain Tcl for the rest.",
     "openroad": "OpenROAD runs this file as Tcl: call its commands directly (for example `global_route`).",
 }
+RESAMPLE_TEMPERATURE = 0.7  # a repair round after the model repeated a script samples at this temperature
+EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
 # The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
 _BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
@@ -148,8 +151,8 @@ def _instantiates(text: str, module: str) -> bool:
     return bool(re.search(rf"^\s*{re.escape(module)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", text, re.M))
 
 
-def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str]]:
-    """(modules defined in the design, likely tops, the files the task needs).
+def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str], list[str]]:
+    """(modules defined in the design, likely tops, the files the task needs, the modules the task needs).
 
     A module the task names (and what it instantiates, transitively) picks the files to read and the top:
     "synthesize the UART (uart ...)" on a whole rtl/ folder reads uart.v, uart_tx.v and uart_rx.v with top
@@ -163,7 +166,7 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
     named = [m for m in modules if m.lower() in words]
     if not named:
         used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
-        return modules, [m for m in modules if m not in used], list(texts)
+        return modules, [m for m in modules if m not in used], list(texts), modules
     needed, todo = set(), list(named)
     while todo:
         m = todo.pop()
@@ -176,7 +179,7 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
     # packages and headers the needed files import (`import pkg::*`) come along
     files += [name for name in texts if name not in files and any(
         re.search(rf"\b{re.escape(m)}::", texts[f]) for f in files for m in defined[name])]
-    return modules, tops, files
+    return modules, tops, files, [m for m in modules if m in needed]
 
 
 def read_line(tool: str, names: list[str]) -> str | None:
@@ -227,33 +230,54 @@ class DesignView:
     modules: list[str]
     tops: list[str]
     needed: list[str]  # the files the task's modules need
+    needed_modules: list[str]  # the modules the task names and what they instantiate
 
     @classmethod
     def of(cls, designs: list[Path], task: str) -> "DesignView":
         """What the script may read from ``designs``: the file names in the sandbox, modules, tops and
         the files the task's modules need."""
-        modules, tops, needed = design_modules(designs, task)
-        return cls(_sandbox_names(designs), modules, tops, needed)
+        modules, tops, needed, needed_modules = design_modules(designs, task)
+        return cls(_sandbox_names(designs), modules, tops, needed, needed_modules)
 
 
-def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
+def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list[tuple[str, str]]:
+    """(task, script) of the cookbook recipes closest to ``task``, filled in with this design's read line,
+    top and a submodule (:mod:`assistant.tcl.cookbook`)."""
+    book = load_cookbook(tool)
+    read = read_line(tool, view.needed or view.files)
+    if book is None or read is None:
+        return []
+    top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
+    sub = next((m for m in view.needed_modules + view.modules if m != top), top)
+    return [(r.task, r.render(read, top, sub)) for r in book.search(task, n)]
+
+
+def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
+            examples: list[tuple[str, str]]) -> list[dict]:
     files = " ".join(view.files) or "(none given)"
     modules, tops = view.modules, view.tops
     system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
-              "options from the command list; never invent any. Write the shortest script that does exactly what "
-              "the task asks: no extra commands. Use exactly the file names given. Answer with one ```tcl code "
-              "block and nothing else.")
+              "options from the examples and the command list; never invent any. Write the shortest script that "
+              "does exactly what the task asks: no extra commands. Use exactly the file names the task gives. "
+              "Answer with one ```tcl code block and nothing else.")
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
-    first = read_line(tool, view.needed or view.files)
-    if first:
-        parts.append(f"The script starts with:\n{first}")
-    # A bullet list, not lines that look like a script: shown `cmd  # summary` lines, a small model wrote the
-    # whole list out as its script.
-    parts.append(f"Available {tool} commands (pick only what the task needs; other options exist):\n"
-                 + "\n".join("- " + brief(s, task, top=tops[0] if len(tops) == 1 else None).replace("  # ", ": ", 1)
-                              for s in specs))
+    if examples:
+        # Worked examples for this design, not a command list: shown a list, the 1.5B model wrote it out in
+        # order for every task; shown examples, it adapts the closest one.
+        parts.append("Examples for this design (adapt the closest one: output file names and options as the "
+                     "task asks):\n" + "\n".join(f"```tcl\n# {t}\n{body}```" for t, body in examples))
+    else:
+        first = read_line(tool, view.needed or view.files)
+        if first:
+            parts.append(f"The script starts with:\n{first}")
+    if specs:
+        # A bullet list, not lines that look like a script: shown `cmd  # summary` lines, a small model wrote the
+        # whole list out as its script.
+        parts.append(f"More {tool} commands (pick only what the task needs; other options exist):\n"
+                     + "\n".join("- " + brief(s, task, top=tops[0] if len(tops) == 1 else None).replace("  # ", ": ", 1)
+                                  for s in specs))
     usage = usage_lines(refs, specs, tool)
     if usage:
         parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
@@ -270,18 +294,46 @@ def _budget(llm) -> int:
     return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.3) if small else 10**9))
 
 
-def _fit(llm, task, tool, view: DesignView, specs, refs, repair: list[dict] | None = None) -> list[dict]:
-    """Drop examples, then reference lines, until the prompt (with any repair turns) fits the model's budget."""
+def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None) -> list[dict]:
+    """Drop retrieved references, then commands, then examples (the last one goes last), until the prompt (with
+    any repair turns) fits the model's budget."""
     budget = _budget(llm)
-    refs, specs = list(refs), list(specs)
+    refs, specs, examples = list(refs), list(specs), list(examples)
     while True:
-        messages = _prompt(task, tool, view, specs, refs) + list(repair or [])
-        if llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget or not (refs or specs):
+        messages = _prompt(task, tool, view, specs, refs, examples) + list(repair or [])
+        if llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget or not (refs or specs or examples[1:]):
             return messages
         if refs:
             refs.pop()
-        else:
+        elif specs:
             specs.pop()
+        else:
+            examples.pop()
+
+
+def _example_sources(examples: list[tuple[str, str]], tool: str, start: int) -> list[Source]:
+    """The cookbook examples as sources: with the `none` backend they are the closest thing to a script."""
+    return [Source(n=start + i, chunk_id=f"cookbook:{tool}:{i}", path=f"{tool} cookbook", title=title,
+                   snippet=script, score=1.0, kind="tcl") for i, (title, script) in enumerate(examples)]
+
+
+def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str, limit: int = 3) -> str:
+    """The usage of the commands on the lines with problems, so a repair can pick a real option instead of
+    inventing the next one."""
+    if db is None:
+        return ""
+    lines = script.split("\n")
+    flagged = [i.line for i in check.lint] + [e.get("line") for e in check.run.errors]
+    names: list[str] = []
+    for n in flagged:
+        words = lines[n - 1].split() if isinstance(n, int) and 0 < n <= len(lines) else []
+        if tool == "yosys" and words[:1] == ["yosys"]:
+            words = words[1:]
+        if words and db.get(words[0]) and words[0] not in names:
+            names.append(words[0])
+    if not names:
+        return ""
+    return "\n\nUsage of those commands:\n" + "\n".join(f"- {describe(db.get(n), 16)}" for n in names[:limit])
 
 
 def numbered(script: str) -> str:
@@ -320,6 +372,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     data_dir = settings.data_dir if settings else None
     secrets = secret_values(settings) if settings else []
     refs, note = _retrieved_sources(bot, task, tool, user_groups, k) if references else ([], "")
+    view = DesignView.of(designs, task)
+    examples = _examples(tool, task, view)
     db = None
     try:
         db = get_db(tool, data_dir)
@@ -327,19 +381,24 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     except YosysNotFound as e:
         specs, note = [], f"{note}; {e}".strip("; ")
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
+    sources += _example_sources(examples, tool, len(sources) + 1)
     llm = bot.llm
     result = TclGeneration(task=task, tool=tool, sources=sources)
     if llm is None:
         result.retrieval_only = True
         result.message = ("No LLM backend is configured (`none`), so no script was written: here are the "
-                          f"relevant {tool} command references and example scripts." + (f" ({note})" if note else ""))
+                          f"relevant {tool} command references, cookbook examples for your design and example "
+                          "scripts." + (f" ({note})" if note else ""))
         return result
     result.backend, result.model = llm.name, llm.model
-    view = DesignView.of(designs, task)
-    messages = _fit(llm, task, tool, view, specs, refs)
+    if examples:  # the core commands are in the examples; listed again, a small model wrote the list out
+        specs = [s for s in specs if s.name not in CORE.get(tool, [])]
+    messages = _fit(llm, task, tool, view, specs, refs, examples)
+    seen: set[str] = set()
+    temperature = None  # the configured one (0 in the benches) until the model repeats itself
     for attempt in range(rounds + 1):
         try:
-            answer = llm.complete(messages)
+            answer = llm.complete(messages, temperature=temperature)
         except Exception as e:  # the backend failed: return what we have, saying so
             result.message = f"the LLM failed in round {attempt}: {type(e).__name__}: {e}"
             return result
@@ -356,12 +415,17 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.rounds_used = attempt
         if result.check.ok:
             break
+        # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so
+        # every round. A repeat makes the next round sample instead, so each round tries something new.
+        temperature = RESAMPLE_TEMPERATURE if script in seen else None
+        seen.add(script)
         if attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
                        + "\n\nProblems:\n" + problems_text(result.check)
+                       + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, view, specs, refs, repair)
+            messages = _fit(llm, task, tool, view, specs, refs, examples, repair)
     status = "passed all checks" if result.check.ok else "still has problems (see check)"
     fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
     result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"

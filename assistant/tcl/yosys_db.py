@@ -12,7 +12,7 @@ Each help section looks like::
 
 so option names come from the 4-space-indented lines starting with '-' (plus the bracketed parts of
 the usage line), and an option takes a value when a placeholder follows its name. The parsed database
-is cached in-process, and on disk as ``<data_dir>/tcl/yosys-<version>.json`` when a data_dir is given.
+is cached in-process, and on disk as ``<data_dir>/tcl/yosys-<version>-v<FORMAT>.json`` when a data_dir is given.
 
     python -m assistant.tcl.yosys_db            # print how many commands and options were found
 """
@@ -30,8 +30,11 @@ _HEADER = re.compile(r"^(\S+)  --  (.*)$")
 _OPTION_LINE = re.compile(r"^\s{2,}(-[A-Za-z].*)$")
 _MENTIONED = re.compile(r"(?<![\w-])(-[A-Za-z][A-Za-z0-9_+-]*)")
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+_GLUED = re.compile(r"^-[A-Z](?:name|dir|file|path|macro)$")
+# Bump when parsing changes, so a cached database from an older parser is rebuilt.
+FORMAT = 2
 # Commands whose trailing arguments are another yosys command (usage ends in "cmd"), linted as such.
-WRAPPERS_USAGE_TAIL = ("cmd", "<command>")
+WRAPPERS_USAGE_TAIL = ("cmd", "<command>", "[command]")
 
 
 class YosysNotFound(RuntimeError):
@@ -98,13 +101,19 @@ def _add_option(options: dict[str, OptionSpec], alt: str, desc: str) -> None:
     if not tokens or not re.match(r"^-[A-Za-z]", tokens[0]):
         return
     opt = re.sub(r"[\[<{].*$", "", tokens[0])  # "-D<name>" style: keep the flag itself
+    # "-Dname[=definition]", "-Idir", "-D<macro>": one letter with its value glued on (`-DSYNTHESIS`)
+    glued = _GLUED.match(opt) or (opt != tokens[0] and len(opt) == 2)
+    if glued:
+        opt = opt[:2]
     takes_value = (len(tokens) > 1 and not tokens[1].startswith("-")) or opt != tokens[0]
     old = options.get(opt)
     if old is None:
-        options[opt] = OptionSpec(name=opt, takes_value=takes_value, description=desc)
+        options[opt] = OptionSpec(name=opt, takes_value=takes_value and not glued, description=desc,
+                                  glued=bool(glued))
     else:  # listed twice (option list and usage line): a value named in either place counts
-        old.takes_value = old.takes_value or takes_value
+        old.takes_value = old.takes_value or (takes_value and not glued)
         old.description = old.description or desc
+        old.glued = old.glued or bool(glued)
 
 
 def is_wrapper(spec: CommandSpec) -> bool:
@@ -134,7 +143,7 @@ def load_yosys_db(data_dir: Path | None = None) -> CommandDB:
         raise YosysNotFound("yosys is not installed (not found on PATH): its command database is built "
                             "from the tool itself")
     version = yosys_version(exe)
-    cache = Path(data_dir) / "tcl" / f"yosys-{re.sub(r'[^A-Za-z0-9.+_-]', '_', version)}.json" if data_dir else None
+    cache = Path(data_dir) / "tcl" / f"yosys-{re.sub(r'[^A-Za-z0-9.+_-]', '_', version)}-v{FORMAT}.json" if data_dir else None
     return _load(exe, version, cache)
 
 

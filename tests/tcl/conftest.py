@@ -55,9 +55,11 @@ class ScriptedLLM:
     def __init__(self, answers: list[str]) -> None:
         self.answers = list(answers)
         self.prompts: list[list[dict[str, str]]] = []
+        self.temperatures: list[float | None] = []
 
     def complete(self, messages, *, max_tokens=None, temperature=None, stop=None) -> str:
         self.prompts.append([dict(m) for m in messages])
+        self.temperatures.append(temperature)
         return self.answers.pop(0)
 
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=None) -> Iterator[str]:

@@ -39,9 +39,31 @@ def test_repair_loop_fixes_an_invented_command(yosys, design, tmp_path, scripted
     first_prompt, repair_prompt = llm.prompts[0], llm.prompts[1]
     assert "synth -top counter" in first_prompt[1]["content"]
     assert "counter.v" in first_prompt[1]["content"] and "top: counter" in first_prompt[1]["content"]
-    assert "The script starts with:\nyosys read_verilog counter.v" in first_prompt[1]["content"]
+    # worked examples from the cookbook, filled in with the user's own file and top; no command list to copy
+    assert "```tcl\n# Synthesize the design and print its cell statistics" in first_prompt[1]["content"]
+    assert "yosys read_verilog counter.v\nyosys synth -top counter\nyosys stat" in first_prompt[1]["content"]
+    assert "- hierarchy" not in first_prompt[1]["content"] and "- abc" not in first_prompt[1]["content"]
     feedback = repair_prompt[-1]["content"]
     assert "line 3" in feedback and "print_cells" in feedback and "  3| yosys print_cells" in feedback
+
+
+def test_repair_shows_usage_of_the_failing_command_and_resamples_a_repeat(yosys, design, tmp_path, scripted_llm):
+    bad_option = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys stat -cellcount\n```"
+    llm = scripted_llm([bad_option, bad_option, CORRECT])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v and report the cell count", design=design, rounds=2)
+    assert gen.check.ok and gen.attempts == 3
+    # the option is not a typo of a real one, so the repair prompt carries stat's real options
+    assert "Usage of those commands:\n- stat " in llm.prompts[1][-1]["content"]
+    assert "-tech <value>" in llm.prompts[1][-1]["content"]
+    # same script back at temperature 0: the next round samples instead of asking for the same answer again
+    assert llm.temperatures[:2] == [None, None] and llm.temperatures[2] > 0
+
+
+def test_none_backend_with_a_design_returns_cookbook_examples_for_it(yosys, design, tmp_path):
+    gen = _bot(tmp_path, None).tcl_generate("write a gate-level netlist of counter without attributes", design=design)
+    examples = [s for s in gen.sources if s.chunk_id.startswith("cookbook:")]
+    assert examples and examples[0].snippet.startswith("yosys read_verilog counter.v")
+    assert "write_verilog -noattr" in examples[0].snippet and "cookbook examples" in gen.message
 
 
 def test_design_fixits_name_the_real_top_and_prefix_bare_proc(yosys, design, tmp_path, scripted_llm):

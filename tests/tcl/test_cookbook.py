@@ -1,0 +1,64 @@
+"""The yosys cookbook: every recipe runs clean on real RTL, search finds the recipe a task asks for, and a bad
+cookbook file is reported by name."""
+from pathlib import Path
+
+import pytest
+
+from assistant.tcl.check import check_script
+from assistant.tcl.commands import get_db
+from assistant.tcl.cookbook import Cookbook, load_cookbook, stem
+from assistant.tcl.lint import lint_script
+from corpora.config_io import ConfigError
+
+SAMPLE_RTL = Path(__file__).resolve().parents[2] / "corpora" / "sample" / "rtl"
+UART = ("yosys read_verilog rtl/uart.v rtl/uart_tx.v rtl/uart_rx.v", "uart", "uart_tx")
+SV = ("yosys read_verilog -sv rtl/pico_pkg.sv rtl/pico_irq_sync.sv", "pico_irq_sync", "pico_irq_sync")
+
+
+@pytest.mark.parametrize("recipe", load_cookbook("yosys").recipes, ids=lambda r: r.task[:40])
+def test_every_recipe_passes_all_check_levels_on_the_sample_rtl(yosys, recipe):
+    script = recipe.render(*(SV if "SystemVerilog" in recipe.task else UART))
+    assert "{" + "read}" not in script and "{top}" not in script
+    result = check_script(script, tool="yosys", design=[SAMPLE_RTL])
+    assert result.ok, (script, result.lint, result.syntax, result.run.errors)
+
+
+@pytest.mark.parametrize("task, expected", [
+    ("Synthesize the cru flattened and write it to out/cru.v", "Synthesize flattened"),
+    ("write a BLIF of the DMA", "BLIF"),
+    ("how deep is the logic of the timer? longest path please", "longest combinational path"),
+    ("lint uart_rx and stop if there are problems", "Lint the design"),
+    ("synthesize timer for 6-input LUTs", "k-input LUTs"),
+])
+def test_search_finds_the_recipe_a_task_asks_for(task, expected):
+    assert expected in load_cookbook("yosys").search(task, n=1)[0].task
+
+
+def test_render_keeps_tcl_braces_and_fills_placeholders():
+    recipe = next(r for r in load_cookbook("yosys").recipes if "Tcl proc" in r.task)
+    script = recipe.render(*UART)
+    assert "proc synth_one {module} {" in script and "foreach m {uart_tx uart} {" in script
+
+
+def test_stem_folds_inflections_but_not_options():
+    assert stem("flattened") == stem("flatten") and stem("attributes") == stem("attribute")
+    assert stem("-noattr") == "-noattr" and stem("lut4") == "lut4"
+
+
+def test_a_bad_cookbook_is_reported_with_file_and_field(tmp_path):
+    bad = tmp_path / "book.yaml"
+    bad.write_text("recipes:\n  - task: Synthesize it\n    script: yosys synth\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_cookbook("yosys", bad)
+    assert "book.yaml" in str(e.value) and "recipes.0.script" in str(e.value)
+    assert load_cookbook("no_such_tool") is None
+    with pytest.raises(ValueError):
+        Cookbook(recipes=[])
+
+
+def test_lint_accepts_glued_define_and_checks_equiv_opt_as_a_wrapper(yosys):
+    db = get_db("yosys")
+    ok = "yosys verilog_defines -DSYNTHESIS\nyosys read_verilog -DWIDTH=8 -Iinclude a.v\n"
+    assert lint_script(ok, db) == []
+    issues = lint_script("yosys equiv_opt -assert opt -fulll\n", db)
+    assert [(i.command, i.option) for i in issues] == [("opt", "-fulll")]
