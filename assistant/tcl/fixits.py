@@ -85,6 +85,61 @@ def design_fixits(script: str, tool: str, modules: list[str], tops: list[str]) -
     return "\n".join(lines), fixes
 
 
+# A file the task names: a path with a known output suffix, no placeholders (`out/<module>.v` is a pattern).
+_TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edn|il|rtlil|cc|cpp|h|"
+                        r"txt|rpt|log|dot|kiss2|aig|aag|btor|smt2|spice|lib))\b(?![/<>])")
+# Where a yosys line writes: the last word of `write_*`, the file after `tee ... -o`.
+_WRITE = re.compile(r"^(\s*yosys\s+write_\w+(?:\s+\S+)*?\s+)([^\s$\[\]{}]+)(\s*)$")
+_TEE = re.compile(r"^(\s*yosys\s+tee(?:\s+-[qa])*\s+-o\s+)([^\s$\[\]{}]+)")
+_READ = re.compile(r"^(\s*yosys\s+read_verilog)(?!.*\s-sv\b)(\s.*\.sv\b.*)$")
+
+
+def task_paths(task: str) -> list[str]:
+    """The output files a task names ("... write it to out/dma.json" -> ["out/dma.json"]), in order."""
+    return list(dict.fromkeys(_TASK_PATH.findall(task)))
+
+
+_REPORTS = {"txt": "report", "rpt": "report", "log": "report"}  # one kind of file to a user
+
+
+def _suffix(path: str) -> str:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return _REPORTS.get(suffix, suffix)
+
+
+def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
+    """Write targets renamed to the task's files: a script writing `dma.json` where the task asked for
+    `out/dma.json` gets that name, when exactly one file of the task has the target's suffix and no other line
+    already writes it. Small models copy example names; the task's name is what the user will look for."""
+    lines, fixes = script.split("\n"), []
+    written = {m.group(2) for ln in lines for m in [_WRITE.match(ln) or _TEE.match(ln)] if m}
+    for i, line in enumerate(lines):
+        m = _WRITE.match(line) or _TEE.match(line)
+        if not m or m.group(2) in paths:
+            continue
+        same = [p for p in paths if _suffix(p) == _suffix(m.group(2)) and p not in written]
+        if _suffix(m.group(2)) and len(same) == 1:
+            lines[i] = line[:m.start(2)] + same[0] + line[m.end(2):]
+            written.add(same[0])
+            fixes.append(f"line {i + 1}: writes `{m.group(2)}` -> `{same[0]}` (the file the task names)")
+    return "\n".join(lines), fixes
+
+
+def task_fixits(script: str, tool: str, task: str) -> tuple[str, list[str]]:
+    """Fixes that need the task's words: output files renamed to the ones the task names, and `-sv` added to
+    a `read_verilog` of SystemVerilog files (yosys rejects SystemVerilog syntax without it)."""
+    if tool != "yosys":
+        return script, []
+    script, fixes = retarget_outputs(script, task_paths(task))
+    lines = script.split("\n")
+    for i, line in enumerate(lines):
+        m = _READ.match(line)
+        if m:
+            lines[i] = f"{m.group(1)} -sv{m.group(2)}"
+            fixes.append(f"line {i + 1}: `read_verilog` -> `read_verilog -sv` (SystemVerilog files)")
+    return "\n".join(lines), fixes
+
+
 def apply_fixits(script: str, db: CommandDB) -> tuple[str, list[str]]:
     """``script`` with every certain fix applied, and one description per fix (with its line)."""
     fixes: list[str] = []

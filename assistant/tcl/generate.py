@@ -32,6 +32,7 @@ from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
 from assistant.tcl.cookbook import load_cookbook
+from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits, task_paths
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
@@ -249,12 +250,15 @@ def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list
         return []
     top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
     sub = next((m for m in view.needed_modules + view.modules if m != top), top)
-    return [(r.task, r.render(read, top, sub)) for r in book.search(task, n)]
+    # the examples write the files the task names, so what the model copies is already right
+    paths = task_paths(task)
+    return [(r.task, retarget_outputs(r.render(read, top, sub), paths)[0]) for r in book.search(task, n)]
 
 
 def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
             examples: list[tuple[str, str]]) -> list[dict]:
-    files = " ".join(view.files) or "(none given)"
+    # the files the task's modules need, when it names one: shown the whole folder, the model read it all
+    files = " ".join(view.needed if examples and view.needed else view.files) or "(none given)"
     modules, tops = view.modules, view.tops
     system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
               "options from the examples and the command list; never invent any. Write the shortest script that "
@@ -364,8 +368,6 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     (the command list stays), for measuring what retrieval adds. ``run_unsafe=True`` runs a script with
     unsafe findings too (in the sandbox): only when the user asked for it.
     """
-    from assistant.tcl.fixits import apply_fixits, design_fixits
-
     designs = design_paths(design)
     settings = getattr(bot, "settings", None)
     k = settings.retrieval.k if settings else 5
@@ -405,6 +407,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.attempts = attempt + 1
         script = extract_script(answer)
         script, fixes = design_fixits(script, tool, view.modules, view.tops)
+        script, more = task_fixits(script, tool, task)
+        fixes += more
         if db is not None:
             script, more = apply_fixits(script, db)
             fixes += more

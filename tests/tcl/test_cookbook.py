@@ -62,3 +62,27 @@ def test_lint_accepts_glued_define_and_checks_equiv_opt_as_a_wrapper(yosys):
     assert lint_script(ok, db) == []
     issues = lint_script("yosys equiv_opt -assert opt -fulll\n", db)
     assert [(i.command, i.option) for i in issues] == [("opt", "-fulll")]
+
+
+def test_task_fixits_write_the_files_the_task_names_and_read_sv_as_sv():
+    from assistant.tcl.fixits import task_fixits, task_paths
+
+    task = "Synthesize dma and save the netlist as JSON in out/dma.json and the area report to out/dma_area.rpt"
+    assert task_paths(task + "; then one per module as out/<module>.v") == ["out/dma.json", "out/dma_area.rpt"]
+    script = ("yosys read_verilog rtl/pkg.sv rtl/dma.sv\nyosys synth -top dma\nyosys write_json dma.json\n"
+              "yosys tee -o stat.txt stat\nyosys write_verilog -noattr $m.v\n")
+    fixed, fixes = task_fixits(script, "yosys", task)
+    assert "yosys write_json out/dma.json\n" in fixed and "yosys tee -o out/dma_area.rpt stat" in fixed
+    assert fixed.startswith("yosys read_verilog -sv rtl/pkg.sv") and "$m.v" in fixed and len(fixes) == 3
+    # two files of one kind: which is which is the model's call, not a fix-it's
+    two = "write the netlist to out/a.v and the flat one to out/b.v"
+    assert task_fixits("yosys write_verilog x.v\n", "yosys", two) == ("yosys write_verilog x.v\n", [])
+
+
+def test_examples_in_the_prompt_write_the_tasks_files(yosys, tmp_path):
+    from assistant.tcl.generate import DesignView, _examples
+
+    (tmp_path / "dma.v").write_text("module dma(input clk, output q);\nassign q = clk;\nendmodule\n")
+    task = "Synthesize dma and save the netlist as JSON in out/dma.json"
+    examples = _examples("yosys", task, DesignView.of([tmp_path / "dma.v"], task))
+    assert "yosys write_json out/dma.json" in examples[0][1]
