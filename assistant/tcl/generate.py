@@ -134,6 +134,7 @@ def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
 
 
 _MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
 _HDL = {".v", ".sv", ".vh", ".svh"}
 
 
@@ -177,9 +178,10 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
         todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
     tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
     files = [name for name in texts if any(m in needed for m in defined[name])]
-    # packages and headers the needed files import (`import pkg::*`) come along
-    files += [name for name in texts if name not in files and any(
-        re.search(rf"\b{re.escape(m)}::", texts[f]) for f in files for m in defined[name])]
+    # packages the needed files import (`import pkg::*`, `pkg::T`) come along, read first as yosys needs
+    packages = [name for name in texts if name not in files and any(
+        re.search(rf"\b{re.escape(p)}::", texts[f]) for f in files for p in _PACKAGE.findall(texts[name]))]
+    files = packages + files
     return modules, tops, files, [m for m in modules if m in needed]
 
 

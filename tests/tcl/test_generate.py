@@ -202,3 +202,13 @@ def test_slack_tcl_verb_never_runs_an_injected_script(yosys, tmp_path, scripted_
     mode, text, gen = bot.route("tcl synthesize counter.v", "U_ANYONE")
     assert mode == "tcl" and "exec" in gen.script and not gen.check.run.ran
     assert "FAILED" in text and "unsafe" in text and "INJECTED_RAN" not in gen.check.run.log_tail
+
+
+def test_a_named_module_brings_the_package_it_uses_read_first(tmp_path):
+    from assistant.tcl.generate import design_modules
+
+    (tmp_path / "a_sync.sv").write_text("module a_sync(input logic [p_pkg::N-1:0] d);\nendmodule\n")
+    (tmp_path / "p_pkg.sv").write_text("package p_pkg;\n  localparam int N = 2;\nendpackage\n")
+    (tmp_path / "other.v").write_text("module other;\nendmodule\n")
+    modules, tops, files, needed = design_modules([tmp_path], "synthesize a_sync")
+    assert files == [f"{tmp_path.name}/p_pkg.sv", f"{tmp_path.name}/a_sync.sv"] and tops == ["a_sync"]
