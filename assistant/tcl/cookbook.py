@@ -28,7 +28,7 @@ from retriever.bm25 import BM25Index, tokenize
 
 DATA = Path(__file__).parent / "data"
 PLACEHOLDERS = ("{read}", "{top}", "{sub}")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "er", "ed", "es", "s")
 
 
 def stem(token: str) -> str:

@@ -31,7 +31,8 @@ from pathlib import Path
 from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
-from assistant.tcl.cookbook import load_cookbook
+from assistant.tcl.cookbook import load_cookbook, stem
+from retriever.bm25 import tokenize
 from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits, task_paths
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
@@ -153,6 +154,28 @@ def _instantiates(text: str, module: str) -> bool:
     return bool(re.search(rf"^\s*{re.escape(module)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", text, re.M))
 
 
+_TITLE = re.compile(r"^\s*(?://|/\*|\*)\s*(.+)$")
+
+
+def _described(texts: dict[str, str], defined: dict[str, list[str]], words: set[str]) -> list[str]:
+    """The module a task names by description ("the clock and reset unit") rather than by name: the main
+    module of the one file whose title comment (its first comment line, `// cru.v - clock and reset unit`)
+    shares at least two distinctive words with the task, more than any other file's title."""
+    titles = {}
+    for name, text in texts.items():
+        first = next((ln for ln in text.splitlines()[:5] if ln.strip()), "")
+        m = _TITLE.match(first)
+        titles[name] = {stem(w) for w in tokenize(m.group(1))} if m and defined[name] else set()
+    words = {stem(w) for w in tokenize(" ".join(words))}  # stop words out: "the" is in every title
+    common = {w for w in words if sum(w in t for t in titles.values()) > max(1, len(titles) // 2)}
+    scores = sorted(((len((t & words) - common), name) for name, t in titles.items()), reverse=True)
+    if not scores or scores[0][0] < 2 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+        return []
+    name = scores[0][1]
+    mains = [m for m in defined[name] if not _instantiates(texts[name], m)]  # not a helper of the file's module
+    return (mains or defined[name])[-1:]
+
+
 def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str], list[str]]:
     """(modules defined in the design, likely tops, the files the task needs, the modules the task needs).
 
@@ -165,10 +188,11 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
     modules = [m for ms in defined.values() for m in ms]
     home = {m: name for name, ms in defined.items() for m in ms}
     words = {w.lower() for w in _WORD.findall(task)}
-    named = [m for m in modules if m.lower() in words]
+    named = [m for m in modules if m.lower() in words] or _described(texts, defined, words)
     if not named:
         used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
-        return modules, [m for m in modules if m not in used], list(texts), modules
+        files = sorted(texts, key=lambda name: not _PACKAGE.search(texts[name]))  # packages read first
+        return modules, [m for m in modules if m not in used], files, modules
     needed, todo = set(), list(named)
     while todo:
         m = todo.pop()

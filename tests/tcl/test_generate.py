@@ -212,3 +212,17 @@ def test_a_named_module_brings_the_package_it_uses_read_first(tmp_path):
     (tmp_path / "other.v").write_text("module other;\nendmodule\n")
     modules, tops, files, needed = design_modules([tmp_path], "synthesize a_sync")
     assert files == [f"{tmp_path.name}/p_pkg.sv", f"{tmp_path.name}/a_sync.sv"] and tops == ["a_sync"]
+
+
+def test_a_module_named_by_its_description_is_found_from_the_file_title(tmp_path):
+    from assistant.tcl.generate import design_modules
+
+    (tmp_path / "crg.v").write_text("// crg.v - SoC clock and reset generator.\nmodule crg_sync;\nendmodule\n"
+                                    "module crg;\n  crg_sync u0 ();\nendmodule\n")
+    (tmp_path / "dma.v").write_text("// dma.v - SoC DMA engine with reset logic.\nmodule dma;\nendmodule\n")
+    (tmp_path / "top.v").write_text("// top.v - SoC top level.\nmodule top;\n  crg u1 ();\n  dma u2 ();\nendmodule\n")
+    _, tops, files, _ = design_modules([tmp_path], "Synthesize the clock and reset generator")
+    assert tops == ["crg"] and files == [f"{tmp_path.name}/crg.v"]
+    # a word most titles share does not count, and one word is not enough: everything is read
+    _, tops, files, _ = design_modules([tmp_path], "Synthesize the reset logic")
+    assert tops == ["top"] and len(files) == 3
