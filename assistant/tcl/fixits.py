@@ -88,15 +88,20 @@ def design_fixits(script: str, tool: str, modules: list[str], tops: list[str]) -
 # A file the task names: a path with a known output suffix, no placeholders (`out/<module>.v` is a pattern).
 _TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edn|il|rtlil|cc|cpp|h|"
                         r"txt|rpt|log|dot|kiss2|aig|aag|btor|smt2|spice|lib))\b(?![/<>])")
-# Where a yosys line writes: the last word of `write_*`, the file after `tee ... -o`.
-_WRITE = re.compile(r"^(\s*yosys\s+write_\w+(?:\s+\S+)*?\s+)([^\s$\[\]{}]+)(\s*)$")
-_TEE = re.compile(r"^(\s*yosys\s+tee(?:\s+-[qa])*\s+-o\s+)([^\s$\[\]{}]+)")
+# A per-item file the task names with a placeholder: `out/<module>.v` is `out/${module}.v` in a Tcl loop.
+_TASK_PATTERN = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]*<\w+>[\w.-]*\.\w+)\b")
+# Where a yosys line writes: the last word of `write_*`, the file after `tee ... -o` (no command substitution).
+_WRITE = re.compile(r"^(\s*yosys\s+write_\w+(?:\s+\S+)*?\s+)([^\s\[\]]+)(\s*)$")
+_TEE = re.compile(r"^(\s*yosys\s+tee(?:\s+-[qa])*\s+-o\s+)([^\s\[\]]+)")
+_VAR = re.compile(r"\$\{?(\w+)\}?")
 _READ = re.compile(r"^(\s*yosys\s+read_verilog)(?!.*\s-sv\b)(\s.*\.sv\b.*)$")
 
 
 def task_paths(task: str) -> list[str]:
-    """The output files a task names ("... write it to out/dma.json" -> ["out/dma.json"]), in order."""
-    return list(dict.fromkeys(_TASK_PATH.findall(task)))
+    """The output files a task names ("... write it to out/dma.json" -> ["out/dma.json"]), in order; a
+    placeholder becomes a Tcl variable ("out/<module>.v" -> "out/${module}.v")."""
+    patterns = [re.sub(r"<(\w+)>", r"${\1}", p) for p in _TASK_PATTERN.findall(task)]
+    return list(dict.fromkeys(_TASK_PATH.findall(task) + patterns))
 
 
 _REPORTS = {"txt": "report", "rpt": "report", "log": "report"}  # one kind of file to a user
@@ -117,7 +122,10 @@ def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
         m = _WRITE.match(line) or _TEE.match(line)
         if not m or m.group(2) in paths:
             continue
-        same = [p for p in paths if _suffix(p) == _suffix(m.group(2)) and p not in written]
+        # a target with a variable only takes a pattern with the same variable, a plain one only a plain file
+        names = set(_VAR.findall(m.group(2)))
+        same = [p for p in paths if _suffix(p) == _suffix(m.group(2)) and p not in written
+                and set(_VAR.findall(p)) == names]
         if _suffix(m.group(2)) and len(same) == 1:
             lines[i] = line[:m.start(2)] + same[0] + line[m.end(2):]
             written.add(same[0])
