@@ -97,11 +97,13 @@ _VAR = re.compile(r"\$\{?(\w+)\}?")
 _READ = re.compile(r"^(\s*yosys\s+read_verilog)(?!.*\s-sv\b)(\s.*\.sv\b.*)$")
 
 
-def task_paths(task: str) -> list[str]:
+def task_paths(task: str, inputs: list[str] = ()) -> list[str]:
     """The output files a task names ("... write it to out/dma.json" -> ["out/dma.json"]), in order; a
-    placeholder becomes a Tcl variable ("out/<module>.v" -> "out/${module}.v")."""
+    placeholder becomes a Tcl variable ("out/<module>.v" -> "out/${module}.v"). Files of the design
+    (``inputs``, as the sandbox names them, or their base names) are the task's inputs, never outputs."""
     patterns = [re.sub(r"<(\w+)>", r"${\1}", p) for p in _TASK_PATTERN.findall(task)]
-    return list(dict.fromkeys(_TASK_PATH.findall(task) + patterns))
+    names = set(inputs) | {i.rsplit("/", 1)[-1] for i in inputs}
+    return [p for p in dict.fromkeys(_TASK_PATH.findall(task) + patterns) if p not in names]
 
 
 _REPORTS = {"txt": "report", "rpt": "report", "log": "report"}  # one kind of file to a user
@@ -133,12 +135,13 @@ def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
     return "\n".join(lines), fixes
 
 
-def task_fixits(script: str, tool: str, task: str) -> tuple[str, list[str]]:
-    """Fixes that need the task's words: output files renamed to the ones the task names, and `-sv` added to
-    a `read_verilog` of SystemVerilog files (yosys rejects SystemVerilog syntax without it)."""
+def task_fixits(script: str, tool: str, task: str, inputs: list[str] = ()) -> tuple[str, list[str]]:
+    """Fixes that need the task's words: output files renamed to the ones the task names (never to one of the
+    design's ``inputs``), and `-sv` added to a `read_verilog` of SystemVerilog files (yosys rejects
+    SystemVerilog syntax without it)."""
     if tool != "yosys":
         return script, []
-    script, fixes = retarget_outputs(script, task_paths(task))
+    script, fixes = retarget_outputs(script, task_paths(task, inputs))
     lines = script.split("\n")
     for i, line in enumerate(lines):
         m = _READ.match(line)

@@ -277,7 +277,7 @@ def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list
     top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
     sub = next((m for m in view.needed_modules + view.modules if m != top), top)
     # the examples write the files the task names, so what the model copies is already right
-    paths = task_paths(task)
+    paths = task_paths(task, view.files)
     return [(r.task, retarget_outputs(r.render(read, top, sub), paths)[0]) for r in book.search(task, n)]
 
 
@@ -371,8 +371,18 @@ def numbered(script: str) -> str:
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(script.rstrip("\n").split("\n"), 1))
 
 
-def problems_text(check: CheckResult, max_items: int = 12) -> str:
-    """The check's findings as a list the model can act on."""
+def missing_outputs(task: str, check: CheckResult, inputs: list[str] = ()) -> list[str]:
+    """The files the task names that the script's run did not write (the task's own check, after the tool's:
+    a script that runs clean but writes `dma.json` where `out/dma.json` was asked for has not done the task).
+    Only for a script that ran; patterns (`out/${module}.v`) are not checked."""
+    if not check.run.ran or not check.run.ok:
+        return []
+    made = {a.lstrip("/").removeprefix("./") for a in check.run.artifacts}
+    return [p for p in task_paths(task, inputs) if "$" not in p and p.removeprefix("./") not in made]
+
+
+def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 12) -> str:
+    """The check's findings, and the task's files the run did not write, as a list the model can act on."""
     lines = [f"- line {s.line}: syntax: {s.message}" for s in check.syntax]
     for i in check.lint:
         what = f"{i.problem.replace('_', ' ')}: {i.command}" + (f" {i.option}" if i.option else "")
@@ -380,6 +390,7 @@ def problems_text(check: CheckResult, max_items: int = 12) -> str:
         lines.append(f"- line {i.line}: {what}" + (f" ({hint})" if i.suggestion else ""))
     for e in check.run.errors:
         lines.append(f"- line {e.get('line') or '?'}: {check.run.tool} error: {e.get('message')}")
+    lines += [f"- the task asks for the file {p}, but the script did not write it" for p in missing]
     return "\n".join(lines[:max_items]) + (f"\n- ... and {len(lines) - max_items} more" if len(lines) > max_items else "")
 
 
@@ -433,7 +444,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.attempts = attempt + 1
         script = extract_script(answer)
         script, fixes = design_fixits(script, tool, view.modules, view.tops)
-        script, more = task_fixits(script, tool, task)
+        script, more = task_fixits(script, tool, task, view.files)
         fixes += more
         if db is not None:
             script, more = apply_fixits(script, db)
@@ -443,7 +454,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
                                     run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
-        if result.check.ok:
+        result.missing_outputs = missing_outputs(task, result.check, view.files)
+        if result.check.ok and not result.missing_outputs:
             break
         # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so
         # every round. A repeat makes the next round sample instead, so each round tries something new.
@@ -452,11 +464,13 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         if attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
-                       + "\n\nProblems:\n" + problems_text(result.check)
+                       + "\n\nProblems:\n" + problems_text(result.check, result.missing_outputs)
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
             messages = _fit(llm, task, tool, view, specs, refs, examples, repair)
-    status = "passed all checks" if result.check.ok else "still has problems (see check)"
+    status = ("passed all checks" if result.check.ok and not result.missing_outputs
+              else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
+              else "still has problems (see check)")
     fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
     result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"
                       + (f"; {note}" if note else ""))

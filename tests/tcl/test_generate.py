@@ -226,3 +226,22 @@ def test_a_module_named_by_its_description_is_found_from_the_file_title(tmp_path
     # a word most titles share does not count, and one word is not enough: everything is read
     _, tops, files, _ = design_modules([tmp_path], "Synthesize the reset logic")
     assert tops == ["top"] and len(files) == 3
+
+
+def test_a_script_that_runs_clean_but_skips_the_tasks_file_goes_back_to_the_model(yosys, design, tmp_path,
+                                                                                     scripted_llm):
+    out = tmp_path / "out"
+    out.mkdir()
+    wrong = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_json netlist.json\nyosys stat\n```"
+    right = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_json out/counter.json\n```"
+    llm = scripted_llm([wrong, right])
+    task = "synthesize counter and save the netlist as JSON in out/counter.json; also write out/counter.blif"
+    gen = _bot(tmp_path, llm).tcl_generate(task, design=[design, out], rounds=1)
+    # round 0: the fix-it writes the JSON where the task said; the run is clean, but no BLIF was written
+    assert any("`netlist.json` -> `out/counter.json`" in f for f in gen.fixes)
+    assert "the task asks for the file out/counter.blif, but the script did not write it" in llm.prompts[1][-1]["content"]
+    assert gen.attempts == 2 and gen.check.ok and gen.missing_outputs == ["out/counter.blif"]
+    assert "did not write out/counter.blif" in gen.message
+    from assistant.tcl.generate import missing_outputs
+    # the design's own files named in a task are inputs, never outputs to write
+    assert missing_outputs("read counter.v and synthesize", gen.check, ["user_design/counter.v"]) == []
