@@ -1,20 +1,23 @@
-"""Tcl script generation: retrieve references, prompt the LLM, check the script, repair, repeat.
+"""Tcl script generation: worked examples for the task, the LLM, the checker, repairs.
 
     gen = generate_script(bot, "synthesize uart.v and report the cell count", tool="yosys",
                           design=Path("uart.v"), rounds=2)
-    gen.script, gen.check.ok, gen.rounds_used, gen.sources
+    gen.script, gen.check.ok, gen.missing_outputs, gen.rounds_used, gen.sources
 
 The prompt is kept short for small models on CPUs (every 100 prompt tokens cost ~1 s there): the task, the
-design files as the sandbox has them with their modules and likely top, the entries of the tool's command
-database that look relevant (real option names, so the model has no reason to invent them), the lines of
-retrieved example scripts that use those commands (not whole flows of other designs, which small models copy
-file names and variables from), the query-matching window of retrieved documentation, and the script's first
-line, which reads the user's own files (a small model copies whatever example it is shown, so the only
-example is the user's own).
-Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits`; the problems left (syntax,
-lint, the tool's own errors with their lines) go back to the model with the numbered script, for up to
-``rounds`` repairs. With the `none` backend (``bot.llm is None``) no script is written: the result
-carries the references and example scripts as sources, with a message saying so.
+design files the task needs (a module named by name, or by the description in its file's title comment), its
+modules and top, two or three worked examples from the tool's cookbook (:mod:`assistant.tcl.cookbook`) filled
+in with the user's own read line, top and the files the task names, a few more commands from the tool's
+command database, and, with ``references``, the lines of retrieved team scripts that use those commands and
+the query-matching window of retrieved documentation (never whole flows of other designs, which small models
+copy file names and procs from).
+Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits` (prefixes, typos, the real
+top, the task's file names, `-sv`); the problems left (syntax, lint, the tool's own errors with their lines,
+the usage of the failing commands, and files the task names that the run did not write) go back to the model
+with the numbered script, for up to ``rounds`` repairs; when the model returns a script it already wrote, the
+next round samples instead of asking the same question at temperature 0. With the `none` backend
+(``bot.llm is None``) no script is written: the result carries the cookbook examples for the design, command
+references and example scripts as sources, with a message saying so.
 
 A generated script is the model's, not the user's, and the model may have copied a poisoned example:
 one with ``unsafe`` findings (exec, sockets, writes outside the sandbox...) is never run unless the
@@ -25,14 +28,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
-from assistant.tcl.cookbook import load_cookbook, stem
-from retriever.bm25 import tokenize
+from assistant.tcl.cookbook import load_cookbook
+from assistant.tcl.design import DesignView, read_line
 from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits, task_paths
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
@@ -123,102 +125,6 @@ def _retrieved_sources(bot, task: str, tool: str, user_groups, k: int) -> tuple[
     return [s.model_copy(update={"n": i + 1}) for i, s in enumerate(sources[:k])], ""
 
 
-def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
-    """The design files as the script sees them in the sandbox (a folder is copied whole, keeping its name)."""
-    names: list[str] = []
-    for p in designs:
-        if p.is_dir():
-            names += [f"{p.name}/{f.relative_to(p)}" for f in sorted(p.rglob("*")) if f.is_file()]
-        else:
-            names.append(p.name)
-    return names[:limit]
-
-
-_MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
-_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
-_HDL = {".v", ".sv", ".vh", ".svh"}
-
-
-def _hdl_files(designs: list[Path]) -> dict[str, str]:
-    """Sandbox name -> text of every HDL file in the design (as :func:`_sandbox_names` names them)."""
-    texts: dict[str, str] = {}
-    for p in designs:
-        for f in ([p] if p.is_file() else sorted(p.rglob("*"))):
-            if f.is_file() and f.suffix in _HDL and f.stat().st_size < 2_000_000:
-                name = f.name if p.is_file() else f"{p.name}/{f.relative_to(p)}"
-                texts[name] = f.read_text(encoding="utf-8", errors="replace")
-    return texts
-
-
-def _instantiates(text: str, module: str) -> bool:
-    return bool(re.search(rf"^\s*{re.escape(module)}\s*(#\s*\(|[A-Za-z_]\w*\s*\()", text, re.M))
-
-
-_TITLE = re.compile(r"^\s*(?://|/\*|\*)\s*(.+)$")
-
-
-def _described(texts: dict[str, str], defined: dict[str, list[str]], words: set[str]) -> list[str]:
-    """The module a task names by description ("the clock and reset unit") rather than by name: the main
-    module of the one file whose title comment (its first comment line, `// cru.v - clock and reset unit`)
-    shares at least two distinctive words with the task, more than any other file's title."""
-    titles = {}
-    for name, text in texts.items():
-        first = next((ln for ln in text.splitlines()[:5] if ln.strip()), "")
-        m = _TITLE.match(first)
-        titles[name] = {stem(w) for w in tokenize(m.group(1))} if m and defined[name] else set()
-    words = {stem(w) for w in tokenize(" ".join(words))}  # stop words out: "the" is in every title
-    common = {w for w in words if sum(w in t for t in titles.values()) > max(1, len(titles) // 2)}
-    scores = sorted(((len((t & words) - common), name) for name, t in titles.items()), reverse=True)
-    if not scores or scores[0][0] < 2 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
-        return []
-    name = scores[0][1]
-    mains = [m for m in defined[name] if not _instantiates(texts[name], m)]  # not a helper of the file's module
-    return (mains or defined[name])[-1:]
-
-
-def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str], list[str]]:
-    """(modules defined in the design, likely tops, the files the task needs, the modules the task needs).
-
-    A module the task names (and what it instantiates, transitively) picks the files to read and the top:
-    "synthesize the UART (uart ...)" on a whole rtl/ folder reads uart.v, uart_tx.v and uart_rx.v with top
-    `uart`, not all nine files with the SoC top. With no module named, every file is read and the tops are the
-    modules nothing instantiates."""
-    texts = _hdl_files(designs)
-    defined = {name: _MODULE.findall(text) for name, text in texts.items()}
-    modules = [m for ms in defined.values() for m in ms]
-    home = {m: name for name, ms in defined.items() for m in ms}
-    words = {w.lower() for w in _WORD.findall(task)}
-    named = [m for m in modules if m.lower() in words] or _described(texts, defined, words)
-    if not named:
-        used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
-        files = sorted(texts, key=lambda name: not _PACKAGE.search(texts[name]))  # packages read first
-        return modules, [m for m in modules if m not in used], files, modules
-    needed, todo = set(), list(named)
-    while todo:
-        m = todo.pop()
-        if m in needed:
-            continue
-        needed.add(m)
-        todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
-    tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
-    files = [name for name in texts if any(m in needed for m in defined[name])]
-    # packages the needed files import (`import pkg::*`, `pkg::T`) come along, read first as yosys needs
-    packages = [name for name in texts if name not in files and any(
-        re.search(rf"\b{re.escape(p)}::", texts[f]) for f in files for p in _PACKAGE.findall(texts[name]))]
-    files = packages + files
-    return modules, tops, files, [m for m in modules if m in needed]
-
-
-def read_line(tool: str, names: list[str]) -> str | None:
-    """The command that reads the user's HDL files, as the script should start. Small models copy any example
-    they are shown, file names included, so the one example given is the user's own first line."""
-    hdl = [n for n in names if Path(n).suffix in _HDL and not Path(n).suffix.endswith("h")]
-    if tool != "yosys" or not hdl:
-        return None
-    sv = " -sv" if any(n.endswith(".sv") for n in hdl) else ""
-    return f"yosys read_verilog{sv} {' '.join(hdl)}"
-
-
 _PATHY = re.compile(r"\$|::env|[\w.-]+/[\w./-]+|\.(?:v|sv|json|lef|lib|def|blif|edif)\b")
 
 
@@ -247,24 +153,6 @@ def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
     from assistant.qa import make_snippet
 
     return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
-
-
-@dataclass(frozen=True)
-class DesignView:
-    """What the prompt and the fix-its know of the design, read once per generation (not per prompt fit)."""
-
-    files: list[str]  # as the sandbox names them
-    modules: list[str]
-    tops: list[str]
-    needed: list[str]  # the files the task's modules need
-    needed_modules: list[str]  # the modules the task names and what they instantiate
-
-    @classmethod
-    def of(cls, designs: list[Path], task: str) -> "DesignView":
-        """What the script may read from ``designs``: the file names in the sandbox, modules, tops and
-        the files the task's modules need."""
-        modules, tops, needed, needed_modules = design_modules(designs, task)
-        return cls(_sandbox_names(designs), modules, tops, needed, needed_modules)
 
 
 def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list[tuple[str, str]]:

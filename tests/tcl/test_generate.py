@@ -74,7 +74,7 @@ def test_design_fixits_name_the_real_top_and_prefix_bare_proc(yosys, design, tmp
 
 
 def test_read_line_names_the_users_files_only():
-    from assistant.tcl.generate import read_line
+    from assistant.tcl.design import read_line
 
     assert read_line("yosys", ["rtl/a.v", "rtl/b.sv", "defs.vh", "notes.txt"]) == "yosys read_verilog -sv rtl/a.v rtl/b.sv"
     assert read_line("openroad", ["a.v"]) is None and read_line("yosys", ["x.txt"]) is None
@@ -205,7 +205,7 @@ def test_slack_tcl_verb_never_runs_an_injected_script(yosys, tmp_path, scripted_
 
 
 def test_a_named_module_brings_the_package_it_uses_read_first(tmp_path):
-    from assistant.tcl.generate import design_modules
+    from assistant.tcl.design import design_modules
 
     (tmp_path / "a_sync.sv").write_text("module a_sync(input logic [p_pkg::N-1:0] d);\nendmodule\n")
     (tmp_path / "p_pkg.sv").write_text("package p_pkg;\n  localparam int N = 2;\nendpackage\n")
@@ -215,7 +215,7 @@ def test_a_named_module_brings_the_package_it_uses_read_first(tmp_path):
 
 
 def test_a_module_named_by_its_description_is_found_from_the_file_title(tmp_path):
-    from assistant.tcl.generate import design_modules
+    from assistant.tcl.design import design_modules
 
     (tmp_path / "crg.v").write_text("// crg.v - SoC clock and reset generator.\nmodule crg_sync;\nendmodule\n"
                                     "module crg;\n  crg_sync u0 ();\nendmodule\n")
