@@ -49,6 +49,9 @@ class LLMConfig(Strict):
     prompt_tokens: int | None = Field(None, ge=128)
     timeout_s: float = Field(TIMEOUT_S, gt=0)  # per request; the shared default of corpora.llm_client
     threads: int = Field(0, ge=0, le=512)  # llamacpp: CPU threads (0: one per core)
+    # llamacpp: evaluate the constant system prompts (Q&A, Tcl) once at load, in the background, and keep
+    # their state, so each question pays only for its sources and question (~3 s less on 2 cores).
+    warm: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -236,13 +236,24 @@ class DesignView:
         return cls(_sandbox_names(designs), modules, tops, needed)
 
 
+def system_prompt(tool: str) -> str:
+    """The system message for writing a ``tool`` script: constant per tool, so the llama.cpp backend
+    evaluates it once at load (``LlamaCppBackend.warm``) instead of for every script."""
+    return (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
+            "options from the command list; never invent any. Write the shortest script that does exactly what "
+            "the task asks: no extra commands. Use exactly the file names given. Answer with one ```tcl code "
+            "block and nothing else.")
+
+
+def system_prompts() -> list[str]:
+    """The system message of every tool (what :meth:`LlamaCppBackend.warm` evaluates at load)."""
+    return [system_prompt(tool) for tool in _TOOL_RULES]
+
+
 def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source]) -> list[dict]:
     files = " ".join(view.files) or "(none given)"
     modules, tops = view.modules, view.tops
-    system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
-              "options from the command list; never invent any. Write the shortest script that does exactly what "
-              "the task asks: no extra commands. Use exactly the file names given. Answer with one ```tcl code "
-              "block and nothing else.")
+    system = system_prompt(tool)
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
