@@ -143,7 +143,7 @@ def _summary(runs: list[dict], prefix: str = "") -> dict:
 
 # -- llama.cpp through the product backend ---------------------------------------------------------------
 def measure_llamacpp(model: str | Path, index: Path, *, question: str = QUESTION, new_tokens: int = 96,
-                     threads: int = 0, repeats: int = 1, k: int = SOURCES) -> dict:
+                     threads: int = 0, repeats: int = 1, k: int = SOURCES, prompt_tokens: int | None = None) -> dict:
     """Load ``model`` through the product's ``llamacpp`` backend, build the typical prompt for ``question``
     from ``index`` and time ``LlamaCppBackend.stream`` on it ``repeats`` times (prompt cache reset each time).
 
@@ -160,6 +160,7 @@ def measure_llamacpp(model: str | Path, index: Path, *, question: str = QUESTION
         bot = Assistant(load_settings(index_dir=index, data_dir=Path(data),
                                       llm={"backend": "llamacpp", "model_path": str(model), "temperature": 0.0,
                                            "max_new_tokens": new_tokens, "threads": threads,
+                                           "prompt_tokens": prompt_tokens,  # None: the backend's default
                                            "warm": False}))  # warmed below, under the bench's control
         # Retrieval first (index and embedder loaded), so the RSS growth after it is the model's own.
         retrieved = qa._retrieve(bot, question, k, None, None)
@@ -359,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=1, help="generations per runtime; medians are reported")
     ap.add_argument("--skip-transformers", action="store_true", help="llama.cpp only (transformers is slow)")
     ap.add_argument("--bandwidth-mb", type=int, default=1024, help="array size for the bandwidth test")
+    ap.add_argument("--prompt-tokens", type=int, help="prompt budget (default: the backend's, as shipped)")
     ap.add_argument("--out", type=Path, help="JSON path (default bench/out/llm_speed_<model>.json)")
     args = ap.parse_args(argv)
     console = Console()
@@ -373,7 +375,8 @@ def main(argv: list[str] | None = None) -> dict:
         index = args.index or build_index(Path(tmp) / "index")
         console.print(f"[dim]llama.cpp: {args.model} on {threads} threads …[/dim]")
         result["llamacpp"] = _in_subprocess(measure_llamacpp, args.model, index, question=args.question,
-                                            new_tokens=args.new_tokens, threads=threads, repeats=args.repeats)
+                                            new_tokens=args.new_tokens, threads=threads, repeats=args.repeats,
+                                            prompt_tokens=args.prompt_tokens)
     if not args.skip_transformers:
         console.print("[dim]transformers: the same GGUF dequantized to fp32 (slow) …[/dim]")
         result["transformers"] = _in_subprocess(measure_transformers, result["llamacpp"]["path"],
