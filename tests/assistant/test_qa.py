@@ -183,7 +183,7 @@ def test_strong_matches_need_every_name_and_most_words():
     assert strong_matches("DMA?", [dma]) == []  # one word is too little to call anything a strong match
 
 
-def test_markdown_tables_become_lines():
+def test_markdown_tables_become_lines(monkeypatch):
     text = ("#### Options\n\n| Switch Name | Description |\n| ----- | ----- |\n| `-tech` | Read only the technology "
             "part. |\n| `filename` | Path of the LEF file. |\n\nAfter.\n| Register | Offset | Reset |\n|---|---|---|\n"
             "| BAUD_DIV | 0x08 | 0x1A |\n| orphan | row |")
@@ -191,6 +191,9 @@ def test_markdown_tables_become_lines():
         "#### Options", "", "`-tech`: Read only the technology part.", "`filename`: Path of the LEF file.", "",
         "After.", "BAUD_DIV: offset 0x08; reset 0x1A", "orphan: row"]
     assert table_lines("no | table here") == "no | table here"
+    from assistant import prompts
+
+    monkeypatch.setattr(prompts, "TABLES_AS_LINES", True)  # off by default (see prompts.TABLES_AS_LINES)
     prompt = build_prompt("What does -tech do?", [_hit(1, text)], count_tokens=_chars, context_tokens=6000,
                           max_new_tokens=100)
     assert "`-tech`: Read only the technology part." in prompt.messages[-1]["content"]
