@@ -174,7 +174,7 @@ def test_an_abstention_despite_a_strong_source_shows_the_closest_passages(qa_ind
 
 
 def test_strong_matches_need_every_name_and_most_words():
-    uart = _hit(1, "BAUD_DIV resets to 0x1A. The UART baud rate is f_clk / (16 * (BAUD_DIV + 1)).")
+    uart = _hit(1, "The reset value of BAUD_DIV is 0x1A. The UART baud rate is f_clk / (16 * (BAUD_DIV + 1)).")
     dma = _hit(2, "The DMA engine copies words between memory regions.")
     assert strong_matches("reset value of BAUD_DIV", [dma, uart]) == [2]
     assert strong_matches("How is the UART baud rate computed?", [uart, dma]) == [1]
