@@ -140,8 +140,9 @@ class LlamaCppBackend:
     """The LLM protocol over an in-process llama.cpp model."""
 
     name = "llamacpp"
-    # ~90 prompt tokens/s for the 1.5B model on 2 cores: ~800 prompt tokens keep the first token near 8 s.
-    default_prompt_tokens = 800
+    # The first token's wait is the prompt tokens llama.cpp evaluates: ~57/s for the 1.5B model on 2 idle cores.
+    # With the system prompt warmed (~180 tokens), 650 leaves ~430 to evaluate, ~7.5 s; 800 left ~590, ~10 s.
+    default_prompt_tokens = 650
 
     def __init__(self, config: LLMConfig) -> None:
         from assistant.llm.models import ModelMissing, resolve_model
