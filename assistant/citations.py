@@ -130,6 +130,21 @@ def _terms(text: str) -> set[str]:
     return {w.lower().rstrip(".") for w in _TERMS.findall(text)} - _STOP
 
 
+content_terms = _terms  # the lower-cased content words of a text, as attribution matches them
+
+
+# The model says the sources do not hold the answer (the system prompt suggests "The sources do not cover
+# this."), in its own words; benchmarks count abstentions with it, and Q&A offers the closest passages then.
+ABSTENTION = re.compile(
+    r"\b(?:sources?|passages?|documents?|documentation|context|provided (?:text|information))\b[^.\n]{0,80}?"
+    r"\b(?:do(?:es)?\s*not|don't|doesn't|did not|no)\b[^.\n]{0,40}?"
+    r"\b(?:cover|contain|mention|include|provide|say|address|answer|describe|discuss|specify|have)"
+    r"|\b(?:is|are|was|were)\s+not\s+(?:covered|mentioned|provided|described|specified|addressed|discussed|"
+    r"found|included|available)\b"
+    r"|\bno (?:information|mention|details?|relevant)\b"
+    r"|\b(?:cannot|can't|can not|unable to)\s+(?:answer|find|determine|provide)\b", re.IGNORECASE)
+
+
 def attribute(text: str, sources: list[str]) -> tuple[list[tuple[str, int | None]], int]:
     """Each sentence of an answer that cites nothing, paired with the source (1-based) sharing the most of its
     content words, or None when no source shares at least MIN_SUPPORT of them and at least MIN_SHARED (a

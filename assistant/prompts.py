@@ -33,6 +33,15 @@ and do not guess or answer from memory.
 - Be concise and technical. Write register, signal, module, command and option names exactly as the sources do."""
 
 INSTRUCTION = "Answer the question above from the sources, citing them as [n]."
+# Also put the question before the sources? Tried on the sample corpus's dev questions with the 1.5B model
+# (with TABLES_AS_LINES): the model then answered from memory (off-topic abstention 80% -> 50%, gold fact
+# 60% -> 30%, false abstention unchanged at 33%), so it stays off.
+QUESTION_FIRST = False
+# Markdown table rows as "first cell: other cells" lines (table_lines)? Tried on the same dev questions: more
+# answers cited a source (58% -> 67%), fewer needed the attribution block (42% -> 25%), gold facts unchanged
+# (60%), but one more off-topic question got an answer (an invented option of an invented OpenROAD command
+# read off the option lines; 80% -> 70%), so it is off by default.
+TABLES_AS_LINES = False
 TEMPLATE_TOKENS = 16  # per message: role markers and separators added by chat templates
 MIN_SOURCE_TOKENS = 64  # below this, a truncated source is noise: drop it instead
 HISTORY_SHARE = 0.25  # at most this share of the input budget goes to earlier turns
@@ -60,6 +69,36 @@ def _attr(value: str) -> str:
 
 
 _TERM = re.compile(r"\w{3,}")
+_PLAIN = {"description", "meaning", "notes", "comment"}  # header names that add nothing before their text
+_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def table_lines(text: str) -> str:
+    """``text`` with each Markdown table row written as a line "first cell: other cells", the header's names
+    before the cells of 3+ column tables ("`-tech`: Read only the technology part ..."; "BAUD_DIV: offset
+    0x04; reset 0x1A; ..."). A small model reads an option's meaning off such a line; in a table it often
+    did not find it and said the sources do not cover the question. Rows before any header (a chunk that
+    starts mid-table) keep their cells without names."""
+    out: list[str] = []
+    header: list[str] | None = None
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        row = _TABLE_ROW.match(line)
+        if not row:
+            header = None
+            out.append(line)
+            continue
+        if _TABLE_RULE.match(line):
+            continue
+        cells = [c.strip() for c in row.group(1).split("|")]
+        if i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):  # the header row
+            header = cells
+            continue
+        rest = [f"{h.lower()} {c}" if header and len(cells) > 2 and h and h.lower() not in _PLAIN else c
+                for h, c in zip((header or [])[1:] + [""] * len(cells), cells[1:]) if c]
+        out.append(f"{cells[0]}: {'; '.join(rest)}" if rest else cells[0])
+    return "\n".join(out)
 FOCUS_CHARS = 700  # per source: about 175 tokens, so five sources fit a CPU model's ~1k-token prompt
 
 
@@ -146,8 +185,10 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
     q_text = truncate_to_tokens(question, q_limit, count_tokens)
     if q_text != question:
         warnings.append(f"the question was cut to {q_limit} tokens to fit the model's context")
-    tail = f"<question>\n{neutralise(q_text)}\n</question>\n{INSTRUCTION}"
-    budget -= count_tokens(tail)
+    asked = f"<question>\n{neutralise(q_text)}\n</question>"
+    tail = f"{asked}\n{INSTRUCTION}"
+    head = f"{asked}\n\n" if QUESTION_FIRST else ""
+    budget -= count_tokens(tail) + (count_tokens(head) if head else 0)
     turns = _fit_history(history or [], int(budget * HISTORY_SHARE), count_tokens)
     if history and len(turns) < len(history):
         warnings.append(f"{len(history) - len(turns)} earlier chat turns were left out to fit the model's context")
@@ -156,9 +197,11 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
     blocks: list[str] = []
     truncated: list[int] = []
     for n, hit in enumerate(hits, 1):
+        text = table_lines(hit.chunk.text) if TABLES_AS_LINES else hit.chunk.text
         if focus_chars:
-            hit = SearchHit(chunk=_replace(hit.chunk, text=focus(hit.chunk.text, question, focus_chars)),
-                            score=hit.score, rank=hit.rank, scores=hit.scores)
+            text = focus(text, question, focus_chars)
+        if text != hit.chunk.text:
+            hit = SearchHit(chunk=_replace(hit.chunk, text=text), score=hit.score, rank=hit.rank, scores=hit.scores)
         block = format_source(n, hit)
         cost = count_tokens(block) + 2  # the blank line between blocks
         if cost <= budget:
@@ -179,5 +222,5 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
                         f"context ({context_tokens} tokens)")
     sources = "\n\n".join(blocks) if blocks else "(no sources)"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *turns,
-                {"role": "user", "content": f"Sources:\n\n{sources}\n\n{tail}"}]
+                {"role": "user", "content": f"{head}Sources:\n\n{sources}\n\n{tail}"}]
     return Prompt(messages=messages, n_sources=len(blocks), truncated=truncated, warnings=warnings)

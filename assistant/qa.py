@@ -10,6 +10,9 @@
 (the `none` backend) the answer is the most relevant passages, labelled as retrieval-only. If the LLM fails
 (server down, timeout) the answer falls back to retrieval-only with a warning instead of raising. Citations
 to sources that do not exist are removed with a warning; streamed pieces always join to the final text.
+When the model says the sources do not cover the question but a source matches it strongly (it names every
+name of the question and most of its words: :func:`strong_matches`), the closest passages follow the
+model's words under ``CLOSEST_LABEL``, so a small model's false abstention does not hide the answer.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from assistant.citations import CitationFilter, attribution_note
+from assistant.citations import ABSTENTION, CitationFilter, attribution_note, content_terms
 from assistant.llm.errors import LLMError
 from assistant.prompts import FOCUS_CHARS, SYSTEM_PROMPT, Prompt, build_prompt
 from assistant.types import Answer, Source
@@ -30,9 +33,16 @@ RETRIEVAL_QUERY_CHARS = 1000  # the embedder sees ~256 tokens anyway; BM25 gains
 SNIPPET_CHARS = 300
 RETRIEVAL_ONLY = "Retrieval-only answer (no LLM configured): the most relevant passages are below."
 LLM_DOWN = "Retrieval-only answer (the LLM is unavailable): the most relevant passages are below."
+CLOSEST_WARNING = "the model said the sources do not cover this, though a source matches the question closely"
 NO_SOURCES = ("No passage in the index matches this question (among those you may see), "
               "so there is nothing to answer from.")
+CLOSEST_LABEL = "The model found no direct answer; the closest passages:"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Words of a question that say nothing about its topic (besides citations._STOP's).
+_ASKING = frozenset("how does why who whom whose where get got want need tell mean means meaning happen".split())
+# A name or value: a digit, an underscore or an inner dot (BAUD_DIV, CTRL.EN, 0x4000), or 2+ capitals (DMA).
+_NAME = re.compile(r"^(?=.*(?:\d|_|\w\.\w|[A-Z].*[A-Z]))[\w.]+$")
+STRONG_SHARE = 2 / 3  # of the question's other content words that a strong match must contain
 _WORD = re.compile(r"\w{3,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s")
 # A follow-up leans on the previous turn: a pronoun or "what about ...", or too few words to stand alone.
@@ -137,6 +147,37 @@ def retrieval_only_text(sources: list[Source], label: str = RETRIEVAL_ONLY) -> s
     return "\n\n".join([label, *passages])
 
 
+def strong_matches(question: str, hits: list[SearchHit]) -> list[int]:
+    """Ranks (1-based) of the hits that match ``question`` strongly: the hit's text contains every name or
+    value of the question (``BAUD_DIV``, ``DMA``, ``9600``) and at least 2/3 of its other content words (two at
+    least). Set from what an answerable question looks like, not tuned on answers: an off-topic question
+    ("reset value of WARP_CTRL in flux_capacitor") fails on its names, an everyday one on its words."""
+    raw = [w.rstrip(".?!,;:") for w in question.split()]
+    names = {w.lower() for w in raw if _NAME.match(w)}
+    words = content_terms(question) - _ASKING
+    names &= words | {n for n in names if n[:1].isdigit()}
+    others = words - names
+    if len(words) < 2:
+        return []
+    matched = []
+    for rank, hit in enumerate(hits, 1):
+        text = hit.chunk.text.lower()
+        terms = content_terms(hit.chunk.text)
+        if all(n in terms or n in text for n in names) \
+                and len(others & terms) >= max(min(2, len(others)), STRONG_SHARE * len(others)):
+            matched.append(rank)
+    return matched
+
+
+def closest_block(r: _Retrieved, text: str) -> str:
+    """For a model answer that says the sources do not cover the question while a source matches it
+    strongly: the block of closest passages to append after it (CLOSEST_LABEL, then the sources as the
+    retrieval-only answer shows them), else ""."""
+    if not r.hits or not ABSTENTION.search(text) or not strong_matches(r.question, r.hits):
+        return ""
+    return "\n\n" + retrieval_only_text(to_sources(r.hits, r.question), CLOSEST_LABEL)
+
+
 def _retrieval_only(r: _Retrieved, *, label: str = RETRIEVAL_ONLY, backend: str = "none", model: str = "",
                     warnings: list[str] = ()) -> Answer:
     sources = to_sources(r.hits, r.question)
@@ -232,6 +273,9 @@ def _answer(bot, r: _Retrieved, label: str = RETRIEVAL_ONLY) -> Answer:
         return _fallback(r, llm, e)
     checker = CitationFilter(prompt.n_sources)
     text = checker.feed(text.lstrip()) + checker.flush()
+    closest = closest_block(r, text)
+    if closest:
+        return _llm_answer(r, llm, text + closest, checker, [CLOSEST_WARNING])
     note, warning = _attribution(r, checker, text)
     return _llm_answer(r, llm, text + note, checker, [warning] if warning else [])
 
@@ -270,6 +314,9 @@ def stream_answer(bot, question: str, *, k: int | None = None, user_groups: Iter
     tail = checker.flush()
     if warnings:
         tail += "\n\n[answer cut short: the LLM failed]"
+    elif closest := closest_block(r, "".join(pieces) + tail):
+        tail += closest
+        warnings.append(CLOSEST_WARNING)
     else:
         note, warning = _attribution(r, checker, "".join(pieces) + tail)
         tail += note

@@ -38,6 +38,15 @@ class _Shared:
         self.llms: dict[str, Any] = {}  # backend name -> LLM (None for `none`)
 
 
+def warm_prompts() -> list[str]:
+    """The constant system prompts of the generative jobs (Q&A, Tcl scripts), evaluated once when a CPU
+    model loads so no question or script pays for them again (``LlamaCppBackend.warm``)."""
+    from assistant.prompts import SYSTEM_PROMPT
+    from assistant.tcl.generate import system_prompts
+
+    return [SYSTEM_PROMPT, *system_prompts()]
+
+
 _PROCESS_LOCK = threading.Lock()
 _PROCESS: dict[str, "Assistant"] = {}  # "assistant" -> the process's shared instance (see Assistant.shared)
 
@@ -98,7 +107,9 @@ class Assistant:
             if backend not in shared.llms:
                 from assistant.llm import get_llm
 
-                shared.llms[backend] = get_llm(self.settings.llm)
+                shared.llms[backend] = llm = get_llm(self.settings.llm)
+                if self.settings.llm.warm and hasattr(llm, "warm"):
+                    llm.warm(warm_prompts(), background=True)
             return shared.llms[backend]
 
     @llm.setter

@@ -12,9 +12,12 @@ decodes greedily from the same messages through the same chat template (the one 
 
 Per runtime, each in its own subprocess (so load time is cold and peak RSS is that runtime's own): load time,
 prompt tokens, time to first token (prompt processing + first sample), decode tokens/s after the first token,
-peak RSS. llama.cpp counts tokens exactly from its context (``Llama.n_tokens`` as each piece arrives), and
-its prompt cache is reset before every repeat, so every run processes the whole prompt (in the product the
-system prompt's prefix is reused from the previous question: a real second question is a little faster).
+peak RSS. llama.cpp counts tokens exactly from its context (``Llama.n_tokens`` as each piece arrives).
+llama.cpp runs each repeat twice: **cold** (context and warmed prefixes dropped: the whole prompt is
+processed) and **warm** (the product's state for every question after load: the constant system prompts
+were evaluated by ``LlamaCppBackend.warm`` and the Q&A one is restored before the question, so only the
+sources and question are processed; the restore's own time is inside the first-token time, and the tokens
+llama.cpp actually evaluated are reported).
 
 Decode on a CPU is bound by memory bandwidth: every new token reads every weight once. So the bench measures
 read bandwidth (numpy sums over a 1 GiB array, one chunk per thread, best of 3) and reports
@@ -132,15 +135,15 @@ def typical_prompt(bot, question: str, k: int = SOURCES, retrieved=None) -> tupl
     return prompt.messages, prompt.n_sources
 
 
-def _summary(runs: list[dict]) -> dict:
-    """Medians over the repeats of the per-run figures."""
-    keys = ("ttft_s", "decode_tps", "decode_tokens", "total_s")
-    return {key: round(statistics.median(r[key] for r in runs), 3) for key in keys}
+def _summary(runs: list[dict], prefix: str = "") -> dict:
+    """Medians over the repeats of the per-run figures (keys prefixed with ``prefix``)."""
+    keys = ("ttft_s", "decode_tps", "decode_tokens", "total_s", "prompt_evaluated")
+    return {prefix + key: round(statistics.median(r[key] for r in runs), 3) for key in keys if key in runs[0]}
 
 
 # -- llama.cpp through the product backend ---------------------------------------------------------------
 def measure_llamacpp(model: str | Path, index: Path, *, question: str = QUESTION, new_tokens: int = 96,
-                     threads: int = 0, repeats: int = 1, k: int = SOURCES) -> dict:
+                     threads: int = 0, repeats: int = 1, k: int = SOURCES, prompt_tokens: int | None = None) -> dict:
     """Load ``model`` through the product's ``llamacpp`` backend, build the typical prompt for ``question``
     from ``index`` and time ``LlamaCppBackend.stream`` on it ``repeats`` times (prompt cache reset each time).
 
@@ -156,7 +159,9 @@ def measure_llamacpp(model: str | Path, index: Path, *, question: str = QUESTION
     with tempfile.TemporaryDirectory(prefix="llm-speed-") as data:
         bot = Assistant(load_settings(index_dir=index, data_dir=Path(data),
                                       llm={"backend": "llamacpp", "model_path": str(model), "temperature": 0.0,
-                                           "max_new_tokens": new_tokens, "threads": threads}))
+                                           "max_new_tokens": new_tokens, "threads": threads,
+                                           "prompt_tokens": prompt_tokens,  # None: the backend's default
+                                           "warm": False}))  # warmed below, under the bench's control
         # Retrieval first (index and embedder loaded), so the RSS growth after it is the model's own.
         retrieved = qa._retrieve(bot, question, k, None, None)
         rss_before = rss_mb()
@@ -164,25 +169,40 @@ def measure_llamacpp(model: str | Path, index: Path, *, question: str = QUESTION
         llm = bot.llm  # resolves the model file (size + verified stamp) and loads it with llama.cpp
         load_s = time.perf_counter() - started
         messages, n_sources = typical_prompt(bot, question, k, retrieved)
-    runs, text = [], ""
+    runs, warm_runs, text = [], [], ""
     for _ in range(repeats):
         run, text = _llamacpp_run(llm, messages, new_tokens)
         runs.append(run)
+        warm_run, _ = _llamacpp_run(llm, messages, new_tokens, warm=True)
+        warm_runs.append(warm_run)
     return {"backend": "llama.cpp", "model": llm.model, "path": str(llm.path), "threads": threads,
             "model_bytes": llm.path.stat().st_size, "load_s": round(load_s, 3),
             "prompt_tokens": runs[0]["prompt_tokens"], "n_sources": n_sources, **_summary(runs),
+            **_summary(warm_runs, "warm_"), "warm_up_s": warm_runs[0]["warm_up_s"], "warm_runs": warm_runs,
             "rss_before_mb": round(rss_before, 1), "peak_rss_mb": round(peak_rss_mb(), 1), "runs": runs,
             "messages": messages, "answer": text}
 
 
-def _llamacpp_run(llm, messages: list[dict], new_tokens: int) -> tuple[dict, str]:
-    """One cold-prompt generation; token counts are read from the llama.cpp context as each piece arrives
-    (pieces are not tokens: text that may start a stop string is held back and sent later)."""
+def _llamacpp_run(llm, messages: list[dict], new_tokens: int, warm: bool = False) -> tuple[dict, str]:
+    """One generation, cold (nothing cached) or ``warm`` (the system prompts warmed as at load, then the
+    question); token counts are read from the llama.cpp context as each piece arrives (pieces are not
+    tokens: text that may start a stop string is held back and sent later)."""
+    from assistant.llm.llamacpp_backend import evaluated_tokens
+    from assistant.service import warm_prompts
+
     ctx = llm._llm
-    ctx.reset()  # forget the previous run's prompt, or the prefix cache would skip prompt processing
+    llm.forget_prefixes()  # forget the previous run's prompt, or the prefix cache would skip prompt processing
+    warm_up_s = None
+    if warm:
+        started = time.perf_counter()
+        llm.warm(warm_prompts())  # Q&A and Tcl: the context ends on a Tcl prompt, as after another job
+        warm_up_s = round(time.perf_counter() - started, 3)
     pieces, marks = [], []
+    evaluated = evaluated_tokens(ctx)
     started = time.perf_counter()
     for piece in llm.stream(messages, max_tokens=new_tokens, temperature=0.0):
+        if not marks:
+            evaluated = evaluated_tokens(ctx) - evaluated  # the prompt tokens llama.cpp processed
         marks.append((time.perf_counter(), ctx.n_tokens))
         pieces.append(piece)
     ended = time.perf_counter()
@@ -195,7 +215,8 @@ def _llamacpp_run(llm, messages: list[dict], new_tokens: int) -> tuple[dict, str
     span = t_last - t_first
     return ({"prompt_tokens": n_first, "ttft_s": round(t_first - started, 3), "decode_tokens": decoded,
              "decode_tps": round(decoded / span, 2) if span > 0 and decoded else 0.0,
-             "total_s": round(ended - started, 3), "pieces": len(pieces)}, "".join(pieces))
+             "total_s": round(ended - started, 3), "pieces": len(pieces), "prompt_evaluated": evaluated,
+             **({"warm_up_s": warm_up_s} if warm else {})}, "".join(pieces))
 
 
 # -- transformers on the same GGUF --------------------------------------------------------------------------
@@ -280,7 +301,9 @@ def print_table(result: dict, console) -> None:
     from rich.table import Table
 
     lc, tf, bw = result["llamacpp"], result.get("transformers"), result["bandwidth"]
-    rows = [("load s", "load_s"), ("prompt tokens", "prompt_tokens"), ("first token s", "ttft_s"),
+    rows = [("load s", "load_s"), ("prompt tokens", "prompt_tokens"), ("first token s (cold)", "ttft_s"),
+            ("first token s (warm: system prompts cached)", "warm_ttft_s"),
+            ("prompt tokens evaluated, warm", "warm_prompt_evaluated"), ("warm-up at load s", "warm_up_s"),
             ("decode tokens", "decode_tokens"), ("decode tokens/s", "decode_tps"), ("total s", "total_s"),
             ("weights MB read per token", "weights_mb"), ("decode bound tokens/s", "bound_tps"),
             ("share of bound", "bound_share"), ("peak RSS MB", "peak_rss_mb"),
@@ -337,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=1, help="generations per runtime; medians are reported")
     ap.add_argument("--skip-transformers", action="store_true", help="llama.cpp only (transformers is slow)")
     ap.add_argument("--bandwidth-mb", type=int, default=1024, help="array size for the bandwidth test")
+    ap.add_argument("--prompt-tokens", type=int, help="prompt budget (default: the backend's, as shipped)")
     ap.add_argument("--out", type=Path, help="JSON path (default bench/out/llm_speed_<model>.json)")
     args = ap.parse_args(argv)
     console = Console()
@@ -351,7 +375,8 @@ def main(argv: list[str] | None = None) -> dict:
         index = args.index or build_index(Path(tmp) / "index")
         console.print(f"[dim]llama.cpp: {args.model} on {threads} threads …[/dim]")
         result["llamacpp"] = _in_subprocess(measure_llamacpp, args.model, index, question=args.question,
-                                            new_tokens=args.new_tokens, threads=threads, repeats=args.repeats)
+                                            new_tokens=args.new_tokens, threads=threads, repeats=args.repeats,
+                                            prompt_tokens=args.prompt_tokens)
     if not args.skip_transformers:
         console.print("[dim]transformers: the same GGUF dequantized to fp32 (slow) …[/dim]")
         result["transformers"] = _in_subprocess(measure_transformers, result["llamacpp"]["path"],

@@ -26,6 +26,10 @@ Metrics (per key; each for the model and for the retrieval-only answer where it 
 - abstention: on ``OFF_TOPIC`` (10 questions about things the corpus does not hold, written for this
   bench) the share of answers that say the sources do not cover it (``ABSTAIN`` below); for retrieval-only,
   the share that return no passage. On the engineers' questions the same detector gives false abstentions.
+  Counted twice for the LLM: the model's own words (it said the sources do not cover it), and what the user
+  sees (an abstention the product followed with the closest passages, ``assistant.qa.CLOSEST_LABEL``,
+  because a source matched the question strongly, is not an abstention to the user); the number of answers
+  given that block, and the gold fact in the shown text (the model's words plus that block), are reported.
 - attribution block: share of answers where the model cited nothing and the product added its
   "Sources by sentence" block.
 - speed: latency, time to first token (the first streamed piece of ``ask_stream``, retrieval and prompt
@@ -56,7 +60,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from assistant.citations import ATTRIBUTION_HEADING, CITATION_RUN, NUMBERS  # noqa: E402
+from assistant.citations import ABSTENTION, ATTRIBUTION_HEADING, CITATION_RUN, NUMBERS  # noqa: E402
+from assistant.qa import CLOSEST_LABEL  # noqa: E402
 from bench.facts import has_fact, key_terms  # noqa: E402
 from bench.retrieval import CORPUS, JUDGED, QUERIES  # noqa: E402
 from bench.tcl_generation import Recorder  # noqa: E402
@@ -81,16 +86,9 @@ OFF_TOPIC = [
     ("off-cpu", "What is the maximum turbo frequency of the Intel Core i9-13900K processor?"),
 ]
 
-# The model says the sources do not hold the answer (the system prompt suggests "The sources do not cover
-# this."); matched in the model's own text only.
-ABSTAIN = re.compile(
-    r"\b(?:sources?|passages?|documents?|documentation|context|provided (?:text|information))\b[^.\n]{0,80}?"
-    r"\b(?:do(?:es)?\s*not|don't|doesn't|did not|no)\b[^.\n]{0,40}?"
-    r"\b(?:cover|contain|mention|include|provide|say|address|answer|describe|discuss|specify|have)"
-    r"|\b(?:is|are|was|were)\s+not\s+(?:covered|mentioned|provided|described|specified|addressed|discussed|"
-    r"found|included|available)\b"
-    r"|\bno (?:information|mention|details?|relevant)\b"
-    r"|\b(?:cannot|can't|can not|unable to)\s+(?:answer|find|determine|provide)\b", re.IGNORECASE)
+# The model says the sources do not hold the answer: the product's own detector (assistant.citations), matched
+# in the model's own text only.
+ABSTAIN = ABSTENTION
 
 
 class StreamRecorder(Recorder):
@@ -165,9 +163,12 @@ def cited_numbers(text: str) -> list[int]:
 
 
 def split_attribution(text: str) -> tuple[str, str]:
-    """(the model's own text, the product's attribution block or "")."""
-    head, sep, block = text.partition(ATTRIBUTION_HEADING)
-    return head, sep + block
+    """(the model's own text, the product's attribution block or the closest-passages block, or "")."""
+    for heading in (ATTRIBUTION_HEADING, "\n\n" + CLOSEST_LABEL):
+        head, sep, block = text.partition(heading)
+        if sep:
+            return head, sep + block
+    return text, ""
 
 
 def answer_record(result: dict) -> dict:
@@ -185,11 +186,16 @@ def answer_record(result: dict) -> dict:
         "text": a.text, "model_text": own if not a.retrieval_only else "", "raw": raw,
         "retrieval_only": a.retrieval_only, "backend": a.backend, "warnings": a.warnings,
         "sources": [{"n": s.n, "chunk_id": s.chunk_id, "path": s.path, "title": s.title} for s in a.sources],
-        "cited": sorted(set(cited)), "attributed": sorted(set(cited_numbers(block)) - set(cited)),
+        "cited": sorted(set(cited)),
+        "attributed": sorted(set(cited_numbers(block)) - set(cited)) if ATTRIBUTION_HEADING in block else [],
         "citations_valid": all(1 <= c <= n for c in cited), "raw_citations_valid": not invalid_raw,
-        "invalid_raw": invalid_raw, "attribution_block": bool(block),
-        # retrieval-only (the baseline, or the LLM's fallback) abstains only by returning no passage
-        "abstained": not a.sources if a.retrieval_only else bool(ABSTAIN.search(own)),
+        "invalid_raw": invalid_raw, "attribution_block": ATTRIBUTION_HEADING in block,
+        "closest_block": CLOSEST_LABEL in block,
+        # what the model itself said (None for retrieval-only) and what the user sees: retrieval-only (the
+        # baseline, or the LLM's fallback) abstains only by returning no passage, and an abstention followed
+        # by the closest passages shows the user an answer
+        "model_abstained": None if a.retrieval_only else bool(ABSTAIN.search(own)),
+        "abstained": not a.sources if a.retrieval_only else bool(ABSTAIN.search(own)) and CLOSEST_LABEL not in block,
         "latency_s": round(result["seconds"], 3), "ttft_s": round(result["ttft_s"], 3),
         "prompt_tokens": call.get("prompt_tokens"), "answer_tokens": tokens or None,
         "decode_tps": round((tokens - 1) / decode, 2) if tokens > 1 and decode > 0 else None,
@@ -216,12 +222,14 @@ def gold_scores(rec: dict, question, index, chunk_cache: dict) -> dict:
     text = rec["model_text"] if not rec["retrieval_only"] else rec["text"]
     facts = [key_terms(g.contains, question.query) for g in retrieved]
     verdicts = [has_fact(text, terms) for terms in facts if terms]
+    shown = [has_fact(rec["text"], terms) for terms in facts if terms]
     prompt = normalize(rec["prompt"])
     return {
         "gold_ns": sorted(gold_ns), "gold_retrieved": bool(gold_ns),
         "cited_gold": bool(gold_ns & set(rec["cited"])),
         "cited_or_attributed_gold": bool(gold_ns & (set(rec["cited"]) | set(rec["attributed"]))),
         "fact_terms": facts, "fact": any(verdicts) if verdicts else None,
+        "fact_shown": any(shown) if shown else None,
         "gold_in_prompt": any(normalize(g.contains) in prompt for g in retrieved) if prompt else None,
     }
 
@@ -256,10 +264,15 @@ def metrics(records: list[dict], system: str, key: str | None) -> dict:
         "cited_gold_when_retrieved": _share(s["cited_gold"] for s in with_gold),
         "cited_or_attributed_gold": _share(s["cited_or_attributed_gold"] for s in scores),
         "fact_when_retrieved": _share(s["fact"] for s in with_gold),
+        "fact_shown_when_retrieved": _share(s.get("fact_shown") for s in with_gold),
         "fact_defined": sum(s["fact"] is not None for s in with_gold),
         "attribution_block": _share(a["attribution_block"] for a in answers),
         "false_abstention": _share(a["abstained"] for a in answers),
         "offtopic_abstention": _share(r[system]["abstained"] for r in off),
+        "model_false_abstention": _share(a["model_abstained"] for a in answers) if system == "llm" else None,
+        "model_offtopic_abstention": _share(r[system]["model_abstained"] for r in off) if system == "llm" else None,
+        "closest_blocks": sum(a["closest_block"] for a in answers) if system == "llm" else 0,
+        "closest_blocks_offtopic": sum(r[system]["closest_block"] for r in off) if system == "llm" else 0,
         "fallbacks": sum(a["retrieval_only"] for a in answers) if system == "llm" else 0,
     }
     every = answers + [r[system] for r in off]
@@ -287,8 +300,9 @@ def failure_reasons(rec: dict, key: str = "written") -> list[str]:
                        f"prompt ({len(llm['sources'])} of {len(rec['baseline']['sources'])} sources kept)")
     elif g["gold_in_prompt"] is False:
         reasons.append("focus/truncation: the gold passage is in the prompt but not its gold text")
-    if llm["abstained"]:
-        reasons.append("abstained" + (" although the gold text was in the prompt" if g["gold_in_prompt"] else ""))
+    if llm["model_abstained"]:
+        reasons.append("abstained" + (" although the gold text was in the prompt" if g["gold_in_prompt"] else "")
+                       + (" (closest passages shown)" if llm["closest_block"] else ""))
     if g["fact"] is False:
         reasons.append(f"answer lacks the gold fact (key terms {g['fact_terms']})")
     if llm["invalid_raw"]:
@@ -372,9 +386,14 @@ ROWS = [("citation validity (shown text)", "citation_validity", True),
         ("cited-gold rate, gold among sources", "cited_gold_when_retrieved", True),
         ("cited or attributed gold", "cited_or_attributed_gold", True),
         ("gold fact in answer, gold among sources", "fact_when_retrieved", True),
+        ("gold fact in shown text (+ closest passages)", "fact_shown_when_retrieved", True),
         ("answers with attribution block", "attribution_block", True),
-        ("abstention, off-topic questions", "offtopic_abstention", True),
-        ("false abstention, on-topic questions", "false_abstention", True),
+        ("abstention, off-topic: model's words", "model_offtopic_abstention", True),
+        ("abstention, off-topic: shown to the user", "offtopic_abstention", True),
+        ("false abstention, on-topic: model's words", "model_false_abstention", True),
+        ("false abstention, on-topic: shown to the user", "false_abstention", True),
+        ("closest passages shown after an abstention (on / off)", ("closest_blocks", "closest_blocks_offtopic"),
+         False),
         ("LLM failures (fell back)", "fallbacks", False),
         ("latency p50 / p95 s", ("latency_s_p50", "latency_s_p95"), False),
         ("first piece p50 / p95 s", ("ttft_s_p50", "ttft_s_p95"), False),
@@ -431,7 +450,7 @@ def main() -> None:
     ap.add_argument("--judged", type=Path, default=JUDGED)
     ap.add_argument("--offtopic-only", action="store_true")
     ap.add_argument("--max-new-tokens", type=int, help="default: the product's llm.max_new_tokens")
-    ap.add_argument("--prompt-tokens", type=int, help="prompt budget; default: the backend's (800 for llamacpp)")
+    ap.add_argument("--prompt-tokens", type=int, help="prompt budget; default: the backend's (650 for llamacpp)")
     ap.add_argument("--threads", type=int, help="llama.cpp threads; default: one per physical core")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()

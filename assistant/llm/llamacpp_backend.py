@@ -11,21 +11,54 @@ the template, so nobody can forge a role turn. The model is loaded once per proc
 `Assistant` (CLI, Chainlit UI, Slack bot and REST API in one process all use one copy); one generation runs
 at a time per model, since CPU inference gains nothing from overlap. Closing a stream early stops decoding.
 Every failure is raised as LLMError naming the model, so `assistant.qa` falls back to retrieval-only.
+
+Constant system prompts are processed once: :meth:`LlamaCppBackend.warm` evaluates each (the Q&A and Tcl
+ones, at load) and keeps llama.cpp's state for it; a prompt whose system message is a warmed one and that the
+context does not already start with gets that state back, so llama.cpp evaluates only the tokens after it
+(llama-cpp-python keeps the longest common prefix of the context and the new prompt). A question after a
+Tcl script, or the first question of all, then pays only for its sources and question.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.config import LLMConfig
 from assistant.llm.base import Message
 from assistant.llm.errors import LLMError
 
-_LOADED: dict[tuple[str, int, int], tuple[object, threading.Lock]] = {}
+
+
+@dataclass
+class _Prefix:
+    """llama.cpp's state after evaluating one system prompt: the tokens and the context's state bytes."""
+
+    ids: list[int]
+    state: bytes
+
+
+@dataclass
+class Loaded:
+    """One loaded model, shared by every backend of the process: the model, its generation lock, the warmed
+    system prompts' states (by system text) and the system text the context holds now."""
+
+    model: object
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    prefixes: dict[str, _Prefix] = field(default_factory=dict)
+    system: str | None = None
+
+
+_LOADED: dict[tuple[str, int, int], Loaded] = {}
 _LOADING = threading.Lock()
+# The prompt batch (tokens per llama.cpp call): 256 and 512 (n_batch = n_ubatch), with or without flash
+# attention, all gave the same ~57 prompt tokens/s on 2 cores (bench/llm_speed.py, 770-token prompt); the
+# smaller batch keeps llama-cpp-python's logits buffer (n_batch x vocabulary floats) at half the size.
+N_BATCH = 256
 # Control tokens of the common chat templates (ChatML <|im_start|>, Llama 3 <|eot_id|>, <s>, [INST]):
 # a zero-width space inside keeps the text readable but makes it tokenise as plain words.
 _SPECIAL = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>|</?s>|\[/?INST\]|<<\/?SYS>>")
@@ -46,8 +79,8 @@ def physical_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def load_gguf(path: Path, context_tokens: int, threads: int = 0):
-    """The llama.cpp model for ``path`` (loaded once per process) and its generation lock."""
+def load_gguf(path: Path, context_tokens: int, threads: int = 0) -> Loaded:
+    """The llama.cpp model for ``path`` (loaded once per process), its generation lock and prefix states."""
     # llama.cpp's threads meet at OpenMP barriers, which spin by default: when another job holds a core, a
     # spinning thread waits on one that is not running, and decoding fell from ~30 to 1-5 tokens/s on a busy
     # 2-core machine (bench/llm_speed.py). Passive waiting costs little when idle. Read when libgomp loads.
@@ -63,19 +96,53 @@ def load_gguf(path: Path, context_tokens: int, threads: int = 0):
         if key not in _LOADED:
             try:
                 model = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
-                              n_threads_batch=threads, n_batch=256, verbose=False)
+                              n_threads_batch=threads, n_batch=N_BATCH, verbose=False)
             except (ValueError, RuntimeError, OSError) as e:
                 raise LLMError(f"llama.cpp cannot load {path}: {e}") from e
-            _LOADED[key] = (model, threading.Lock())
+            _LOADED[key] = Loaded(model)
         return _LOADED[key]
+
+
+def evaluated_tokens(model) -> int:
+    """Tokens llama.cpp has evaluated in ``model``'s context so far (prompt batches and single tokens)."""
+    import llama_cpp
+
+    perf = llama_cpp.llama_perf_context(model._ctx.ctx)
+    return int(perf.n_p_eval) + int(perf.n_eval)
+
+
+def _save(model) -> _Prefix:
+    """The context's tokens and state. Not ``Llama.save_state``: that also copies n_batch x vocabulary
+    floats of logits (115 MB for Qwen2.5), and restoring them took 0.6 s; the prompt's suffix is always
+    evaluated after a restore, which writes fresh logits, so only the KV state is needed."""
+    import llama_cpp
+
+    ctx = model._ctx.ctx
+    size = llama_cpp.llama_state_get_size(ctx)
+    buf = (ctypes.c_uint8 * size)()
+    n = llama_cpp.llama_state_get_data(ctx, buf, size)
+    return _Prefix(ids=list(model.input_ids[:model.n_tokens]), state=bytes(buf)[:n])
+
+
+def _restore(model, prefix: _Prefix) -> None:
+    """Put ``prefix``'s state back into the context (what ``Llama.load_state`` does, without the logits)."""
+    import llama_cpp
+
+    buf = (ctypes.c_uint8 * len(prefix.state)).from_buffer_copy(prefix.state)
+    if llama_cpp.llama_state_set_data(model._ctx.ctx, buf, len(prefix.state)) != len(prefix.state):
+        raise RuntimeError("llama.cpp refused the saved prompt state")
+    model.input_ids[:len(prefix.ids)] = prefix.ids
+    model.n_tokens = len(prefix.ids)
+    model._requires_eval = True  # restored logits are stale: never sample before evaluating a token
 
 
 class LlamaCppBackend:
     """The LLM protocol over an in-process llama.cpp model."""
 
     name = "llamacpp"
-    # ~90 prompt tokens/s for the 1.5B model on 2 cores: ~800 prompt tokens keep the first token near 8 s.
-    default_prompt_tokens = 800
+    # The first token's wait is the prompt tokens llama.cpp evaluates: ~57/s for the 1.5B model on 2 idle cores.
+    # With the system prompt warmed (~180 tokens), 650 leaves ~430 to evaluate, ~7.5 s; 800 left ~590, ~10 s.
+    default_prompt_tokens = 650
 
     def __init__(self, config: LLMConfig) -> None:
         from assistant.llm.models import ModelMissing, resolve_model
@@ -85,7 +152,8 @@ class LlamaCppBackend:
             self.path = resolve_model(config.model_path)
         except ModelMissing as e:
             raise LLMError(str(e)) from e
-        self._llm, self._lock = load_gguf(self.path, config.context_tokens, config.threads)
+        self._shared = load_gguf(self.path, config.context_tokens, config.threads)
+        self._llm, self._lock = self._shared.model, self._shared.lock
         meta = getattr(self._llm, "metadata", {}) or {}
         self.model = meta.get("general.name") or self.path.stem
         trained = int(meta.get(f"{meta.get('general.architecture', '')}.context_length", 0) or 0)
@@ -108,6 +176,7 @@ class LlamaCppBackend:
         request = self._request(messages, max_tokens, temperature, stop)
         with self._lock:
             try:
+                self._reuse_prefix(request["messages"])
                 chunks = self._llm.create_chat_completion(**request, stream=True)
             except (ValueError, RuntimeError) as e:  # e.g. a prompt longer than the context
                 raise LLMError(f"llama.cpp ({self.model}): {e}") from e
@@ -121,6 +190,50 @@ class LlamaCppBackend:
                 raise LLMError(f"llama.cpp ({self.model}) failed while generating: {e}") from e
             finally:
                 chunks.close()  # an early close by the consumer stops decoding here
+
+    def warm(self, system_prompts: Iterable[str], *, background: bool = False) -> threading.Thread | None:
+        """Evaluate each system prompt once and keep llama.cpp's state for it, so later prompts that start
+        with it skip those tokens. With ``background``, in a daemon thread (returned); a question asked
+        meanwhile waits for the model lock and then finds the state ready."""
+        todo = [defuse(s) for s in dict.fromkeys(system_prompts) if defuse(s) not in self._shared.prefixes]
+        if background:
+            thread = threading.Thread(target=self._warm, args=(todo,), name="llamacpp-warm", daemon=True)
+            thread.start()
+            return thread
+        self._warm(todo)
+        return None
+
+    def forget_prefixes(self) -> None:
+        """Drop the warmed states and the context (benchmarks measure a cold prompt this way)."""
+        with self._lock:
+            self._shared.prefixes.clear()
+            self._shared.system = None
+            self._llm.reset()
+
+    def _warm(self, systems: list[str]) -> None:
+        with self._lock:
+            for system in systems:
+                if system in self._shared.prefixes:
+                    continue
+                # The user turn is empty: the state then holds the system turn and the user turn's header,
+                # which every real prompt with this system message starts with.
+                try:
+                    self._llm.create_chat_completion(
+                        messages=[{"role": "system", "content": system}, {"role": "user", "content": ""}],
+                        max_tokens=1, temperature=0.0, seed=0)
+                except (ValueError, RuntimeError):  # a system prompt longer than the context: no state kept
+                    continue
+                self._shared.prefixes[system] = _save(self._llm)
+                self._shared.system = system
+
+    def _reuse_prefix(self, messages: list[Message]) -> None:
+        """Before a prompt: restore its warmed system prompt's state unless the context holds it already.
+        Called with the lock held."""
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
+        prefix = self._shared.prefixes.get(system) if system is not None else None
+        if prefix is not None and (self._shared.system != system or self._llm.n_tokens == 0):
+            _restore(self._llm, prefix)
+        self._shared.system = system
 
     # -- helpers ----------------------------------------------------------------------------------
     def _request(self, messages: list[Message], max_tokens: int | None, temperature: float | None,

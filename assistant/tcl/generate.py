@@ -169,15 +169,26 @@ def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list
     return [(r.task, retarget_outputs(r.render(read, top, sub), paths)[0]) for r in book.search(task, n)]
 
 
+def system_prompt(tool: str) -> str:
+    """The system message for writing a ``tool`` script: constant per tool, so the llama.cpp backend
+    evaluates it once at load (``LlamaCppBackend.warm``) instead of for every script."""
+    return (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
+            "options from the examples and the command list; never invent any. Write the shortest script that "
+            "does exactly what the task asks: no extra commands. Use exactly the file names the task gives. "
+            "Answer with one ```tcl code block and nothing else.")
+
+
+def system_prompts() -> list[str]:
+    """The system message of every tool (what :meth:`LlamaCppBackend.warm` evaluates at load)."""
+    return [system_prompt(tool) for tool in _TOOL_RULES]
+
+
 def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
             examples: list[tuple[str, str]]) -> list[dict]:
     # the files the task's modules need, when it names one: shown the whole folder, the model read it all
     files = " ".join(view.needed if examples and view.needed else view.files) or "(none given)"
     modules, tops = view.modules, view.tops
-    system = (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
-              "options from the examples and the command list; never invent any. Write the shortest script that "
-              "does exactly what the task asks: no extra commands. Use exactly the file names the task gives. "
-              "Answer with one ```tcl code block and nothing else.")
+    system = system_prompt(tool)
     parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
     if modules:
         parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
@@ -206,10 +217,11 @@ def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], re
 
 
 def _budget(llm) -> int:
-    """60% of the context, and on CPU backends about 1.3x their Q&A prompt budget (the command list is long)."""
+    """60% of the context, and on CPU backends 1.6x their Q&A prompt budget (the command list is long; 1.6 x
+    llamacpp's 650 is the 1,040 tokens this job had when the Q&A budget was 800 and the factor 1.3)."""
     config = getattr(llm, "config", None)
     small = getattr(config, "prompt_tokens", None) or getattr(llm, "default_prompt_tokens", None)
-    return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.3) if small else 10**9))
+    return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.6) if small else 10**9))
 
 
 def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None) -> list[dict]:

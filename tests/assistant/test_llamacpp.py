@@ -123,6 +123,63 @@ def test_grounded_answer_on_real_output_keeps_citation_invariants(smol_path, sam
         assert not any("cites none" in w for w in answer.warnings) or answer.text.count("“") >= 1
 
 
+@pytest.fixture(scope="module")
+def smol1(smol_path) -> LlamaCppBackend:
+    """A one-thread copy: many short generations, and two spinning threads crawl on a busy 2-core machine."""
+    return LlamaCppBackend(LLMConfig(backend="llamacpp", model_path=smol_path, temperature=0.0,
+                                     context_tokens=1024, threads=1))
+
+
+def test_a_warmed_system_prompt_is_not_evaluated_again_and_changes_no_output(smol1):
+    """After warm(), a Q&A prompt that follows another job's prompt (which replaced the context) evaluates
+    only its own tokens, not the system prompt's, and writes exactly what a cold context writes."""
+    from assistant.llm.llamacpp_backend import evaluated_tokens
+    from assistant.prompts import SYSTEM_PROMPT
+
+    qa = [{"role": "system", "content": SYSTEM_PROMPT},
+          {"role": "user", "content": "Sources:\n\n<source id=\"1\">The UART baud rate is set by BAUD_DIV.</source>"
+                                      "\n\n<question>\nHow is the baud rate set?\n</question>"}]
+    other = [{"role": "system", "content": "You write short Tcl scripts."}, {"role": "user", "content": "Task: x"}]
+    try:
+        smol1.forget_prefixes()
+        before = evaluated_tokens(smol1._llm)
+        cold = smol1.complete(qa, max_tokens=16)
+        cold_evaluated = evaluated_tokens(smol1._llm) - before
+        smol1.warm([SYSTEM_PROMPT])
+        assert SYSTEM_PROMPT in smol1._shared.prefixes
+        for _ in range(2):  # after another job's prompt, and after the same system prompt again
+            smol1.complete(other, max_tokens=4)
+            before = evaluated_tokens(smol1._llm)
+            warm = smol1.complete(qa, max_tokens=16)
+            warm_evaluated = evaluated_tokens(smol1._llm) - before
+            assert warm == cold
+            assert warm_evaluated <= cold_evaluated - smol1.count_tokens(SYSTEM_PROMPT)
+        before = evaluated_tokens(smol1._llm)
+        assert smol1.complete(qa, max_tokens=16) == cold  # the context's own prefix: the same, cheaper still
+        assert evaluated_tokens(smol1._llm) - before < warm_evaluated
+    finally:
+        smol1.forget_prefixes()
+
+
+def test_the_assistant_warms_its_system_prompts_when_the_model_loads(smol_path, sample_index_master, tmp_path):
+    from assistant.prompts import SYSTEM_PROMPT
+    from assistant.service import Assistant, warm_prompts
+
+    settings = load_settings(index_dir=sample_index_master, data_dir=tmp_path,
+                             llm={"backend": "llamacpp", "model_path": str(smol_path), "context_tokens": 1024,
+                                  "threads": 1})
+    llm = Assistant(settings).llm
+    deadline = time.monotonic() + 60
+    while len(llm._shared.prefixes) < len(warm_prompts()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert SYSTEM_PROMPT in llm._shared.prefixes and len(warm_prompts()) >= 3  # Q&A, yosys, openroad
+    llm.forget_prefixes()
+    off = Assistant(load_settings(index_dir=sample_index_master, data_dir=tmp_path,
+                                  llm={**settings.llm.model_dump(exclude={"api_key"}), "warm": False})).llm
+    time.sleep(0.5)
+    assert not off._shared.prefixes
+
+
 # -- served over HTTP by llama.cpp's own OpenAI-compatible server ------------------------------------
 @pytest.fixture(scope="module")
 def llama_server(smol_path, tmp_path_factory):

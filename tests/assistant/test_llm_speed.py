@@ -41,6 +41,11 @@ def test_llamacpp_measure_on_the_product_prompt(smol_path, sample_index_master):
     assert run["prompt_tokens"] > sum(len(m["content"]) for m in messages) / 8
     assert 1 <= run["decode_tokens"] <= 7 and result["ttft_s"] < result["total_s"]
     assert result["answer"].strip()
+    # Warm: the system prompts were evaluated beforehand, so the question's prompt skips them, same length.
+    warm = result["warm_runs"][0]
+    assert warm["prompt_tokens"] == run["prompt_tokens"] and abs(run["prompt_evaluated"] - run["prompt_tokens"]) <= 1
+    assert 0 < warm["prompt_evaluated"] < run["prompt_tokens"] and result["warm_up_s"] > 0
+    assert result["warm_prompt_evaluated"] == warm["prompt_evaluated"] and result["warm_ttft_s"] > 0
 
 
 def test_bandwidth_and_bound():

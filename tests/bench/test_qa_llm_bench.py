@@ -10,7 +10,8 @@ from tests.conftest import SAMPLE
 
 METRICS = ("citation_validity", "raw_citation_validity", "cites_any", "gold_retrieved", "cited_gold",
            "cited_gold_when_retrieved", "cited_or_attributed_gold", "fact_when_retrieved", "attribution_block",
-           "offtopic_abstention", "false_abstention", "fallbacks", "latency_s_p50", "ttft_s_p50",
+           "offtopic_abstention", "false_abstention", "model_false_abstention", "model_offtopic_abstention",
+           "closest_blocks", "fact_shown_when_retrieved", "fallbacks", "latency_s_p50", "ttft_s_p50",
            "decode_tps_p50", "prompt_tokens_p50", "answer_tokens_p50")
 
 
@@ -34,6 +35,11 @@ def test_abstention_and_citation_parsing():
     assert cited_numbers("DONE [1][3], data[7] and [2, 4].") == [1, 3, 2, 4]
     own, block = split_attribution("Answer.\n\nSources by sentence (the model cited none; matched by ChipAssist):\n- x [1]")
     assert own == "Answer." and cited_numbers(block) == [1]
+    # The closest passages the product adds after an abstention are not the model's words nor its citations.
+    from assistant.qa import CLOSEST_LABEL
+
+    own, block = split_attribution(f"The sources do not cover this.\n\n{CLOSEST_LABEL}\n\n[1] docs/a.md — A\ntext")
+    assert own == "The sources do not cover this." and block.startswith("\n\n" + CLOSEST_LABEL)
     assert len(OFF_TOPIC) == 10 and len({i for i, _ in OFF_TOPIC}) == 10
 
 
@@ -58,3 +64,21 @@ def test_smoke_run_on_the_sample_index(sample_index_master, smol_gguf, tmp_path)
         assert r["llm"]["model_text"] in r["llm"]["text"]
     for failure in saved["failures"]:
         assert failure["reasons"] and failure["id"] in {r["id"] for r in lines}
+
+
+def test_model_abstention_and_what_the_user_sees_are_scored_apart():
+    from assistant.qa import CLOSEST_LABEL
+    from assistant.types import Answer, Source
+    from bench.qa_llm import answer_record
+
+    src = Source(n=1, chunk_id="docs/uart.md#1", path="docs/uart.md", title="UART", snippet="BAUD_DIV", score=1.0)
+    said = "The sources do not cover this."
+    call = {"answer": said, "messages": [{"role": "user", "content": "p"}], "seconds": 2.0, "first_s": 1.0,
+            "answer_tokens": 8, "prompt_tokens": 100}
+    shown = answer_record({"answer": Answer(question="q", text=f"{said}\n\n{CLOSEST_LABEL}\n\n[1] docs/uart.md\nBAUD_DIV",
+                                            sources=[src], backend="llamacpp"), "seconds": 2.0, "ttft_s": 1.0, "call": call})
+    assert shown["model_abstained"] and not shown["abstained"] and shown["closest_block"]
+    assert shown["model_text"] == said and shown["cited"] == [] and not shown["attribution_block"]
+    bare = answer_record({"answer": Answer(question="q", text=said, sources=[src], backend="llamacpp"),
+                          "seconds": 2.0, "ttft_s": 1.0, "call": call})
+    assert bare["model_abstained"] and bare["abstained"] and not bare["closest_block"]
