@@ -196,11 +196,12 @@ class Assistant:
                            user_groups=user_groups)
 
     def tcl_generate(self, task: str, *, tool: str = "yosys", design: Path | list[Path] | None = None,
-                     rounds: int = 2, user_groups: Iterable[str] | None = None, references: bool = True,
+                     rounds: int = 2, user_groups: Iterable[str] | None = None, references: bool | None = None,
                      run_unsafe: bool = False, backend: str | None = None) -> TclGeneration:
         """Write a Tcl script for ``task``, check it in the sandbox and repair it for up to ``rounds`` rounds.
         A script with unsafe constructs is run only with ``run_unsafe`` (the user asked explicitly), and then
-        confined; ``references=False`` leaves retrieved docs and scripts out of the prompt."""
+        confined; ``references=False`` leaves retrieved docs and scripts out of the prompt (None: only models with a large
+        prompt budget get them)."""
         designs = [design] if isinstance(design, (str, Path)) else design
         return self.run("tcl_generate", {"task": task, "tool": tool, "design": designs, "rounds": rounds,
                                          "references": references, "run_unsafe": run_unsafe, "backend": backend},

@@ -195,7 +195,8 @@ class TclGenerateRequest(RetrievalOptions):
     design: list[Path] | None = Field(None, description="design files copied into the sandbox (server paths)",
                                       json_schema_extra={"local_only": True})
     rounds: int = Field(2, ge=0, le=10, description="repair rounds")
-    references: bool = Field(True, description="put retrieved docs and scripts in the prompt")
+    references: bool | None = Field(None, description="put retrieved docs and scripts in the prompt (default: only "
+                                    "for models with a large prompt budget; small CPU models copy them)")
     # server-side choices: a remote caller must not run what lint flags unsafe
     run_unsafe: bool = Field(False, description="also run a script lint flags unsafe (still confined)",
                              json_schema_extra={"local_only": True})

@@ -53,6 +53,9 @@ _TOOL_RULES = {
     "openroad": "OpenROAD runs this file as Tcl: call its commands directly (for example `global_route`).",
 }
 RESAMPLE_TEMPERATURE = 0.7  # a repair round after the model repeated a script samples at this temperature
+# Retrieved docs and team scripts go into the prompt (by default) only for models with at least this Tcl prompt
+# budget: on the CPU model's 1,040 they crowd out the examples and get copied (bench/README.md).
+REFERENCES_BUDGET = 2000
 EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
 # The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
 _BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
@@ -296,13 +299,15 @@ def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 
 
 def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[Path] | None = None,
                     rounds: int = 2, user_groups: Iterable[str] | None = None,
-                    references: bool = True, run_unsafe: bool = False) -> TclGeneration:
+                    references: bool | None = None, run_unsafe: bool = False) -> TclGeneration:
     """Write a checked Tcl script for ``task`` (see the module docstring).
 
     Each model answer first gets the deterministic fix-its (:mod:`assistant.tcl.fixits`); only what they
     cannot settle goes back to the model, with the exact problems and the numbered script, for up to
-    ``rounds`` repairs. ``references=False`` leaves retrieved documentation and scripts out of the prompt
-    (the command list stays), for measuring what retrieval adds. ``run_unsafe=True`` runs a script with
+    ``rounds`` repairs. Retrieved documentation and team scripts are always returned as sources;
+    ``references`` decides whether they also go into the prompt: None (default) only for a model whose Tcl
+    prompt budget is at least ``REFERENCES_BUDGET`` tokens (the 1.5B CPU model copied their procs and names
+    into unrelated tasks and passed fewer tasks with them: bench/README.md), True or False to force it. ``run_unsafe=True`` runs a script with
     unsafe findings too (in the sandbox): only when the user asked for it.
     """
     designs = design_paths(design)
@@ -310,18 +315,21 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     k = settings.retrieval.k if settings else 5
     data_dir = settings.data_dir if settings else None
     secrets = secret_values(settings) if settings else []
-    refs, note = _retrieved_sources(bot, task, tool, user_groups, k) if references else ([], "")
+    refs, note = _retrieved_sources(bot, task, tool, user_groups, k)
+    llm = bot.llm
+    if references is None:
+        references = llm is not None and _budget(llm) >= REFERENCES_BUDGET
+    prompt_refs = refs if references else []
     view = DesignView.of(designs, task)
     examples = _examples(tool, task, view)
     db = None
     try:
         db = get_db(tool, data_dir)
-        specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in refs), n=4)
+        specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in (prompt_refs if llm else refs)), n=4)
     except YosysNotFound as e:
         specs, note = [], f"{note}; {e}".strip("; ")
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
     sources += _example_sources(examples, tool, len(sources) + 1)
-    llm = bot.llm
     result = TclGeneration(task=task, tool=tool, sources=sources)
     if llm is None:
         result.retrieval_only = True
@@ -332,7 +340,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     result.backend, result.model = llm.name, llm.model
     if examples:  # the core commands are in the examples; listed again, a small model wrote the list out
         specs = [s for s in specs if s.name not in CORE.get(tool, [])]
-    messages = _fit(llm, task, tool, view, specs, refs, examples)
+    messages = _fit(llm, task, tool, view, specs, prompt_refs, examples)
     seen: set[str] = set()
     temperature = None  # the configured one (0 in the benches) until the model repeats itself
     for attempt in range(rounds + 1):
@@ -367,7 +375,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                        + "\n\nProblems:\n" + problems_text(result.check, result.missing_outputs)
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, view, specs, refs, examples, repair)
+            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair)
     status = ("passed all checks" if result.check.ok and not result.missing_outputs
               else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
               else "still has problems (see check)")

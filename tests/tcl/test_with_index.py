@@ -95,3 +95,19 @@ def test_commands_from_the_index_respect_acls(tmp_path):
     team = runner.invoke(app, base + ["--groups", "silicon-team", "orion_fuse_keys"])
     assert team.exit_code == 0 and "-key_bank" in team.stdout
     assert get_db("openroad", index_dir=tmp_path / "index").get("orion_fuse_keys") is None
+
+
+@pytest.mark.parametrize("prompt_tokens, references, in_prompt", [(650, None, False), (4000, None, True),
+                                                                  (650, True, True), (4000, False, False)])
+def test_retrieved_scripts_go_into_the_prompt_only_for_large_budgets_by_default(
+        mini_index, tmp_path, yosys, scripted_llm, prompt_tokens, references, in_prompt):
+    """The 1.5B CPU model copied retrieved flows into unrelated tasks; a GPU-served model has room for them.
+    Either way the user sees them as sources."""
+    llm = scripted_llm(["```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\n```"])
+    llm.default_prompt_tokens = prompt_tokens
+    bot = Assistant(load_settings(index_dir=mini_index, data_dir=tmp_path / "data"))
+    bot.llm = llm
+    gen = bot.tcl_generate("synthesize the counter and report the cell count", tool="yosys", rounds=0,
+                           references=references)
+    assert any(s.path.endswith("synth_counter.tcl") for s in gen.sources)
+    assert ("counter_stat.txt" in llm.prompts[0][1]["content"]) == in_prompt
