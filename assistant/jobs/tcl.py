@@ -94,8 +94,8 @@ def _generation_markdown(gen: TclGeneration) -> str:
         return ((gen.message or "No LLM is configured, so no script was written.") +
                 "\n\nCommand references for this task are listed below; paste a script in a ```tcl block to "
                 "check it." + sources_footer(gen.sources))
-    missing = "".join(f"\n- the task asks for `{p}`; the script did not write it" for p in gen.missing_outputs)
-    return (f"```tcl\n{gen.script.rstrip()}\n```\n\n{check_text(gen.check)}{missing}\n\n_{gen.message}_"
+    # the message says how it went, including the task's files a clean run did not write
+    return (f"```tcl\n{gen.script.rstrip()}\n```\n\n{check_text(gen.check)}\n\n_{gen.message}_"
             + sources_footer(gen.sources))
 
 

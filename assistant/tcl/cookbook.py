@@ -27,7 +27,6 @@ from corpora.config_io import load_yaml_model
 from retriever.bm25 import BM25Index, tokenize
 
 DATA = Path(__file__).parent / "data"
-PLACEHOLDERS = ("{read}", "{top}", "{sub}")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "er", "ed", "es", "s")
 
 
@@ -77,10 +76,10 @@ class Cookbook(BaseModel):
         # BM25Index tokenizes its texts again; the stemmed terms are plain words, so they survive as they are
         self._index = BM25Index.build(list(range(len(texts))), texts)
 
-    def search(self, task: str, n: int = 3, min_score: float = 0.0) -> list[Recipe]:
-        """Up to ``n`` recipes whose task reads closest to ``task``, best first."""
-        ids, scores = self._index.search(" ".join(_terms(task)), n)
-        return [self.recipes[int(i)] for i, s in zip(ids, scores) if s > min_score]
+    def search(self, task: str, n: int = 3) -> list[Recipe]:
+        """Up to ``n`` recipes whose task reads closest to ``task`` (sharing a word with it), best first."""
+        ids, _ = self._index.search(" ".join(_terms(task)), n)
+        return [self.recipes[int(i)] for i in ids]
 
 
 @lru_cache(maxsize=8)

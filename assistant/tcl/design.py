@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.tcl.cookbook import stem
+from assistant.tcl.fixits import task_paths
 from retriever.bm25 import tokenize
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
@@ -117,7 +118,6 @@ def read_line(tool: str, names: list[str]) -> str | None:
     return f"yosys read_verilog{sv} {' '.join(hdl)}"
 
 
-
 @dataclass(frozen=True)
 class DesignView:
     """What the prompt and the fix-its know of the design, read once per generation (not per prompt fit)."""
@@ -127,11 +127,12 @@ class DesignView:
     tops: list[str]
     needed: list[str]  # the files the task's modules need
     needed_modules: list[str]  # the modules the task names and what they instantiate
+    outputs: list[str]  # the files the task names to write (`fixits.task_paths`; never one of ``files``)
 
     @classmethod
     def of(cls, designs: list[Path], task: str) -> "DesignView":
-        """What the script may read from ``designs``: the file names in the sandbox, modules, tops and
-        the files the task's modules need."""
+        """What the script may read from ``designs`` (the file names in the sandbox, modules, tops and the
+        files the task's modules need) and the files ``task`` asks it to write."""
         modules, tops, needed, needed_modules = design_modules(designs, task)
-        return cls(_sandbox_names(designs), modules, tops, needed, needed_modules)
-
+        files = _sandbox_names(designs)
+        return cls(files, modules, tops, needed, needed_modules, task_paths(task, files))

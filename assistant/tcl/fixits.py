@@ -135,13 +135,13 @@ def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
     return "\n".join(lines), fixes
 
 
-def task_fixits(script: str, tool: str, task: str, inputs: list[str] = ()) -> tuple[str, list[str]]:
-    """Fixes that need the task's words: output files renamed to the ones the task names (never to one of the
-    design's ``inputs``), and `-sv` added to a `read_verilog` of SystemVerilog files (yosys rejects
+def task_fixits(script: str, tool: str, outputs: list[str]) -> tuple[str, list[str]]:
+    """Fixes that need the task: output files renamed to the ones the task names (``outputs``, from
+    :func:`task_paths`), and `-sv` added to a `read_verilog` of SystemVerilog files (yosys rejects
     SystemVerilog syntax without it)."""
     if tool != "yosys":
         return script, []
-    script, fixes = retarget_outputs(script, task_paths(task, inputs))
+    script, fixes = retarget_outputs(script, outputs)
     lines = script.split("\n")
     for i, line in enumerate(lines):
         m = _READ.match(line)

@@ -35,7 +35,7 @@ from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
 from assistant.tcl.cookbook import load_cookbook
 from assistant.tcl.design import DesignView, read_line
-from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits, task_paths
+from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
@@ -168,8 +168,7 @@ def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list
     top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
     sub = next((m for m in view.needed_modules + view.modules if m != top), top)
     # the examples write the files the task names, so what the model copies is already right
-    paths = task_paths(task, view.files)
-    return [(r.task, retarget_outputs(r.render(read, top, sub), paths)[0]) for r in book.search(task, n)]
+    return [(r.task, retarget_outputs(r.render(read, top, sub), view.outputs)[0]) for r in book.search(task, n)]
 
 
 def system_prompt(tool: str) -> str:
@@ -274,14 +273,15 @@ def numbered(script: str) -> str:
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(script.rstrip("\n").split("\n"), 1))
 
 
-def missing_outputs(task: str, check: CheckResult, inputs: list[str] = ()) -> list[str]:
-    """The files the task names that the script's run did not write (the task's own check, after the tool's:
-    a script that runs clean but writes `dma.json` where `out/dma.json` was asked for has not done the task).
-    Only for a script that ran; patterns (`out/${module}.v`) are not checked."""
+def missing_outputs(check: CheckResult, outputs: list[str]) -> list[str]:
+    """The task's files (``outputs``, from :func:`assistant.tcl.fixits.task_paths`) that the script's run did
+    not write (the task's own check, after the tool's: a script that runs clean but writes `dma.json` where
+    `out/dma.json` was asked for has not done the task). Only for a script that ran; patterns
+    (`out/${module}.v`) are not checked."""
     if not check.run.ran or not check.run.ok:
         return []
     made = {a.lstrip("/").removeprefix("./") for a in check.run.artifacts}
-    return [p for p in task_paths(task, inputs) if "$" not in p and p.removeprefix("./") not in made]
+    return [p for p in outputs if "$" not in p and p.removeprefix("./") not in made]
 
 
 def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 12) -> str:
@@ -307,8 +307,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     ``rounds`` repairs. Retrieved documentation and team scripts are always returned as sources;
     ``references`` decides whether they also go into the prompt: None (default) only for a model whose Tcl
     prompt budget is at least ``REFERENCES_BUDGET`` tokens (the 1.5B CPU model copied their procs and names
-    into unrelated tasks and passed fewer tasks with them: bench/README.md), True or False to force it. ``run_unsafe=True`` runs a script with
-    unsafe findings too (in the sandbox): only when the user asked for it.
+    into unrelated tasks and passed fewer tasks with them: bench/README.md), True or False to force it.
+    ``run_unsafe=True`` runs a script with unsafe findings too (in the sandbox): only when the user asked for it.
     """
     designs = design_paths(design)
     settings = getattr(bot, "settings", None)
@@ -352,7 +352,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.attempts = attempt + 1
         script = extract_script(answer)
         script, fixes = design_fixits(script, tool, view.modules, view.tops)
-        script, more = task_fixits(script, tool, task, view.files)
+        script, more = task_fixits(script, tool, view.outputs)
         fixes += more
         if db is not None:
             script, more = apply_fixits(script, db)
@@ -362,7 +362,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
                                     run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
-        result.missing_outputs = missing_outputs(task, result.check, view.files)
+        result.missing_outputs = missing_outputs(result.check, view.outputs)
         if result.check.ok and not result.missing_outputs:
             break
         # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so

@@ -73,14 +73,14 @@ def test_task_fixits_write_the_files_the_task_names_and_read_sv_as_sv():
     script = ("yosys read_verilog rtl/pkg.sv rtl/dma.sv\nyosys synth -top dma\nyosys write_json dma.json\n"
               "yosys tee -o stat.txt stat\nyosys write_verilog -noattr $m.v\n"
               "foreach module {a b} {\n  yosys write_verilog ${module}_synth.v\n}\n")
-    fixed, fixes = task_fixits(script, "yosys", task)
+    fixed, fixes = task_fixits(script, "yosys", task_paths(task))
     assert "yosys write_json out/dma.json\n" in fixed and "yosys tee -o out/dma_area.rpt stat" in fixed
     # a pattern goes to the line writing with the same variable only
     assert "yosys write_verilog out/${module}.v" in fixed and "yosys write_verilog -noattr $m.v" in fixed
     assert fixed.startswith("yosys read_verilog -sv rtl/pkg.sv") and len(fixes) == 4
     # two files of one kind: which is which is the model's call, not a fix-it's
     two = "write the netlist to out/a.v and the flat one to out/b.v"
-    assert task_fixits("yosys write_verilog x.v\n", "yosys", two) == ("yosys write_verilog x.v\n", [])
+    assert task_fixits("yosys write_verilog x.v\n", "yosys", task_paths(two)) == ("yosys write_verilog x.v\n", [])
 
 
 def test_examples_in_the_prompt_write_the_tasks_files(yosys, tmp_path):

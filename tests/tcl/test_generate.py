@@ -242,6 +242,8 @@ def test_a_script_that_runs_clean_but_skips_the_tasks_file_goes_back_to_the_mode
     assert "the task asks for the file out/counter.blif, but the script did not write it" in llm.prompts[1][-1]["content"]
     assert gen.attempts == 2 and gen.check.ok and gen.missing_outputs == ["out/counter.blif"]
     assert "did not write out/counter.blif" in gen.message
+    from assistant.tcl.design import DesignView
     from assistant.tcl.generate import missing_outputs
     # the design's own files named in a task are inputs, never outputs to write
-    assert missing_outputs("read counter.v and synthesize", gen.check, ["user_design/counter.v"]) == []
+    view = DesignView.of([design], "read counter.v and synthesize")
+    assert view.outputs == [] and missing_outputs(gen.check, view.outputs) == []
