@@ -125,12 +125,10 @@ MIN_SHARED = 2
 ATTRIBUTION_HEADING = "\n\nSources by sentence (the model cited none; matched by ChipAssist):\n"
 
 
-def _terms(text: str) -> set[str]:
+def content_terms(text: str) -> set[str]:
+    """The lower-cased content words of ``text``, as attribution (and Q&A's strong-match rule) match them."""
     # a sentence's full stop is not part of its last word ("BAUD_DIV." is BAUD_DIV; "CTRL.EN" keeps its dot)
     return {w.lower().rstrip(".") for w in _TERMS.findall(text)} - _STOP
-
-
-content_terms = _terms  # the lower-cased content words of a text, as attribution matches them
 
 
 # The model says the sources do not hold the answer (the system prompt suggests "The sources do not cover
@@ -152,10 +150,10 @@ def attribute(text: str, sources: list[str]) -> tuple[list[tuple[str, int | None
 
     Small models often answer correctly from the sources but leave out the [n]; this says where each
     sentence comes from (and which sentences come from nowhere) instead of leaving the reader to guess."""
-    source_terms = [_terms(s) for s in sources]
+    source_terms = [content_terms(s) for s in sources]
     pairs: list[tuple[str, int | None]] = []
     for sentence in (s.strip() for s in _SENTENCE.split(text)):
-        words = _terms(sentence)
+        words = content_terms(sentence)
         if not sentence or not words:
             continue
         shared = [len(words & t) for t in source_terms]

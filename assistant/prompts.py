@@ -33,10 +33,9 @@ and do not guess or answer from memory.
 - Be concise and technical. Write register, signal, module, command and option names exactly as the sources do."""
 
 INSTRUCTION = "Answer the question above from the sources, citing them as [n]."
-# Also put the question before the sources? Tried on the sample corpus's dev questions with the 1.5B model
-# (with TABLES_AS_LINES): the model then answered from memory (off-topic abstention 80% -> 50%, gold fact
-# 60% -> 30%, false abstention unchanged at 33%), so it stays off.
-QUESTION_FIRST = False
+# The question goes after the sources only: also putting it before them was tried on the sample corpus's dev
+# questions with the 1.5B model (with TABLES_AS_LINES), and the model then answered from memory (off-topic
+# abstention 80% -> 50%, gold fact 60% -> 30%, false abstention unchanged at 33%; bench/README.md).
 # Markdown table rows as "first cell: other cells" lines (table_lines)? Tried on the same dev questions: more
 # answers cited a source (58% -> 67%), fewer needed the attribution block (42% -> 25%), gold facts unchanged
 # (60%), but one more off-topic question got an answer (an invented option of an invented OpenROAD command
@@ -185,10 +184,8 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
     q_text = truncate_to_tokens(question, q_limit, count_tokens)
     if q_text != question:
         warnings.append(f"the question was cut to {q_limit} tokens to fit the model's context")
-    asked = f"<question>\n{neutralise(q_text)}\n</question>"
-    tail = f"{asked}\n{INSTRUCTION}"
-    head = f"{asked}\n\n" if QUESTION_FIRST else ""
-    budget -= count_tokens(tail) + (count_tokens(head) if head else 0)
+    tail = f"<question>\n{neutralise(q_text)}\n</question>\n{INSTRUCTION}"
+    budget -= count_tokens(tail)
     turns = _fit_history(history or [], int(budget * HISTORY_SHARE), count_tokens)
     if history and len(turns) < len(history):
         warnings.append(f"{len(history) - len(turns)} earlier chat turns were left out to fit the model's context")
@@ -222,5 +219,5 @@ def build_prompt(question: str, hits: list[SearchHit], *, count_tokens: Callable
                         f"context ({context_tokens} tokens)")
     sources = "\n\n".join(blocks) if blocks else "(no sources)"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *turns,
-                {"role": "user", "content": f"{head}Sources:\n\n{sources}\n\n{tail}"}]
+                {"role": "user", "content": f"Sources:\n\n{sources}\n\n{tail}"}]
     return Prompt(messages=messages, n_sources=len(blocks), truncated=truncated, warnings=warnings)
