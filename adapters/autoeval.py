@@ -94,6 +94,7 @@ def _batched_choices(model, state: tuple, conts: list[list[int]], pad: int) -> l
             for i, c in enumerate(conts)]
 
 
+@torch.no_grad()  # the shared demos' KV cache too: a cache built with grad cannot be deep-copied under autocast
 def evaluate_mc(model, tok, rows: list[dict], shots: int = 5, desc: str = "autoeval") -> dict:
     """Accuracy per category and overall, raw (summed log-likelihood) and length-normalised (``accuracy_norm``,
     per byte of the choice: what the goals use, since choices of one question differ in length); shots are the first other questions of the same file (the same
@@ -156,14 +157,18 @@ def spread(rows: list, n: int | None) -> list:
 
 
 def run_autoeval(model_dir: Path, mc_files: list[Path], heldout: dict[str, list[str]], shots: int,
-                 ref_tok=None, max_questions: int | None = None) -> dict:
-    """MC accuracy per file and category, and base-token-normalised perplexity per held-out set."""
+                 ref_tok=None, max_questions: int | None = None, mixed_precision: str = "no") -> dict:
+    """MC accuracy per file and category, and base-token-normalised perplexity per held-out set; with
+    ``mixed_precision="bf16"`` the forward passes run under bf16 autocast (log-softmax stays fp32)."""
     from adapters.dapt import load_model_and_tokenizer
     model, tok = load_model_and_tokenizer(model_dir)
-    report = {"model": str(model_dir), "mc": {}}
-    for f in mc_files:
-        report["mc"][Path(f).name] = evaluate_mc(model, tok, spread(load_mc(f), max_questions), shots, desc=f"{Path(model_dir).name}:{Path(f).stem}")
-    for name, chunks in heldout.items():
-        if chunks:
-            report[f"{name}_ppl"] = round(normalized_perplexity(model, tok, chunks, ref_tok or tok), 3)
+    report = {"model": str(model_dir), "mc": {}, "mixed_precision": mixed_precision}
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=mixed_precision == "bf16"):
+        for f in mc_files:
+            report["mc"][Path(f).name] = evaluate_mc(model, tok, spread(load_mc(f), max_questions), shots,
+                                                     desc=f"{Path(model_dir).name}:{Path(f).stem}")
+        for name, chunks in heldout.items():
+            if chunks:
+                report[f"{name}_ppl"] = round(normalized_perplexity(model, tok, chunks, ref_tok or tok), 3)
     return report

@@ -152,7 +152,8 @@ class Pipeline:
             elif (self._dir(stage) / "model" / "adapter_config.json").is_file():
                 models[name] = self._merged(stage)
         for name, folder in models.items():
-            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref, a.max_questions)
+            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref, a.max_questions,
+                                                a.mixed_precision)
         return out
 
     def _merged(self, stage: str) -> Path:

@@ -105,7 +105,7 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
     `stop_after` ends the run after that many optimizer steps (used by tests to simulate an interruption).
     """
     acc = Accelerator(gradient_accumulation_steps=cfg.global_batch_size // cfg.micro_batch_size, cpu=not
-                      torch.cuda.is_available())
+                      torch.cuda.is_available(), mixed_precision=cfg.mixed_precision)
     n = len(blocks_or_examples)
     micro_per_epoch = math.ceil(n / cfg.micro_batch_size)
     total_steps = cfg.max_steps or max(1, math.ceil(micro_per_epoch * cfg.epochs * cfg.micro_batch_size
@@ -137,7 +137,8 @@ def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_d
         log({"event": "eval", "step": 0, **history["eval"]["before"]})
     first = blocks_or_examples[0]
     seq = len(first["input_ids"]) if isinstance(first, dict) else first.shape[-1]
-    peak = measured_peak_flops("cuda" if torch.cuda.is_available() else "cpu")
+    peak = measured_peak_flops("cuda" if torch.cuda.is_available() else "cpu",
+                               {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.mixed_precision, torch.float32))
     fpt = flops_per_token(acc.unwrap_model(model), seq)
     g = torch.Generator().manual_seed(1234)
     reps = math.ceil(total_steps * cfg.global_batch_size / n) + 1  # epochs' worth of shuffled indices

@@ -84,3 +84,17 @@ def test_lora_dapt_trains_added_rows_and_saves_a_merged_model(make_recipe, tiny_
     assert not torch.allclose(after[len(tok):len(AutoTokenizer.from_pretrained(out))],
                               before[len(tok):len(AutoTokenizer.from_pretrained(out))])  # added rows learned
     assert torch.equal(after[: len(tok)], before[: len(tok)])  # base rows untouched under LoRA
+
+
+def test_bf16_mixed_precision_trains_with_fp32_master_weights(make_recipe, tiny_base, tmp_path):
+    rep = run_dapt(make_recipe(dapt={"mixed_precision": "bf16"}), tiny_base, tmp_path / "dapt", log=lambda r: None)
+    assert rep["loss_last"] < rep["loss_first"]
+    assert rep["eval"]["after"]["domain_ppl"] < 0.8 * rep["eval"]["before"]["domain_ppl"]
+    from transformers import AutoModelForCausalLM
+    saved = AutoModelForCausalLM.from_pretrained(tmp_path / "dapt" / "model")
+    assert {p.dtype for p in saved.parameters()} == {torch.float32}  # autocast, not a bf16 copy of the weights
+
+
+def test_unknown_mixed_precision_is_rejected_by_the_recipe(make_recipe):
+    with pytest.raises(Exception, match="mixed_precision"):
+        make_recipe(dapt={"mixed_precision": "int8"})

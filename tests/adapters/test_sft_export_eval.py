@@ -89,3 +89,17 @@ def test_length_normalised_accuracy_scores_per_byte_of_the_choice(tiny_base):
         res = evaluate_mc(model, tok, [{**q, "answer": answer}], shots=0)["overall"]
         assert res["accuracy"] == float(answer == raw) and res["accuracy_norm"] == float(answer == norm)
     assert raw == 0  # an untrained model: the fewest tokens win without normalisation
+
+
+def test_autoeval_under_bf16_autocast_agrees_with_fp32(tiny_base, tmp_path):
+    from adapters.autoeval import run_autoeval
+    rows = [{"question": f"Which block owns resets {i}?", "choices": ["uart", "cru", "dma", "hmac"], "answer": i % 4,
+             "category": "design"} for i in range(8)]
+    f = tmp_path / "mc.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    held = {"domain": ["module uart(input clk); reg [7:0] data; endmodule " * 8]}
+    fp32 = run_autoeval(tiny_base, [f], held, shots=2)
+    bf16 = run_autoeval(tiny_base, [f], held, shots=2, mixed_precision="bf16")
+    assert bf16["mixed_precision"] == "bf16" and bf16["mc"]["mc.jsonl"]["overall"]["n"] == 8
+    assert bf16["domain_ppl"] == pytest.approx(fp32["domain_ppl"], rel=0.05)
+    assert bf16["domain_ppl"] != fp32["domain_ppl"]  # bf16 kernels really ran
