@@ -98,12 +98,21 @@ def check_resume(ckpt_root: Path, fingerprint: str) -> dict | None:
     return meta
 
 
+def _forget_other_precision(mixed_precision: str) -> None:
+    """Drop accelerate's process-wide state when an earlier stage in this process set another mixed precision
+    (accelerate refuses to change it; the process group, PartialState, is kept)."""
+    from accelerate.state import AcceleratorState
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+
+
 def train(model, blocks_or_examples, collate: Callable, cfg: TrainSection, out_dir: Path, fingerprint: str,
           evals: dict[str, list] | None = None, log: Callable[[dict], None] = print, stop_after: int | None = None):
     """Train `model` for one pass (or cfg.max_steps) over the data; returns (model, history dict).
 
     `stop_after` ends the run after that many optimizer steps (used by tests to simulate an interruption).
     """
+    _forget_other_precision(cfg.mixed_precision)
     acc = Accelerator(gradient_accumulation_steps=cfg.global_batch_size // cfg.micro_batch_size, cpu=not
                       torch.cuda.is_available(), mixed_precision=cfg.mixed_precision)
     n = len(blocks_or_examples)

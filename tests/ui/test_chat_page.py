@@ -83,7 +83,7 @@ def switch_profile(page, name: str) -> None:
     page.locator("#chat-input").fill("")
 
 
-def feedback_rows(db: Path, tries: int = 40) -> list[dict]:
+def feedback_rows(db: Path, tries: int = 120) -> list[dict]:
     for _ in range(tries):
         with sqlite3.connect(db) as c:
             c.row_factory = sqlite3.Row
