@@ -151,6 +151,39 @@ def task_fixits(script: str, tool: str, outputs: list[str]) -> tuple[str, list[s
     return "\n".join(lines), fixes
 
 
+LOOP_MIN_REPEATS = 3  # a block of lines written this many times in a row is a decoding loop, not a flow
+LOOP_MAX_BLOCK = 4
+
+
+def collapse_loops(script: str) -> tuple[str, list[str]]:
+    """A block of 1-4 lines repeated back to back (``LOOP_MIN_REPEATS`` times or more) kept once.
+
+    A small model that loses its way repeats a line or two until the token cap cuts it off (seen in repair
+    rounds: `chtype ... -type reg` / `-type wire` alternating for 400 tokens). The copies are never what an
+    engineer wants, and fed back to the model they fill the next prompt and invite more of the same; the
+    (possibly cut) last copy goes too."""
+    lines, fixes, i = script.split("\n"), [], 0
+    while i < len(lines):
+        for k in range(1, LOOP_MAX_BLOCK + 1):
+            block = lines[i:i + k]
+            if len(block) < k or not any(re.search(r"\w", b) for b in block):  # not `}` `}` `}`
+                break
+            n = 1
+            while lines[i + n * k: i + (n + 1) * k] == block:
+                n += 1
+            rest = lines[i + n * k:]
+            cut = n >= LOOP_MIN_REPEATS and rest and len(rest) <= k and rest[-1].strip() \
+                and block[:len(rest)][:-1] == rest[:-1] \
+                and block[len(rest) - 1].startswith(rest[-1])  # the token cap cut the last copy mid-line
+            if n >= LOOP_MIN_REPEATS:
+                drop = (n - 1) * k + (len(rest) if cut else 0)
+                del lines[i + k: i + k + drop]
+                fixes.append(f"line {i + 1}: {k} line(s) repeated {n} times (a decoding loop) kept once")
+                break
+        i += 1
+    return "\n".join(lines), fixes
+
+
 def apply_fixits(script: str, db: CommandDB) -> tuple[str, list[str]]:
     """``script`` with every certain fix applied, and one description per fix (with its line)."""
     fixes: list[str] = []

@@ -35,7 +35,7 @@ from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
 from assistant.tcl.cookbook import load_cookbook
 from assistant.tcl.design import DesignView, read_line
-from assistant.tcl.fixits import apply_fixits, design_fixits, retarget_outputs, task_fixits
+from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, retarget_outputs, task_fixits
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
@@ -350,10 +350,10 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             result.message = f"the LLM failed in round {attempt}: {type(e).__name__}: {e}"
             return result
         result.attempts = attempt + 1
-        script = extract_script(answer)
+        script, looped = collapse_loops(extract_script(answer))
         script, fixes = design_fixits(script, tool, view.modules, view.tops)
         script, more = task_fixits(script, tool, view.outputs)
-        fixes += more
+        fixes = looped + fixes + more
         if db is not None:
             script, more = apply_fixits(script, db)
             fixes += more
@@ -367,7 +367,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             break
         # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so
         # every round. A repeat makes the next round sample instead, so each round tries something new.
-        temperature = RESAMPLE_TEMPERATURE if script in seen else None
+        # A decoding loop is the same trap: at temperature 0 the next round would walk into it again.
+        temperature = RESAMPLE_TEMPERATURE if script in seen or looped else None
         seen.add(script)
         if attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},

@@ -59,6 +59,26 @@ def test_repair_shows_usage_of_the_failing_command_and_resamples_a_repeat(yosys,
     assert llm.temperatures[:2] == [None, None] and llm.temperatures[2] > 0
 
 
+def test_a_looping_answer_is_cut_to_one_copy_and_the_next_round_samples(yosys, design, tmp_path, scripted_llm):
+    # a repair answer that lost its way: two invented lines alternating until the token cap cut the last one
+    looping = ("```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\n"
+               + "yosys chtype -cell q -type reg\nyosys chtype -cell q -type wire\n" * 40 + "yosys chty")
+    llm = scripted_llm([looping, CORRECT])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter.v and report the cell count", design=design, rounds=2)
+    assert gen.check.ok and gen.attempts == 2
+    assert any("2 line(s) repeated 40 times (a decoding loop) kept once" in f for f in gen.fixes)
+    repair = llm.prompts[1][-1]["content"]
+    assert repair.count("chtype -cell q -type reg") <= 2  # the numbered script (and the problems), not 40 copies
+    assert llm.temperatures == [None, 0.7]
+
+
+def test_collapse_loops_keeps_real_repeats_and_brace_runs():
+    from assistant.tcl.fixits import collapse_loops
+    for script in ("yosys opt\nyosys opt\nyosys stat\n", "foreach a {1} {\nforeach b {2} {\nputs x\n}\n}\n}\n}\n"):
+        assert collapse_loops(script) == (script, [])
+    assert collapse_loops("x\n" + "yosys add -mod b\n" * 5 + "yosys stat\n")[0] == "x\nyosys add -mod b\nyosys stat\n"
+
+
 def test_none_backend_with_a_design_returns_cookbook_examples_for_it(yosys, design, tmp_path):
     gen = _bot(tmp_path, None).tcl_generate("write a gate-level netlist of counter without attributes", design=design)
     examples = [s for s in gen.sources if s.chunk_id.startswith("cookbook:")]
