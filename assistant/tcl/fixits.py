@@ -159,7 +159,7 @@ def collapse_loops(script: str) -> tuple[str, list[str]]:
     """A block of 1-4 lines repeated back to back (``LOOP_MIN_REPEATS`` times or more) kept once.
 
     A small model that loses its way repeats a line or two until the token cap cuts it off (seen in repair
-    rounds: `chtype ... -type reg` / `-type wire` alternating for 400 tokens). The copies are never what an
+    rounds: `chtype ... -type reg` / `-type wire` alternating to the token cap). The copies are never what an
     engineer wants, and fed back to the model they fill the next prompt and invite more of the same; the
     (possibly cut) last copy goes too."""
     lines, fixes, i = script.split("\n"), [], 0
