@@ -22,15 +22,18 @@ from retriever.bm25 import tokenize
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 
-def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
-    """The design files as the script sees them in the sandbox (a folder is copied whole, keeping its name)."""
-    names: list[str] = []
+def _design_files(designs: list[Path]):
+    """(name in the sandbox, path) of every file of the design: a folder is copied whole, keeping its name."""
     for p in designs:
         if p.is_dir():
-            names += [f"{p.name}/{f.relative_to(p)}" for f in sorted(p.rglob("*")) if f.is_file()]
+            yield from ((f"{p.name}/{f.relative_to(p)}", f) for f in sorted(p.rglob("*")) if f.is_file())
         else:
-            names.append(p.name)
-    return names[:limit]
+            yield p.name, p
+
+
+def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
+    """The design files as the script sees them in the sandbox."""
+    return [name for name, _ in _design_files(designs)][:limit]
 
 
 _MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
@@ -39,14 +42,9 @@ _HDL = {".v", ".sv", ".vh", ".svh"}
 
 
 def _hdl_files(designs: list[Path]) -> dict[str, str]:
-    """Sandbox name -> text of every HDL file in the design (as :func:`_sandbox_names` names them)."""
-    texts: dict[str, str] = {}
-    for p in designs:
-        for f in ([p] if p.is_file() else sorted(p.rglob("*"))):
-            if f.is_file() and f.suffix in _HDL and f.stat().st_size < 2_000_000:
-                name = f.name if p.is_file() else f"{p.name}/{f.relative_to(p)}"
-                texts[name] = f.read_text(encoding="utf-8", errors="replace")
-    return texts
+    """Sandbox name -> text of every HDL file in the design (named as :func:`_design_files` names them)."""
+    return {name: f.read_text(encoding="utf-8", errors="replace") for name, f in _design_files(designs)
+            if f.suffix in _HDL and f.is_file() and f.stat().st_size < 2_000_000}
 
 
 def _instantiates(text: str, module: str) -> bool:

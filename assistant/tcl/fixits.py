@@ -171,15 +171,15 @@ def collapse_loops(script: str) -> tuple[str, list[str]]:
             n = 1
             while lines[i + n * k: i + (n + 1) * k] == block:
                 n += 1
+            if n < LOOP_MIN_REPEATS:
+                continue
+            # the token cap may have cut one more copy short: its lines match the block's, the last one a prefix
             rest = lines[i + n * k:]
-            cut = n >= LOOP_MIN_REPEATS and rest and len(rest) <= k and rest[-1].strip() \
-                and block[:len(rest)][:-1] == rest[:-1] \
-                and block[len(rest) - 1].startswith(rest[-1])  # the token cap cut the last copy mid-line
-            if n >= LOOP_MIN_REPEATS:
-                drop = (n - 1) * k + (len(rest) if cut else 0)
-                del lines[i + k: i + k + drop]
-                fixes.append(f"line {i + 1}: {k} line(s) repeated {n} times (a decoding loop) kept once")
-                break
+            cut = 0 < len(rest) <= k and rest[-1].strip() and rest[:-1] == block[:len(rest) - 1] \
+                and block[len(rest) - 1].startswith(rest[-1])
+            del lines[i + k: i + n * k + (len(rest) if cut else 0)]
+            fixes.append(f"line {i + 1}: {k} line(s) repeated {n} times (a decoding loop) kept once")
+            break
         i += 1
     return "\n".join(lines), fixes
 
