@@ -45,8 +45,8 @@ class LLMConfig(Strict):
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     context_tokens: int = Field(4096, ge=256)
     # The prompt's token budget (system prompt, sources, history, question): what decides time to first token
-    # on a CPU (~57 prompt tokens/s for the 1.5B model in llama.cpp on 2 idle cores; llamacpp's default is
-    # 650). None: the backend's default, else as much as the context allows.
+    # on a CPU (~50 prompt tokens/s for the 1.5B model in llama.cpp on 2 idle cores; llamacpp's default is
+    # 600). None: the backend's default, else as much as the context allows.
     prompt_tokens: int | None = Field(None, ge=128)
     timeout_s: float = Field(TIMEOUT_S, gt=0)  # per request; the shared default of corpora.llm_client
     threads: int = Field(0, ge=0, le=512)  # llamacpp: CPU threads (0: one per core)

@@ -450,7 +450,7 @@ def main() -> None:
     ap.add_argument("--judged", type=Path, default=JUDGED)
     ap.add_argument("--offtopic-only", action="store_true")
     ap.add_argument("--max-new-tokens", type=int, help="default: the product's llm.max_new_tokens")
-    ap.add_argument("--prompt-tokens", type=int, help="prompt budget; default: the backend's (650 for llamacpp)")
+    ap.add_argument("--prompt-tokens", type=int, help="prompt budget; default: the backend's (600 for llamacpp)")
     ap.add_argument("--threads", type=int, help="llama.cpp threads; default: one per physical core")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()

@@ -46,6 +46,7 @@ class Recorder:
         self.name, self.model, self.context_tokens = llm.name, llm.model, llm.context_tokens
         self.config = getattr(llm, "config", None)
         self.default_prompt_tokens = getattr(llm, "default_prompt_tokens", None)
+        self.default_tcl_prompt_tokens = getattr(llm, "default_tcl_prompt_tokens", None)
 
     def count_tokens(self, text: str) -> int:
         return self.llm.count_tokens(text)

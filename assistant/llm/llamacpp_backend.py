@@ -140,9 +140,12 @@ class LlamaCppBackend:
     """The LLM protocol over an in-process llama.cpp model."""
 
     name = "llamacpp"
-    # The first token's wait is the prompt tokens llama.cpp evaluates: ~57/s for the 1.5B model on 2 idle cores.
-    # With the system prompt warmed (~180 tokens), 650 leaves ~430 to evaluate, ~7.5 s; 800 left ~590, ~10 s.
-    default_prompt_tokens = 650
+    # The first token's wait is the prompt tokens llama.cpp evaluates: ~50/s for the 1.5B model on 2 idle cores.
+    # With the system prompt warmed (~200 tokens), 600 leaves ~390 to evaluate, ~7.8 s; 650 left ~430 (8.6 s
+    # measured), 800 ~590. bench/prompt_budget.py shows what each budget keeps of the evidence.
+    default_prompt_tokens = 600
+    # Tcl generation's prompt (commands, worked examples, the design) has its own budget, the one it was measured at.
+    default_tcl_prompt_tokens = 1040
 
     def __init__(self, config: LLMConfig) -> None:
         from assistant.llm.models import ModelMissing, resolve_model

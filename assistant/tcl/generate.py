@@ -219,11 +219,15 @@ def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], re
 
 
 def _budget(llm) -> int:
-    """60% of the context, and on CPU backends 1.6x their Q&A prompt budget (the command list is long; 1.6 x
-    llamacpp's 650 is the 1,040 tokens this job had when the Q&A budget was 800 and the factor 1.3)."""
+    """60% of the context, and on CPU backends their Tcl budget: ``default_tcl_prompt_tokens`` where the backend
+    sets one (llamacpp: the 1,040 tokens the Tcl benchmarks were measured with), else 1.6x the Q&A prompt
+    budget (the command list is long); 1.6x ``llm.prompt_tokens`` when the user set that."""
     config = getattr(llm, "config", None)
-    small = getattr(config, "prompt_tokens", None) or getattr(llm, "default_prompt_tokens", None)
-    return max(64, min(int(llm.context_tokens * 0.6), int(small * 1.6) if small else 10**9))
+    own = getattr(config, "prompt_tokens", None)
+    default = getattr(llm, "default_prompt_tokens", None)
+    small = int(own * 1.6) if own else getattr(llm, "default_tcl_prompt_tokens", None) \
+        or (int(default * 1.6) if default else None)
+    return max(64, min(int(llm.context_tokens * 0.6), small or 10**9))
 
 
 def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None) -> list[dict]:
