@@ -41,6 +41,11 @@ class Pipeline:
         upto = self._ORDER[: self._ORDER.index(stage) + 1]
         keep = {k: dump[k] for k in ("model", "data", "seed")}
         keep.update({s: dump.get(s.replace("-", "")) for s in upto})
+        if "autoeval" in upto:  # the question sets' contents, not only their names: an edited set is re-run
+            from adapters.autoeval import mc_sets
+            a = self.r.autoeval
+            keep["mc_sha256"] = [hashlib.sha256(Path(f).read_bytes()).hexdigest() if Path(f).is_file() else None
+                                 for f in mc_sets(a.mc_files, a.optional_mc_files)]
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # folders each stage writes

@@ -309,3 +309,17 @@ def test_a_changed_setting_reruns_only_the_stages_that_depend_on_it(make_recipe)
     assert a.stage_key("dapt") != b.stage_key("dapt") and a.stage_key("autoeval") != b.stage_key("autoeval")
     c = make_recipe(dapt={"time_budget_min": 30})
     assert c.fingerprint("dapt") == make_recipe().fingerprint("dapt")  # a bigger budget resumes the checkpoint
+
+
+def test_an_edited_question_set_reruns_autoeval_only(make_recipe, tmp_path):
+    """Questions added to an MC file under the same name make AutoEval run again; training is kept."""
+    from adapters.pipeline import Pipeline
+    mc = tmp_path / "mc.jsonl"
+    row = {"id": "q1", "category": "c", "question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1}
+    mc.write_text(json.dumps(row) + "\n")
+    recipe = make_recipe(autoeval={"mc_files": [str(mc)]})
+    before = {s: Pipeline(recipe, log=lambda m: None).stage_key(s) for s in ("dapt", "sft", "autoeval")}
+    mc.write_text(mc.read_text() + json.dumps({**row, "id": "q2", "question": "3+3?"}) + "\n")
+    after = {s: Pipeline(recipe, log=lambda m: None).stage_key(s) for s in ("dapt", "sft", "autoeval")}
+    assert before["dapt"] == after["dapt"] and before["sft"] == after["sft"]
+    assert before["autoeval"] != after["autoeval"]
