@@ -20,7 +20,7 @@ SAMPLE_TASKS, HELDOUT_TASKS = load_tasks(TASKS), load_tasks(HELDOUT)
 ALL = [pytest.param(f, t, id=t["id"])
        for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS)) for t in tasks]
 # quick ones (< 0.5 s each) that between them use every check type, a regex, a Tcl loop and -sv
-FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40", "y48", "y62"}
+FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40", "y48", "y62", "y71", "y73"}
 
 
 def _heldout(task_id: str) -> dict:
@@ -67,6 +67,14 @@ WRONG = {  # task id -> a plausible script that misses what was asked
     "y60": "yosys read_verilog rtl/timer.v\nyosys synth -top timer\nyosys write_verilog -noattr <out>/timer_gates.v\n",
     "y64": "yosys read_verilog rtl/uart_tx.v\nyosys synth -top uart_tx\nyosys show -format dot -prefix <out>/uart_tx_sch "
            "uart_tx\n",
+    # y65-y84 (written by a task writer who had not read the cookbook or the fix-its)
+    "y66": "yosys read_verilog rtl/cru.v\nyosys synth -flatten -top cru\nyosys write_blif <out>/cru_flat.blif\n",
+    "y73": "yosys read_verilog rtl/uart_tx.v rtl/uart_rx.v rtl/uart.v\nyosys synth -top uart\n"
+           "yosys tee -q -o <out>/uart_stat.json stat\n",
+    "y77": "yosys read_verilog rtl/uart_tx.v rtl/uart_rx.v rtl/uart.v\nyosys synth -flatten -top uart\n"
+           "yosys opt_clean\nyosys write_verilog -noattr <out>/uart_purged.v\n",
+    "y79": "yosys read_verilog rtl/dma.v\nyosys synth -top dma\nyosys splitnets -ports\n"
+           "yosys write_verilog -noattr <out>/dma_maddr_bits.v\n",
 }
 
 
