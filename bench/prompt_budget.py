@@ -40,7 +40,6 @@ from bench.retrieval import CORPUS, QUERIES  # noqa: E402
 from retriever.evaluate import is_hit, load_queries, normalize  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 140)
-MAX_NEW_TOKENS = 512  # the shipped llm.max_new_tokens; only the budget limits the prompt
 
 
 def tokenizer(model: str):
@@ -51,14 +50,15 @@ def tokenizer(model: str):
     return lambda text: len(llm.tokenize(text.encode(), add_bos=False, special=False))
 
 
-def measure(questions, hits_of, count_tokens, budget: int, focus: int) -> dict:
-    """Prompt size and evidence rates for one (budget, focus) setting over ``questions``."""
+def measure(questions, hits_of, count_tokens, budget: int, focus: int, max_new: int) -> dict:
+    """Prompt size and evidence rates for one (budget, focus) setting over ``questions``; ``max_new`` is
+    llm.max_new_tokens (assistant.qa gives the prompt ``budget`` tokens of a ``budget + max_new`` context)."""
     system = count_tokens(SYSTEM_PROMPT) + 2 * TEMPLATE_TOKENS
     evaluated, sources, in_sources, in_prompt, retrieved = [], [], [], [], []
     for q in questions:
         hits = hits_of[q.id]
-        prompt = build_prompt(q.query, hits, count_tokens=count_tokens, context_tokens=budget + MAX_NEW_TOKENS,
-                              max_new_tokens=MAX_NEW_TOKENS, focus_chars=focus)
+        prompt = build_prompt(q.query, hits, count_tokens=count_tokens, context_tokens=budget + max_new,
+                              max_new_tokens=max_new, focus_chars=focus)
         user = prompt.messages[-1]["content"]
         evaluated.append(count_tokens(user) + TEMPLATE_TOKENS)
         sources.append(prompt.n_sources)
@@ -97,7 +97,8 @@ def main() -> None:
     hits_of = {q.id: search(bot, q.query) for q in questions}
     console.print(f"retrieved {len(questions)} questions in {time.perf_counter() - started:.1f} s")
     count = tokenizer(args.model)
-    rows = [measure(questions, hits_of, count, b, f)
+    max_new = bot.settings.llm.max_new_tokens
+    rows = [measure(questions, hits_of, count, b, f, max_new)
             for f in (int(x) for x in args.focus.split(",")) for b in (int(x) for x in args.budgets.split(","))]
 
     table = Table(title=f"prompt budget vs evidence ({len(questions)} questions, {args.model} tokens; "

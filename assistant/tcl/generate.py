@@ -222,12 +222,12 @@ def _budget(llm) -> int:
     """60% of the context, and on CPU backends their Tcl budget: ``default_tcl_prompt_tokens`` where the backend
     sets one (llamacpp: the 1,040 tokens the Tcl benchmarks were measured with), else 1.6x the Q&A prompt
     budget (the command list is long); 1.6x ``llm.prompt_tokens`` when the user set that."""
-    config = getattr(llm, "config", None)
-    own = getattr(config, "prompt_tokens", None)
-    default = getattr(llm, "default_prompt_tokens", None)
-    small = int(own * 1.6) if own else getattr(llm, "default_tcl_prompt_tokens", None) \
-        or (int(default * 1.6) if default else None)
-    return max(64, min(int(llm.context_tokens * 0.6), small or 10**9))
+    ceiling = int(llm.context_tokens * 0.6)
+    qa_budget = getattr(getattr(llm, "config", None), "prompt_tokens", None)
+    if not qa_budget and getattr(llm, "default_tcl_prompt_tokens", None):
+        return max(64, min(ceiling, llm.default_tcl_prompt_tokens))
+    qa_budget = qa_budget or getattr(llm, "default_prompt_tokens", None)
+    return max(64, min(ceiling, int(qa_budget * 1.6))) if qa_budget else max(64, ceiling)
 
 
 def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None) -> list[dict]:
