@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
 from corpora.llm_client import TIMEOUT_S
 
-__all__ = ["APIConfig", "ConfigError", "LLMConfig", "Settings", "load_settings", "secret_values"]
+__all__ = ["APIConfig", "ConfigError", "LLMConfig", "Settings", "load_settings", "secret_values", "server_env"]
 
 DEFAULT_INDEX = Path(".chipassist/index")
 DEFAULT_GGUF_MODEL = "qwen2.5-coder-1.5b"  # the embedded model `make demo` installs (assistant.llm.models)
@@ -255,3 +255,22 @@ def secret_values(settings: BaseModel | None = None, min_len: int = 8) -> list[s
         elif isinstance(item, (list, tuple)):
             pending.extend(item)
     return sorted(found)
+
+
+# What a ChipAssist server started from this process (the chat page) is given of its environment: the system's
+# basics, proxies and certificates, and the variables ChipAssist and its libraries read (its settings, the
+# OpenAI-compatible backend's URL and key). Everything else stays behind: cloud keys, a shell's exports, and the
+# Slack tokens, which the chat page never uses.
+SERVER_ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", "TERM", "TMPDIR", "TEMP", "TMP",
+                    "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE", "SSL_CERT_DIR",
+                    "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                    "no_proxy"}
+SERVER_ENV_PREFIXES = ("LC_", "XDG_", "CHIPASSIST_", "OPENAI_", "CHAINLIT_", "HF_", "TRANSFORMERS_", "TOKENIZERS_",
+                       "OMP_", "MKL_", "CUDA_")
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment for a ChipAssist server process started from this one: the variables it needs
+    (``SERVER_ENV_NAMES``, ``SERVER_ENV_PREFIXES``) and ``extra``, never the rest of the caller's."""
+    keep = {k: v for k, v in os.environ.items() if k in SERVER_ENV_NAMES or k.startswith(SERVER_ENV_PREFIXES)}
+    return {**keep, **extra}

@@ -14,7 +14,6 @@ Chainlit code, so it never creates Chainlit files in the working directory.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
+
+from assistant.config import server_env
 
 
 def free_port() -> int:
@@ -50,8 +51,7 @@ class UIServer:
     def start(self, timeout: float = 90) -> "UIServer":
         """Start the server and wait until it answers HTTP; a server that exits or times out raises with
         its log's tail."""
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-               **self.env}
+        env = {**server_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false"), **self.env}
         for name in ("CHAINLIT_AUTH_SECRET", "CHIPASSIST_INDEX", "CHIPASSIST_DATA_DIR", "CHIPASSIST_CONFIG"):
             env.pop(name, None)  # the server makes and keeps its own secret; settings come from the arguments
         exe = Path(sys.executable).parent / "chipassist"

@@ -60,6 +60,8 @@ def ui(
     import os
     import sys
 
+    from assistant.config import server_env
+
     settings = settings_from(index, config)
     if not settings.index_dir.is_dir():
         fail(f"no index at {settings.index_dir}; build one first, e.g. "
@@ -74,8 +76,8 @@ def ui(
     host, port = host or settings.ui.host, port or settings.ui.port
     console.print(f"[green]ChipAssist UI on http://{host}:{port} (index {settings.index_dir}, "
                   f"backend {settings.llm.backend}, auth {settings.ui.auth})[/]")
-    env = {**os.environ, "CHIPASSIST_INDEX": str(settings.index_dir.resolve()),
-           "CHIPASSIST_DATA_DIR": str(settings.data_dir.resolve())}
+    env = server_env(CHIPASSIST_INDEX=str(settings.index_dir.resolve()),
+                     CHIPASSIST_DATA_DIR=str(settings.data_dir.resolve()))
     if config is not None:
         env["CHIPASSIST_CONFIG"] = str(Path(config).resolve())
     args = [sys.executable, str(launcher), "--host", host, "--port", str(port), *(["--headless"] if headless else [])]

@@ -43,3 +43,18 @@ def test_token_add_writes_the_configured_tokens_file(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert TokenStore(tokens).verify(r.stdout.strip().splitlines()[-1]).user == "erin"
     assert not (tmp_path / "data" / "api_tokens.json").exists()
+
+
+def test_server_env_passes_what_the_server_reads_and_nothing_else(monkeypatch):
+    """A ChipAssist server started from the CLI or a client gets its settings, its backend's URL and key and the
+    system's basics; cloud keys and the Slack tokens the chat page never uses stay behind."""
+    from assistant.config import server_env
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-backend-key-123")
+    monkeypatch.setenv("CHIPASSIST_LLM_BACKEND", "openai")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-Secret-9876")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-123-456")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_abcdef123456")
+    env = server_env(CHIPASSIST_INDEX="/idx", HF_HUB_OFFLINE="1")
+    assert env["OPENAI_API_KEY"] == "sk-backend-key-123" and env["CHIPASSIST_LLM_BACKEND"] == "openai"
+    assert env["PATH"] and env["CHIPASSIST_INDEX"] == "/idx" and env["HF_HUB_OFFLINE"] == "1"
+    assert not {"AWS_SECRET_ACCESS_KEY", "SLACK_BOT_TOKEN", "GITHUB_TOKEN"} & env.keys()

@@ -201,6 +201,16 @@ def test_protocol_bad_input_and_settings(ui_server, chat):
     assert two.streamed == 1  # the answer streamed (the `none` backend sends its text as one piece)
 
 
+def test_the_server_gets_only_the_environment_it_needs(ui_server):
+    """The chat page's process (started by ui.client, then `chipassist ui`) holds no variable of the test
+    runner's environment outside assistant.config's allow-list (the runner has PWD, PYTEST_CURRENT_TEST...)."""
+    from assistant.config import SERVER_ENV_NAMES, SERVER_ENV_PREFIXES
+    raw = Path(f"/proc/{ui_server.proc.pid}/environ").read_bytes()
+    names = {item.split(b"=", 1)[0].decode() for item in raw.split(b"\0") if item}
+    assert "PATH" in names and "CHIPASSIST_INDEX" in names
+    assert not {n for n in names if n not in SERVER_ENV_NAMES and not n.startswith(SERVER_ENV_PREFIXES)}
+
+
 def test_acl_groups_follow_the_login(ui_server, chat):
     async def ask(user):
         return await user.send(ERRATUM_Q)
