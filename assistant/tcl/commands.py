@@ -48,6 +48,7 @@ class CommandSpec(BaseModel):
     name: str
     summary: str = ""
     usage: str = ""  # the signature as documented
+    help: str = ""  # what the command does, in the tool's own prose (first paragraphs)
     options: list[OptionSpec] = Field(default_factory=list)
     source: str = ""  # where it was learnt: "yosys help" or a README path
     check_options: bool = True  # False when only the name is known (options unknown, so never flagged)

@@ -86,8 +86,8 @@ def design_fixits(script: str, tool: str, modules: list[str], tops: list[str]) -
 
 
 # A file the task names: a path with a known output suffix, no placeholders (`out/<module>.v` is a pattern).
-_TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edn|il|rtlil|cc|cpp|h|"
-                        r"txt|rpt|log|dot|kiss2|aig|aag|btor|smt2|spice|lib))\b(?![/<>])")
+_TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edf|edn|il|rtlil|cc|cpp|h|"
+                        r"txt|rpt|log|csv|vcd|dot|kiss2|aig|aag|btor|smt2|spice|lib))\b(?![/<>])")
 # A per-item file the task names with a placeholder: `out/<module>.v` is `out/${module}.v` in a Tcl loop.
 _TASK_PATTERN = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]*<\w+>[\w.-]*\.\w+)\b")
 # Where a yosys line writes: the last word of `write_*`, the file after `tee ... -o` (no command substitution).
@@ -106,12 +106,13 @@ def task_paths(task: str, inputs: list[str] = ()) -> list[str]:
     return [p for p in dict.fromkeys(_TASK_PATH.findall(task) + patterns) if p not in names]
 
 
-_REPORTS = {"txt": "report", "rpt": "report", "log": "report"}  # one kind of file to a user
+# Suffixes that are one kind of file to a user: reports, and the two spellings of EDIF and RTLIL files.
+_KINDS = {"txt": "report", "rpt": "report", "log": "report", "edf": "edif", "edn": "edif", "rtlil": "il"}
 
 
 def _suffix(path: str) -> str:
     suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
-    return _REPORTS.get(suffix, suffix)
+    return _KINDS.get(suffix, suffix)
 
 
 def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:

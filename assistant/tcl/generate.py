@@ -36,6 +36,7 @@ from assistant.tcl.commands import CommandDB, CommandSpec, get_db
 from assistant.tcl.cookbook import load_cookbook
 from assistant.tcl.design import DesignView, read_line
 from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, retarget_outputs, task_fixits
+from assistant.tcl.options import Hint, add_flag, find_hints, for_flows, key_hint, uses
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
@@ -57,6 +58,7 @@ RESAMPLE_TEMPERATURE = 0.7  # a repair round after the model repeated a script s
 # budget: on the CPU model's 1,040 they crowd out the examples and get copied (bench/README.md).
 REFERENCES_BUDGET = 2000
 EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
+HINTS = 4  # options (and commands) from the tool's help that match the task: ~35 tokens each
 # The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
 _BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
@@ -73,6 +75,8 @@ def relevant_commands(db: CommandDB, text: str, n: int = 8) -> list[CommandSpec]
     words = {w.lower() for w in _WORD.findall(text)}
     scored = []
     for spec in db.commands.values():
+        if not for_flows(spec.name):
+            continue
         name_parts = set(spec.name.lower().split("_")) | {spec.name.lower()}
         overlap = 3 * len(words & name_parts) + len(words & {w.lower() for w in _WORD.findall(spec.summary)})
         if overlap:
@@ -186,7 +190,7 @@ def system_prompts() -> list[str]:
 
 
 def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
-            examples: list[tuple[str, str]]) -> list[dict]:
+            examples: list[tuple[str, str]], hints: list[Hint] = ()) -> list[dict]:
     # the files the task's modules need, when it names one: shown the whole folder, the model read it all
     files = " ".join(view.needed if examples and view.needed else view.files) or "(none given)"
     modules, tops = view.modules, view.tops
@@ -209,6 +213,11 @@ def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], re
         parts.append(f"More {tool} commands (pick only what the task needs; other options exist):\n"
                      + "\n".join("- " + brief(s, task, top=tops[0] if len(tops) == 1 else None).replace("  # ", ": ", 1)
                                   for s in specs))
+    if hints:
+        # The tool's own help for the options the task's words match: the small model does not know
+        # `write_blif -gates` or `opt_clean -purge`, and the cookbook cannot show every option (bench/README.md).
+        parts.append(f"Options from {tool}'s help that match the task's words (use one only where the task asks "
+                     "for what it does):\n" + "\n".join(f"- {h.line()}" for h in hints))
     usage = usage_lines(refs, specs, tool)
     if usage:
         parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
@@ -230,21 +239,21 @@ def _budget(llm) -> int:
     return max(64, min(ceiling, int(qa_budget * 1.6))) if qa_budget else max(64, ceiling)
 
 
-def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None) -> list[dict]:
-    """Drop retrieved references, then commands, then examples (the last one goes last), until the prompt (with
-    any repair turns) fits the model's budget."""
+def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None,
+         hints: list[Hint] = ()) -> list[dict]:
+    """Drop retrieved references, then commands, then option hints (the weakest first), then examples (the last
+    one goes last), until the prompt (with any repair turns) fits the model's budget."""
     budget = _budget(llm)
-    refs, specs, examples = list(refs), list(specs), list(examples)
+    refs, specs, examples, hints = list(refs), list(specs), list(examples), list(hints)
     while True:
-        messages = _prompt(task, tool, view, specs, refs, examples) + list(repair or [])
-        if llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget or not (refs or specs or examples[1:]):
+        messages = _prompt(task, tool, view, specs, refs, examples, hints) + list(repair or [])
+        if (llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget
+                or not (refs or specs or hints or examples[1:])):
             return messages
-        if refs:
-            refs.pop()
-        elif specs:
-            specs.pop()
-        else:
-            examples.pop()
+        for shrinking in (refs, specs, hints, examples):
+            if shrinking and (shrinking is not examples or len(examples) > 1):
+                shrinking.pop()
+                break
 
 
 def _example_sources(examples: list[tuple[str, str]], tool: str, start: int) -> list[Source]:
@@ -270,6 +279,10 @@ def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str
     if not names:
         return ""
     return "\n\nUsage of those commands:\n" + "\n".join(f"- {describe(db.get(n), 16)}" for n in names[:limit])
+
+
+def _named(hint: Hint) -> str:
+    return f"`{hint.command} {hint.option}`" if hint.option else f"`{hint.command}`"
 
 
 def numbered(script: str) -> str:
@@ -327,9 +340,11 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     view = DesignView.of(designs, task)
     examples = _examples(tool, task, view)
     db = None
+    hints: list[Hint] = []
     try:
         db = get_db(tool, data_dir)
         specs = relevant_commands(db, task + " " + " ".join(s.snippet for s in (prompt_refs if llm else refs)), n=4)
+        hints = find_hints(db, task, HINTS, names=view.modules + view.files)  # output names say the format
     except YosysNotFound as e:
         specs, note = [], f"{note}; {e}".strip("; ")
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
@@ -344,9 +359,13 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     result.backend, result.model = llm.name, llm.model
     if examples:  # the core commands are in the examples; listed again, a small model wrote the list out
         specs = [s for s in specs if s.name not in CORE.get(tool, [])]
-    messages = _fit(llm, task, tool, view, specs, prompt_refs, examples)
+    # a command hinted with its help need not be listed again
+    specs = [s for s in specs if not any(h.command == s.name and not h.option for h in hints)]
+    messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, hints=hints)
     seen: set[str] = set()
     temperature = None  # the configured one (0 in the benches) until the model repeats itself
+    key = key_hint(hints)
+    passed: TclGeneration | None = None  # a script that passed every check, kept while the model adds the key hint
     for attempt in range(rounds + 1):
         try:
             answer = llm.complete(messages, temperature=temperature)
@@ -361,29 +380,49 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         if db is not None:
             script, more = apply_fixits(script, db)
             fixes += more
+        if key is not None:
+            script, more = add_flag(script, key)
+            fixes += more
         result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
                                     run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
         result.missing_outputs = missing_outputs(result.check, view.outputs)
-        if result.check.ok and not result.missing_outputs:
+        done = result.check.ok and not result.missing_outputs
+        if passed is not None and not done:  # asked for the key hint, the model broke a passing script
+            result = passed.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
+            note = f"{note}; kept the script of round {result.rounds_used}: adding {_named(key)} broke it".strip("; ")
+            break
+        # A script that passes but leaves out what the task turns on (the key hint: `opt_clean -purge` for "a
+        # purging clean-up") goes back once, naming the option and its help; the passing script is kept.
+        lacks_key = done and key is not None and passed is None and not uses(script, key)
+        if done and not (lacks_key and attempt < rounds):
             break
         # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so
         # every round. A repeat makes the next round sample instead, so each round tries something new.
         # A decoding loop is the same trap: at temperature 0 the next round would walk into it again.
         temperature = RESAMPLE_TEMPERATURE if script in seen or looped else None
         seen.add(script)
-        if attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
+        if lacks_key:
+            passed = result.model_copy(deep=True)
+            repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
+                      {"role": "user", "content": f"The script runs clean, but the task asks for what {_named(key)} "
+                       f"does ({key.line().split(': ', 1)[-1]}), and the script does not use it. Add it where it "
+                       "belongs and return the whole corrected script in one ```tcl block."}]
+            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
+        elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
                        + "\n\nProblems:\n" + problems_text(result.check, result.missing_outputs)
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair)
+            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
     status = ("passed all checks" if result.check.ok and not result.missing_outputs
               else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
               else "still has problems (see check)")
+    if key is not None and result.check.ok and not uses(result.script, key):
+        note = f"{note}; the task seems to ask for {_named(key)}, which the script does not use".strip("; ")
     fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
     result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"
                       + (f"; {note}" if note else ""))

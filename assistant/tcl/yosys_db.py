@@ -32,7 +32,8 @@ _MENTIONED = re.compile(r"(?<![\w-])(-[A-Za-z][A-Za-z0-9_+-]*)")
 _BRACKETED = re.compile(r"\[([^\[\]]*)\]")
 _GLUED = re.compile(r"^-[A-Z](?:name|dir|file|path|macro)$")
 # Bump when parsing changes, so a cached database from an older parser is rebuilt.
-FORMAT = 2
+FORMAT = 3
+HELP_CHARS = 600  # a command's prose kept for matching tasks to commands
 # Commands whose trailing arguments are another yosys command (usage ends in "cmd"), linted as such.
 WRAPPERS_USAGE_TAIL = ("cmd", "<command>", "[command]")
 
@@ -74,8 +75,7 @@ def _parse_section(name: str, summary: str, body: list[str]) -> CommandSpec:
         m = _OPTION_LINE.match(ln)
         if not m:
             continue
-        nxt = body[idx + 1].strip() if idx + 1 < len(body) else ""
-        desc = nxt if nxt and not nxt.startswith("-") else ""
+        desc = _description(body, idx)
         for alt in re.split(r",\s+|\s+\|\s+", m.group(1)):
             _add_option(options, alt, desc)
     # Script passes (synth, opt) list the commands they run, with those commands' options: only a pass
@@ -92,8 +92,25 @@ def _parse_section(name: str, summary: str, body: list[str]) -> CommandSpec:
     prose = "\n".join(ln for ln in body if passes_through or (ln and not ln[0].isspace()))  # "with -fast"
     for opt in _MENTIONED.findall(prose):
         _add_option(options, opt, "")
+    # the unindented prose ("This command replaces clocked flip-flops with ... the implicit global clock"): what
+    # an engineer's wording matches when the command's name does not (assistant.tcl.options)
+    about = " ".join(" ".join(ln.split()) for ln in body if ln and not ln[0].isspace())
     return CommandSpec(name=name, summary=summary, usage="\n".join(usage), options=list(options.values()),
-                       source="yosys help")
+                       source="yosys help", help=about[:HELP_CHARS])
+
+
+def _description(body: list[str], idx: int) -> str:
+    """The whole description of the option on line ``idx``: the deeper-indented lines after it, up to a blank
+    line. Options listed together ("-true ...", "-false ...", "-undef ...") share the one that follows them."""
+    indent = len(body[idx]) - len(body[idx].lstrip())
+    j = idx + 1
+    while j < len(body) and _OPTION_LINE.match(body[j]) and len(body[j]) - len(body[j].lstrip()) == indent:
+        j += 1  # the rest of a group of options
+    lines = []
+    while j < len(body) and body[j].strip() and len(body[j]) - len(body[j].lstrip()) > indent:
+        lines.append(body[j].strip())
+        j += 1
+    return " ".join(lines)
 
 
 def _add_option(options: dict[str, OptionSpec], alt: str, desc: str) -> None:

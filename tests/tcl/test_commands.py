@@ -29,6 +29,22 @@ synth  --  generic synthesis script
 
     -flatten
         flatten the design before synthesis.
+
+write_blif  --  write design to BLIF file
+=========================================
+
+    write_blif [options] [filename]
+
+Write the current design to an BLIF file.
+
+    -true <cell-type> <out-port>
+    -false <cell-type> <out-port>
+        use the specified cell types to drive nets that are constant 1 or 0.
+        when '-' is used as <cell-type>, no cell is generated.
+
+    -gates
+        print .gate instead of .subckt lines for all cells that are not
+        instantiations of other modules from this design.
 """
 
 DOC = """### Initialize Floorplan
@@ -60,6 +76,13 @@ def test_parse_yosys_help_text():
     assert synth.option("-top").takes_value and not synth.option("-flatten").takes_value
     assert tee.option("-a").takes_value and not tee.option("-q").takes_value
     assert is_wrapper(tee) and not is_wrapper(synth)
+    # whole descriptions, shared by a group of options, and the command's prose: what option hints match on
+    blif = db.get("write_blif")
+    assert blif.option("-gates").description == ("print .gate instead of .subckt lines for all cells that are not "
+                                                 "instantiations of other modules from this design.")
+    assert blif.option("-true").description == blif.option("-false").description
+    assert blif.option("-false").description.endswith("no cell is generated.")
+    assert blif.help == "Write the current design to an BLIF file." and synth.help == ""
 
 
 def test_yosys_db_from_the_installed_tool_is_cached_by_version(yosys, tmp_path):

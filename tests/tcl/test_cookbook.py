@@ -81,6 +81,10 @@ def test_task_fixits_write_the_files_the_task_names_and_read_sv_as_sv():
     # two files of one kind: which is which is the model's call, not a fix-it's
     two = "write the netlist to out/a.v and the flat one to out/b.v"
     assert task_fixits("yosys write_verilog x.v\n", "yosys", task_paths(two)) == ("yosys write_verilog x.v\n", [])
+    # the two spellings of one format are one kind of file: `cru.edif` is the task's `out/cru.edf`
+    fixed, _ = task_fixits("yosys write_edif cru.edif\nyosys write_rtlil cru.rtlil\n", "yosys",
+                           task_paths("write out/cru.edf and out/cru.il"))
+    assert fixed == "yosys write_edif out/cru.edf\nyosys write_rtlil out/cru.il\n"
 
 
 def test_examples_in_the_prompt_write_the_tasks_files(yosys, tmp_path):

@@ -1,0 +1,152 @@
+"""Option hints: the tool commands and options whose own help text reads closest to the task.
+
+An engineer asks for "every cell a .gate line, not a .subckt", "a purging clean-up" or "buses as arrays in
+bracket notation"; yosys's help says ``write_blif -gates: print .gate instead of .subckt lines``, ``opt_clean
+-purge: also remove internal nets if they have a public name`` and ``write_edif -pvector: ... square
+brackets``. The 1.5B model does not know these options, and the cookbook cannot hold a recipe per option
+family (on twenty tasks that each turned on an option no recipe showed, it passed 2: bench/README.md). So the
+prompt gets the few options (and commands) whose help matches the task's words, with their help, and the
+model picks the one the task asks for.
+
+    hints = find_hints(get_db("yosys"), "write the BLIF with .gate lines only", n=4)
+    [h.line() for h in hints]   # ['write_blif -gates: print .gate instead of .subckt lines ...', ...]
+
+Matching is BM25 over one document per command (name, summary, prose) and one per option (command, option,
+description), with the cookbook's stemmer, so it needs no model and runs in milliseconds once the index is
+built (cached per database).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from assistant.tcl.commands import CommandDB
+from assistant.tcl.cookbook import _terms
+from retriever.bm25 import BM25Index
+
+RELATIVE_FLOOR = 0.4  # hints scoring under this share of the best one are dropped
+MIN_SCORE = 3.0  # and any under this BM25 score: one shared word, no hint (tasks about Tcl loops and file names)
+HINT_CHARS = 150  # the help shown per hint: its first sentence or so (a prompt costs ~1 s per 100 tokens on CPU)
+# Words every task uses ("synthesize the design and write the netlist"): matching on them alone would hint the
+# options of `synth`, `write_verilog` and `design` for every task.
+_GENERIC = set(_terms("synthesize synthesized synthesis design module modules file files write writes written "
+                      "netlist save report print run script yosys the and with its out output outputs read "
+                      "then each all one only into from that this"))
+# Commands that are not for flows: tool development and test passes, and Verific (not in the open-source build).
+_NOT_FOR_FLOWS = ("test_", "abc9_ops", "bugpoint", "verific", "mutate", "fst2tb", "glift", "qbfsat", "debug",
+                  "scratchpad", "logger")
+
+
+def for_flows(command: str) -> bool:
+    """False for the tool's development and test passes (and Verific, absent from the open-source build)."""
+    return not command.startswith(_NOT_FOR_FLOWS)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A command (``option`` empty) or one of its options, with its help text and match score."""
+
+    command: str
+    option: str
+    takes_value: bool
+    text: str
+    score: float
+
+    def line(self) -> str:
+        """The hint as one prompt line: ``write_blif -gates: print .gate instead of .subckt lines ...``."""
+        head = f"{self.command} {self.option}{' <value>' if self.takes_value else ''}".strip()
+        text = self.text if len(self.text) <= HINT_CHARS else self.text[:HINT_CHARS].rsplit(" ", 1)[0] + " ..."
+        return f"{head}: {text}" if text else head
+
+
+class _Finder:
+    """The BM25 index over one tool's commands and options."""
+
+    def __init__(self, db: CommandDB) -> None:
+        self.entries: list[tuple[str, str, bool, str]] = []
+        texts = []
+        for spec in db.commands.values():
+            if not for_flows(spec.name):
+                continue
+            about = spec.summary + (". " + spec.help if spec.help else "")
+            self.entries.append((spec.name, "", False, about))
+            texts.append(f"{spec.name} {spec.name.replace('_', ' ')} {about}")
+            for opt in spec.options:
+                if opt.description:  # an option without help only matches on its name: noise
+                    self.entries.append((spec.name, opt.name, opt.takes_value, opt.description))
+                    texts.append(f"{spec.name} {opt.name} {opt.description}")
+        self.index = BM25Index.build(list(range(len(texts))), [" ".join(_terms(t)) for t in texts])
+
+    def find(self, task: str, n: int, names: tuple[str, ...] = ()) -> list[Hint]:
+        # the design's own names are not a request: "pico_irq_sync" must not hint `async2sync`
+        named = set(_terms(" ".join(names)))
+        terms = [t for t in _terms(task) if t not in _GENERIC and t not in named]
+        if not terms:
+            return []
+        ids, scores = self.index.search(" ".join(terms), 8 * n)
+        hints: list[Hint] = []
+        per_command: dict[str, int] = {}
+        for i, score in zip(ids, scores):
+            command, option, takes_value, text = self.entries[int(i)]
+            # far below the best match it is a shared common word, and two hints of one command are enough
+            if score < max(MIN_SCORE, RELATIVE_FLOOR * scores[0]) or per_command.get(command, 0) >= 2:
+                continue
+            per_command[command] = per_command.get(command, 0) + 1
+            hints.append(Hint(command, option, takes_value, text, float(score)))
+        return hints[:n]
+
+
+_FINDERS: dict[int, tuple[CommandDB, _Finder]] = {}  # by id(db); the db is kept so its id is never reused
+
+
+def find_hints(db: CommandDB, task: str, n: int = 4, names: Iterable[str] = ()) -> list[Hint]:
+    """Up to ``n`` commands or options of ``db`` whose help reads closest to ``task``, best first; ``names`` (the
+    design's modules and files) are left out of the match."""
+    if id(db) not in _FINDERS:
+        if len(_FINDERS) >= 4:
+            _FINDERS.pop(next(iter(_FINDERS)))
+        _FINDERS[id(db)] = (db, _Finder(db))
+    return _FINDERS[id(db)][1].find(task, n, tuple(names))
+
+
+KEY_MIN_SCORE = 12.0  # a key hint matches several of the task's rarer words ...
+KEY_MARGIN = 1.3  # ... and scores this far ahead of every other command's best hint
+
+
+def key_hint(hints: list[Hint]) -> Hint | None:
+    """The hint the task most likely turns on (``hints`` best first): strong, and clearly ahead of every other
+    command's; None when no hint stands out (then none is insisted on)."""
+    if not hints or hints[0].score < KEY_MIN_SCORE:
+        return None
+    rival = next((h.score for h in hints[1:] if h.command != hints[0].command), 0.0)
+    return hints[0] if hints[0].score >= KEY_MARGIN * rival else None
+
+
+def _call(command: str) -> re.Pattern:
+    # the command as a word of the line (also inside `tee -o f stat` or `equiv_opt ... opt`), not a file name
+    return re.compile(rf"(?<![\w./$-]){re.escape(command)}(?![\w./-])")
+
+
+def uses(script: str, hint: Hint) -> bool:
+    """Whether a line of ``script`` calls the hint's command (with its option, for an option hint)."""
+    for line in script.splitlines():
+        code = line.split("#", 1)[0]
+        m = _call(hint.command).search(code)
+        if m and (not hint.option or re.search(rf"(?<!\S){re.escape(hint.option)}(?!\S)", code[m.end():])):
+            return True
+    return False
+
+
+def add_flag(script: str, hint: Hint) -> tuple[str, list[str]]:
+    """The key hint's flag added where the script calls its command without it (`write_blif out.blif` ->
+    `write_blif -gates out.blif`); options that take a value are the model's to write."""
+    if not hint.option or hint.takes_value or uses(script, hint):
+        return script, []
+    lines, fixes = script.split("\n"), []
+    for i, line in enumerate(lines):
+        m = _call(hint.command).search(line.split("#", 1)[0])
+        if m:
+            lines[i] = f"{line[:m.end()]} {hint.option}{line[m.end():]}"
+            fixes.append(f"line {i + 1}: `{hint.command}` -> `{hint.command} {hint.option}` (the task asks for what "
+                         "it does)")
+    return "\n".join(lines), fixes
