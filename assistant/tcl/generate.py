@@ -7,15 +7,18 @@
 The prompt is kept short for small models on CPUs (every 100 prompt tokens cost ~1 s there): the task, the
 design files the task needs (a module named by name, or by the description in its file's title comment), its
 modules and top, two or three worked examples from the tool's cookbook (:mod:`assistant.tcl.cookbook`) filled
-in with the user's own read line, top and the files the task names, a few more commands from the tool's
-command database, and, with ``references``, the lines of retrieved team scripts that use those commands and
+in with the user's own read line, top and the files the task names, the options and commands whose own help
+matches the task's words (:mod:`assistant.tcl.options`), a few more commands from the tool's command database,
+and, with ``references``, the lines of retrieved team scripts that use those commands and
 the query-matching window of retrieved documentation (never whole flows of other designs, which small models
 copy file names and procs from).
 Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits` (prefixes, typos, the real
 top, the task's file names, `-sv`); the problems left (syntax, lint, the tool's own errors with their lines,
 the usage of the failing commands, and files the task names that the run did not write) go back to the model
 with the numbered script, for up to ``rounds`` repairs; when the model returns a script it already wrote, the
-next round samples instead of asking the same question at temperature 0. With the `none` backend
+next round samples instead of asking the same question at temperature 0. When one hint stands out (the
+key hint: `opt_clean -purge` for "a purging clean-up"), a script that passes without it gets its flag added,
+or goes back once asking for it; the passing script is kept if that round breaks it. With the `none` backend
 (``bot.llm is None``) no script is written: the result carries the cookbook examples for the design, command
 references and example scripts as sources, with a message saying so.
 
@@ -58,7 +61,7 @@ RESAMPLE_TEMPERATURE = 0.7  # a repair round after the model repeated a script s
 # budget: on the CPU model's 1,040 they crowd out the examples and get copied (bench/README.md).
 REFERENCES_BUDGET = 2000
 EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
-HINTS = 4  # options (and commands) from the tool's help that match the task: ~35 tokens each
+HINTS = 3  # options (and commands) from the tool's help that match the task: ~30 tokens each
 # The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
 _BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
@@ -349,6 +352,9 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         specs, note = [], f"{note}; {e}".strip("; ")
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
     sources += _example_sources(examples, tool, len(sources) + 1)
+    sources += [Source(n=len(sources) + 1 + i, chunk_id=f"help:{tool}:{h.command}:{h.option}", path=f"{tool} help",
+                       title=f"{h.command} {h.option}".strip(), snippet=h.line(), score=h.score, kind="tcl")
+                for i, h in enumerate(hints)]  # with `none`, the options that do what was asked
     result = TclGeneration(task=task, tool=tool, sources=sources)
     if llm is None:
         result.retrieval_only = True

@@ -25,8 +25,8 @@ from assistant.tcl.cookbook import _terms
 from retriever.bm25 import BM25Index
 
 RELATIVE_FLOOR = 0.4  # hints scoring under this share of the best one are dropped
-MIN_SCORE = 3.0  # and any under this BM25 score: one shared word, no hint (tasks about Tcl loops and file names)
-HINT_CHARS = 150  # the help shown per hint: its first sentence or so (a prompt costs ~1 s per 100 tokens on CPU)
+MIN_SCORE = 8.0  # and any under this BM25 score: a word or two shared by chance (each hint costs ~1 s of prompt on CPU)
+HINT_CHARS = 110  # the help shown per hint: its first sentence or so (a prompt costs ~1 s per 100 tokens on CPU)
 # Words every task uses ("synthesize the design and write the netlist"): matching on them alone would hint the
 # options of `synth`, `write_verilog` and `design` for every task.
 _GENERIC = set(_terms("synthesize synthesized synthesis design module modules file files write writes written "

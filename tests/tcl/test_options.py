@@ -105,3 +105,10 @@ def test_no_round_is_spent_on_a_key_hint_when_none_stands_out(yosys, design, scr
     llm = scripted_llm([PLAIN])
     gen = generate_script(_bot(llm), "synthesize the counter", design=design, rounds=3)
     assert len(llm.prompts) == 1 and gen.check.ok
+
+
+def test_retrieval_only_generation_returns_the_hints_as_sources(yosys, design):
+    gen = generate_script(_bot(None), PURGE, design=design)
+    helps = [s for s in gen.sources if s.chunk_id.startswith("help:yosys:")]
+    assert gen.retrieval_only and helps[0].title == "opt_clean -purge" and "public name" in helps[0].snippet
+    assert [s.n for s in gen.sources] == list(range(1, len(gen.sources) + 1))
