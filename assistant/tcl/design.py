@@ -73,6 +73,18 @@ def _described(texts: dict[str, str], defined: dict[str, list[str]], words: set[
     return (mains or defined[name])[-1:]
 
 
+def _inside(texts: dict[str, str], home: dict[str, str], modules: list[str], top: str) -> set[str]:
+    """``top`` and every module it instantiates, transitively."""
+    needed, todo = set(), [top]
+    while todo:
+        m = todo.pop()
+        if m in needed:
+            continue
+        needed.add(m)
+        todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
+    return needed
+
+
 def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list[str], list[str], list[str]]:
     """(modules defined in the design, likely tops, the files the task needs, the modules the task needs).
 
@@ -85,18 +97,20 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
     modules = [m for ms in defined.values() for m in ms]
     home = {m: name for name, ms in defined.items() for m in ms}
     words = {w.lower() for w in _WORD.findall(task)}
-    named = [m for m in modules if m.lower() in words] or _described(texts, defined, words)
+    named = [m for m in modules if m.lower() in words]
+    described = _described(texts, defined, words)
+    inside = {m: _inside(texts, home, modules, m) for m in named}
+    if described and any(described[0] in inside[m] for m in named):
+        # "the UART receiver" names `uart` by its word and means `uart_rx`, a part of it, by its title: the
+        # described part wins over the modules that contain it (never over a module named outside it)
+        named = [m for m in named if m == described[0] or described[0] not in inside[m]] + described
+        named = list(dict.fromkeys(named))
+    named = named or described
     if not named:
         used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
         files = sorted(texts, key=lambda name: not _PACKAGE.search(texts[name]))  # packages read first
         return modules, [m for m in modules if m not in used], files, modules
-    needed, todo = set(), list(named)
-    while todo:
-        m = todo.pop()
-        if m in needed:
-            continue
-        needed.add(m)
-        todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
+    needed = set().union(*(_inside(texts, home, modules, m) for m in named))
     tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
     files = [name for name in texts if any(m in needed for m in defined[name])]
     # packages the needed files import (`import pkg::*`, `pkg::T`) come along, read first as yosys needs

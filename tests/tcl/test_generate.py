@@ -248,6 +248,22 @@ def test_a_module_named_by_its_description_is_found_from_the_file_title(tmp_path
     assert tops == ["top"] and len(files) == 3
 
 
+def test_a_part_described_by_its_title_wins_over_the_module_whose_name_the_description_uses(tmp_path):
+    from assistant.tcl.design import design_modules
+
+    (tmp_path / "uart.v").write_text("// uart.v - SoC UART0 with APB registers.\nmodule uart;\n  uart_rx u0 ();\n"
+                                     "  uart_tx u1 ();\nendmodule\n")
+    (tmp_path / "uart_rx.v").write_text("// uart_rx.v - SoC UART receiver (8N1).\nmodule uart_rx;\nendmodule\n")
+    (tmp_path / "uart_tx.v").write_text("// uart_tx.v - SoC UART transmitter (8N1).\nmodule uart_tx;\nendmodule\n")
+    for name, title in (("timer", "SoC timer"), ("dma", "SoC DMA engine"), ("cru", "SoC clock and reset unit")):
+        (tmp_path / f"{name}.v").write_text(f"// {name}.v - {title}.\nmodule {name};\nendmodule\n")
+    _, tops, files, _ = design_modules([tmp_path], "Synthesize the UART receiver for an iCE40")
+    assert tops == ["uart_rx"] and files == [f"{tmp_path.name}/uart_rx.v"]
+    # the whole UART when no part is described, and a module named outside the described one stays
+    assert design_modules([tmp_path], "Synthesize the UART (uart with uart_tx and uart_rx)")[1] == ["uart"]
+    assert design_modules([tmp_path], "Synthesize the timer and the UART receiver")[1] == ["timer", "uart_rx"]
+
+
 def test_a_script_that_runs_clean_but_skips_the_tasks_file_goes_back_to_the_model(yosys, design, tmp_path,
                                                                                      scripted_llm):
     out = tmp_path / "out"
