@@ -82,6 +82,11 @@ WRONG = {  # task id -> a plausible script that misses what was asked
     "y106": "yosys read_verilog rtl/uart.v rtl/uart_tx.v rtl/uart_rx.v\nyosys synth -flatten -top uart\n"
             "yosys write_verilog -noattr <out>/uart_tie.v\n",
     "y113": "yosys read_verilog rtl/dma.v\nyosys synth -lut 4 -top dma\nyosys write_blif <out>/dma_vpr.blif\n",
+    # y115-y134 (written by a third independent task writer)
+    "y127": "yosys read_verilog rtl/uart.v rtl/uart_tx.v rtl/uart_rx.v\nyosys synth -top uart\n"
+            "foreach m {uart uart_tx uart_rx} {\n    yosys rename $m p0_$m\n}\nyosys write_verilog -noattr <out>/p0_uart.v\n",
+    "y129": "yosys read_verilog rtl/cru.v\nyosys synth -top cru\nyosys write_verilog -noattr <out>/cru_unique.v\n",
+    "y131": "yosys read_verilog rtl/dma.v\nyosys synth -top dma\nyosys select -write <out>/dma_reg_outputs.txt dma/o:*\n",
 }
 
 
