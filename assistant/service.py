@@ -42,7 +42,7 @@ def warm_prompts() -> list[str]:
     """The constant system prompts of the generative jobs (Q&A, Tcl scripts), evaluated once when a CPU
     model loads so no question or script pays for them again (``LlamaCppBackend.warm``)."""
     from assistant.prompts import SYSTEM_PROMPT
-    from assistant.tcl.generate import system_prompts
+    from assistant.tcl.prompt import system_prompts
 
     return [SYSTEM_PROMPT, *system_prompts()]
 

@@ -6,5 +6,9 @@
 - :mod:`assistant.tcl.lint`: level 2, commands and options.
 - :mod:`assistant.tcl.run`: level 3, a sandboxed run of the real tool.
 - :mod:`assistant.tcl.check`: the three levels together (`check_script`).
+- :mod:`assistant.tcl.cookbook`, :mod:`~.options`, :mod:`~.design`: worked examples, option hints from the
+  tool's help, and what the design holds (files, modules, tops).
+- :mod:`assistant.tcl.prompt`: the generation prompt, fitted to the model's token budget.
+- :mod:`assistant.tcl.fixits`: deterministic fixes before any model round.
 - :mod:`assistant.tcl.generate`: retrieval + LLM + check + repair rounds (`generate_script`).
 """

@@ -36,77 +36,26 @@ from pathlib import Path
 from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
-from assistant.tcl.cookbook import load_cookbook
-from assistant.tcl.design import DesignView, read_line
-from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, retarget_outputs, task_fixits
-from assistant.tcl.options import Hint, add_flag, find_hints, for_flows, key_hint, uses
+from assistant.tcl.design import DesignView
+from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, task_fixits
+from assistant.tcl.options import Hint, add_flag, find_hints, key_hint, uses
+from assistant.tcl.prompt import CORE, HINTS, budget, describe, examples_for, fit, relevant_commands
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
 from assistant.types import CheckResult, Source, TclGeneration
 
-# Commands nearly every flow needs, always offered to the model.
-CORE = {
-    "yosys": ["read_verilog", "hierarchy", "proc", "opt", "synth", "abc", "stat", "tee", "write_verilog",
-              "write_json", "check"],
-    "openroad": ["read_lef", "read_liberty", "read_verilog", "link_design", "initialize_floorplan", "place_pins",
-                 "global_placement", "detailed_placement", "global_route", "detailed_route", "write_def"],
-}
-_TOOL_RULES = {
-    "yosys": "yosys runs this file with `yosys -c`: call every yosys command as `yosys <command> ...` "
-             "(for example `yosys synth -top top`), and plain Tcl for the rest.",
-    "openroad": "OpenROAD runs this file as Tcl: call its commands directly (for example `global_route`).",
-}
 RESAMPLE_TEMPERATURE = 0.7  # a repair round after the model repeated a script samples at this temperature
 # Retrieved docs and team scripts go into the prompt (by default) only for models with at least this Tcl prompt
 # budget: on the CPU model's 1,040 they crowd out the examples and get copied (bench/README.md).
 REFERENCES_BUDGET = 2000
-EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
-HINTS = 3  # options (and commands) from the tool's help that match the task: ~30 tokens each
 # The first fenced block; a fence the model never closed (cut off by max_new_tokens) runs to the end.
 _BLOCK = re.compile(r"```(?:tcl)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
 
 def extract_script(text: str) -> str:
     """The ```tcl block of an answer (the first fenced block, unclosed or not; the whole text without one)."""
     m = _BLOCK.search(text)
     return (m.group(1) if m else text).strip() + "\n"
-
-
-def relevant_commands(db: CommandDB, text: str, n: int = 8) -> list[CommandSpec]:
-    """The tool's core commands plus those whose names or summaries share the most words with ``text``."""
-    words = {w.lower() for w in _WORD.findall(text)}
-    scored = []
-    for spec in db.commands.values():
-        if not for_flows(spec.name):
-            continue
-        name_parts = set(spec.name.lower().split("_")) | {spec.name.lower()}
-        overlap = 3 * len(words & name_parts) + len(words & {w.lower() for w in _WORD.findall(spec.summary)})
-        if overlap:
-            scored.append((overlap, spec.name))
-    names = [c for c in CORE.get(db.tool, []) if c in db.commands]
-    names += [name for _, name in sorted(scored, key=lambda x: (-x[0], x[1])) if name not in names][:n]
-    return [db.commands[name] for name in names]
-
-
-def brief(spec: CommandSpec, task: str, max_options: int = 4, top: str | None = None) -> str:
-    """One short line for the prompt: the command, the options the task's words point at (and required ones),
-    then its summary. Listing every option made a small model paste them all into its script."""
-    words = {w.lower() for w in _WORD.findall(task)}
-    picked = [o for o in spec.options if o.required or o.name.lstrip("-").lower() in words
-              or (o.name == "-top" and spec.name in ("synth", "hierarchy")) or (o.name == "-o" and spec.name == "tee")
-              ][:max_options]
-    opts = " ".join(f"{o.name}{(' ' + top if o.name == '-top' and top else ' <value>') if o.takes_value else ''}"
-                    for o in picked)
-    return f"{spec.name} {opts}".strip() + (f"  # {spec.summary}" if spec.summary else "")
-
-
-def describe(spec: CommandSpec, max_options: int = 24) -> str:
-    """A command as one usage line for the prompt: required options bare, optional ones in brackets."""
-    opts = " ".join(f"[{o.name}{' <value>' if o.takes_value else ''}]" if not o.required
-                    else f"{o.name}{' <value>' if o.takes_value else ''}" for o in spec.options[:max_options])
-    more = " ..." if len(spec.options) > max_options else ""
-    return f"{spec.name} {opts}{more}".strip() + (f"  # {spec.summary}" if spec.summary else "")
 
 
 def _command_sources(specs: list[CommandSpec], tool: str, start: int) -> list[Source]:
@@ -133,130 +82,6 @@ def _retrieved_sources(bot, task: str, tool: str, user_groups, k: int) -> tuple[
         if src.kind in ("tcl", "docs", ""):
             sources.append(src)
     return [s.model_copy(update={"n": i + 1}) for i, s in enumerate(sources[:k])], ""
-
-
-_PATHY = re.compile(r"\$|::env|[\w.-]+/[\w./-]+|\.(?:v|sv|json|lef|lib|def|blif|edif)\b")
-
-
-def usage_lines(refs: list[Source], specs: list[CommandSpec], tool: str, limit: int = 10) -> list[str]:
-    """Lines of the retrieved example scripts that use the offered commands, minus file names and variables
-    of other designs: the model sees how options are used, not a flow to copy."""
-    names = {s.name for s in specs}
-    seen, out = set(), []
-    for ref in refs:
-        if ref.kind != "tcl":
-            continue
-        for line in ref.snippet.splitlines():
-            text = line.strip()
-            words = text.split()
-            if not words or text.startswith("#") or _PATHY.search(text):
-                continue
-            cmd = words[1] if tool == "yosys" and words[0] == "yosys" and len(words) > 1 else words[0]
-            if cmd in names and text not in seen:
-                seen.add(text)
-                out.append(text)
-    return out[:limit]
-
-
-def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
-    """The query-matching window of each retrieved documentation passage (not whole chunks)."""
-    from assistant.qa import make_snippet
-
-    return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
-
-
-def _examples(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list[tuple[str, str]]:
-    """(task, script) of the cookbook recipes closest to ``task``, filled in with this design's read line,
-    top and a submodule (:mod:`assistant.tcl.cookbook`)."""
-    book = load_cookbook(tool)
-    read = read_line(tool, view.needed or view.files)
-    if book is None or read is None:
-        return []
-    top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
-    sub = next((m for m in view.needed_modules + view.modules if m != top), top)
-    # the examples write the files the task names, so what the model copies is already right
-    return [(r.task, retarget_outputs(r.render(read, top, sub), view.outputs)[0]) for r in book.search(task, n)]
-
-
-def system_prompt(tool: str) -> str:
-    """The system message for writing a ``tool`` script: constant per tool, so the llama.cpp backend
-    evaluates it once at load (``LlamaCppBackend.warm``) instead of for every script."""
-    return (f"You write short, correct Tcl scripts for {tool}. {_TOOL_RULES[tool]} Use only commands and "
-            "options from the examples and the command list; never invent any. Write the shortest script that "
-            "does exactly what the task asks: no extra commands. Use exactly the file names the task gives. "
-            "Answer with one ```tcl code block and nothing else.")
-
-
-def system_prompts() -> list[str]:
-    """The system message of every tool (what :meth:`LlamaCppBackend.warm` evaluates at load)."""
-    return [system_prompt(tool) for tool in _TOOL_RULES]
-
-
-def _prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
-            examples: list[tuple[str, str]], hints: list[Hint] = ()) -> list[dict]:
-    # the files the task's modules need, when it names one: shown the whole folder, the model read it all
-    files = " ".join(view.needed if examples and view.needed else view.files) or "(none given)"
-    modules, tops = view.modules, view.tops
-    system = system_prompt(tool)
-    parts = [f"Task: {task}", f"Design files (in the current directory): {files}"]
-    if modules:
-        parts.append(f"Modules: {', '.join(modules[:12])}" + (f"; top: {', '.join(tops[:3])}" if tops else ""))
-    if examples:
-        # Worked examples for this design, not a command list: shown a list, the 1.5B model wrote it out in
-        # order for every task; shown examples, it adapts the closest one.
-        parts.append("Examples for this design (adapt the closest one: output file names and options as the "
-                     "task asks):\n" + "\n".join(f"```tcl\n# {t}\n{body}```" for t, body in examples))
-    else:
-        first = read_line(tool, view.needed or view.files)
-        if first:
-            parts.append(f"The script starts with:\n{first}")
-    if specs:
-        # A bullet list, not lines that look like a script: shown `cmd  # summary` lines, a small model wrote the
-        # whole list out as its script.
-        parts.append(f"More {tool} commands (pick only what the task needs; other options exist):\n"
-                     + "\n".join("- " + brief(s, task, top=tops[0] if len(tops) == 1 else None).replace("  # ", ": ", 1)
-                                  for s in specs))
-    if hints:
-        # The tool's own help for the options the task's words match: the small model does not know
-        # `write_blif -gates` or `opt_clean -purge`, and the cookbook cannot show every option (bench/README.md).
-        parts.append(f"Options from {tool}'s help that match the task's words (use one only where the task asks "
-                     "for what it does):\n" + "\n".join(f"- {h.line()}" for h in hints))
-    usage = usage_lines(refs, specs, tool)
-    if usage:
-        parts.append("Usage seen in this team's scripts:\n" + "\n".join(usage))
-    notes = _doc_notes(refs, task)
-    if notes:
-        parts.append("Documentation:\n" + "\n".join(notes))
-    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
-
-
-def _budget(llm) -> int:
-    """60% of the context, and on CPU backends their Tcl budget: ``default_tcl_prompt_tokens`` where the backend
-    sets one (llamacpp: the 1,040 tokens the Tcl benchmarks were measured with), else 1.6x the Q&A prompt
-    budget (the command list is long); 1.6x ``llm.prompt_tokens`` when the user set that."""
-    ceiling = int(llm.context_tokens * 0.6)
-    qa_budget = getattr(getattr(llm, "config", None), "prompt_tokens", None)
-    if not qa_budget and getattr(llm, "default_tcl_prompt_tokens", None):
-        return max(64, min(ceiling, llm.default_tcl_prompt_tokens))
-    qa_budget = qa_budget or getattr(llm, "default_prompt_tokens", None)
-    return max(64, min(ceiling, int(qa_budget * 1.6))) if qa_budget else max(64, ceiling)
-
-
-def _fit(llm, task, tool, view: DesignView, specs, refs, examples, repair: list[dict] | None = None,
-         hints: list[Hint] = ()) -> list[dict]:
-    """Drop retrieved references, then commands, then option hints (the weakest first), then examples (the last
-    one goes last), until the prompt (with any repair turns) fits the model's budget."""
-    budget = _budget(llm)
-    refs, specs, examples, hints = list(refs), list(specs), list(examples), list(hints)
-    while True:
-        messages = _prompt(task, tool, view, specs, refs, examples, hints) + list(repair or [])
-        if (llm.count_tokens("\n".join(m["content"] for m in messages)) <= budget
-                or not (refs or specs or hints or examples[1:])):
-            return messages
-        for shrinking in (refs, specs, hints, examples):
-            if shrinking and (shrinking is not examples or len(examples) > 1):
-                shrinking.pop()
-                break
 
 
 def _example_sources(examples: list[tuple[str, str]], tool: str, start: int) -> list[Source]:
@@ -338,10 +163,10 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     refs, note = _retrieved_sources(bot, task, tool, user_groups, k)
     llm = bot.llm
     if references is None:
-        references = llm is not None and _budget(llm) >= REFERENCES_BUDGET
+        references = llm is not None and budget(llm) >= REFERENCES_BUDGET
     prompt_refs = refs if references else []
     view = DesignView.of(designs, task)
-    examples = _examples(tool, task, view)
+    examples = examples_for(tool, task, view)
     db = None
     hints: list[Hint] = []
     try:
@@ -367,7 +192,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         specs = [s for s in specs if s.name not in CORE.get(tool, [])]
     # a command hinted with its help need not be listed again
     specs = [s for s in specs if not any(h.command == s.name and not h.option for h in hints)]
-    messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, hints=hints)
+    messages = fit(llm, task, tool, view, specs, prompt_refs, examples, hints=hints)
     seen: set[str] = set()
     temperature = None  # the configured one (0 in the benches) until the model repeats itself
     key = key_hint(hints)
@@ -416,14 +241,14 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                       {"role": "user", "content": f"The script runs clean, but the task asks for what {_named(key)} "
                        f"does ({key.line().split(': ', 1)[-1]}), and the script does not use it. Add it where it "
                        "belongs and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
+            messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
         elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
                        + "\n\nProblems:\n" + problems_text(result.check, result.missing_outputs)
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
-            messages = _fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
+            messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
     status = ("passed all checks" if result.check.ok and not result.missing_outputs
               else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
               else "still has problems (see check)")

@@ -276,7 +276,7 @@ def test_tcl_budget_on_cpu_backends_is_its_own():
     from types import SimpleNamespace
 
     from assistant.llm.llamacpp_backend import LlamaCppBackend
-    from assistant.tcl.generate import _budget
+    from assistant.tcl.prompt import budget as _budget
 
     cpu = SimpleNamespace(context_tokens=4096, config=SimpleNamespace(prompt_tokens=None),
                           default_prompt_tokens=LlamaCppBackend.default_prompt_tokens,

@@ -89,7 +89,7 @@ def test_task_fixits_write_the_files_the_task_names_and_read_sv_as_sv():
 
 def test_examples_in_the_prompt_write_the_tasks_files(yosys, tmp_path):
     from assistant.tcl.design import DesignView
-    from assistant.tcl.generate import _examples
+    from assistant.tcl.prompt import examples_for as _examples
 
     (tmp_path / "dma.v").write_text("module dma(input clk, output q);\nassign q = clk;\nendmodule\n")
     task = "Synthesize dma and save the netlist as JSON in out/dma.json"

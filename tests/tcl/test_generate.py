@@ -3,7 +3,8 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.service import Assistant
-from assistant.tcl.generate import extract_script, relevant_commands
+from assistant.tcl.generate import extract_script
+from assistant.tcl.prompt import relevant_commands
 from assistant.tcl.commands import get_db
 
 HALLUCINATED = """Here is the script:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.tcl.generate import _fit, generate_script
+from assistant.tcl.generate import generate_script
+from assistant.tcl.prompt import fit as _fit
 from assistant.tcl.options import HINT_CHARS, Hint, find_hints
 
 
