@@ -42,7 +42,9 @@ def stem(token: str) -> str:
     return token[:-1] if token.endswith("e") and len(token) > 4 else token
 
 
-def _terms(text: str) -> list[str]:
+def terms(text: str) -> list[str]:
+    """``text``'s BM25 tokens (:func:`retriever.bm25.tokenize`), each stemmed: what recipes, option hints and
+    file titles are matched on."""
     return [stem(t) for t in tokenize(text)]
 
 
@@ -72,13 +74,13 @@ class Cookbook(BaseModel):
 
     def model_post_init(self, _context) -> None:
         """Index the recipes once (what search ranks)."""
-        texts = [" ".join(_terms(f"{r.task} {r.also}")) for r in self.recipes]
+        texts = [" ".join(terms(f"{r.task} {r.also}")) for r in self.recipes]
         # BM25Index tokenizes its texts again; the stemmed terms are plain words, so they survive as they are
         self._index = BM25Index.build(list(range(len(texts))), texts)
 
     def search(self, task: str, n: int = 3) -> list[Recipe]:
         """Up to ``n`` recipes whose task reads closest to ``task`` (sharing a word with it), best first."""
-        ids, _ = self._index.search(" ".join(_terms(task)), n)
+        ids, _ = self._index.search(" ".join(terms(task)), n)
         return [self.recipes[int(i)] for i in ids]
 
 

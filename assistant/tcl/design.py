@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.tcl.cookbook import stem
+from assistant.tcl.cookbook import terms
 from assistant.tcl.fixits import task_paths
-from retriever.bm25 import tokenize
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 
@@ -62,8 +61,8 @@ def _described(texts: dict[str, str], defined: dict[str, list[str]], words: set[
     for name, text in texts.items():
         first = next((ln for ln in text.splitlines()[:5] if ln.strip()), "")
         m = _TITLE.match(first)
-        titles[name] = {stem(w) for w in tokenize(m.group(1))} if m and defined[name] else set()
-    words = {stem(w) for w in tokenize(" ".join(words))}  # stop words out: "the" is in every title
+        titles[name] = set(terms(m.group(1))) if m and defined[name] else set()
+    words = set(terms(" ".join(words)))  # stop words out: "the" is in every title
     common = {w for w in words if sum(w in t for t in titles.values()) > max(1, len(titles) // 2)}
     scores = sorted(((len((t & words) - common), name) for name, t in titles.items()), reverse=True)
     if not scores or scores[0][0] < 2 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
@@ -110,7 +109,7 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
         used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
         files = sorted(texts, key=lambda name: not _PACKAGE.search(texts[name]))  # packages read first
         return modules, [m for m in modules if m not in used], files, modules
-    needed = set().union(*(_inside(texts, home, modules, m) for m in named))
+    needed = set().union(*(inside.get(m) or _inside(texts, home, modules, m) for m in named))
     tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
     files = [name for name in texts if any(m in needed for m in defined[name])]
     # packages the needed files import (`import pkg::*`, `pkg::T`) come along, read first as yosys needs

@@ -109,10 +109,6 @@ def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str
     return "\n\nUsage of those commands:\n" + "\n".join(f"- {describe(db.get(n), 16)}" for n in names[:limit])
 
 
-def _named(hint: Hint) -> str:
-    return f"`{hint.command} {hint.option}`" if hint.option else f"`{hint.command}`"
-
-
 def numbered(script: str) -> str:
     """``script`` with right-aligned line numbers, so the model can act on "line N" findings."""
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(script.rstrip("\n").split("\n"), 1))
@@ -178,7 +174,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     sources = refs + _command_sources(specs, tool, len(refs) + 1)
     sources += _example_sources(examples, tool, len(sources) + 1)
     sources += [Source(n=len(sources) + 1 + i, chunk_id=f"help:{tool}:{h.command}:{h.option}", path=f"{tool} help",
-                       title=f"{h.command} {h.option}".strip(), snippet=h.line(), score=h.score, kind="tcl")
+                       title=h.name, snippet=h.line(), score=h.score, kind="tcl")
                 for i, h in enumerate(hints)]  # with `none`, the options that do what was asked
     result = TclGeneration(task=task, tool=tool, sources=sources)
     if llm is None:
@@ -223,7 +219,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         done = result.check.ok and not result.missing_outputs
         if passed is not None and not done:  # asked for the key hint, the model broke a passing script
             result = passed.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
-            note = f"{note}; kept the script of round {result.rounds_used}: adding {_named(key)} broke it".strip("; ")
+            note = f"{note}; kept the script of round {result.rounds_used}: adding `{key.name}` broke it".strip("; ")
             break
         # A script that passes but leaves out what the task turns on (the key hint: `opt_clean -purge` for "a
         # purging clean-up") goes back once, naming the option and its help; the passing script is kept.
@@ -238,8 +234,8 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         if lacks_key:
             passed = result.model_copy(deep=True)
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
-                      {"role": "user", "content": f"The script runs clean, but the task asks for what {_named(key)} "
-                       f"does ({key.line().split(': ', 1)[-1]}), and the script does not use it. Add it where it "
+                      {"role": "user", "content": f"The script runs clean, but the task asks for what `{key.name}` "
+                       f"does ({key.short}), and the script does not use it. Add it where it "
                        "belongs and return the whole corrected script in one ```tcl block."}]
             messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
         elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
@@ -253,7 +249,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
               else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
               else "still has problems (see check)")
     if key is not None and result.check.ok and not uses(result.script, key):
-        note = f"{note}; the task seems to ask for {_named(key)}, which the script does not use".strip("; ")
+        note = f"{note}; the task seems to ask for `{key.name}`, which the script does not use".strip("; ")
     fixed = f", {len(result.fixes)} deterministic fix(es)" if result.fixes else ""
     result.message = (f"script {status} after {result.rounds_used} repair round(s){fixed}"
                       + (f"; {note}" if note else ""))

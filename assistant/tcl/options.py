@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
 from assistant.tcl.commands import CommandDB
-from assistant.tcl.cookbook import _terms
+from assistant.tcl.cookbook import terms
 from retriever.bm25 import BM25Index
 
 RELATIVE_FLOOR = 0.4  # hints scoring under this share of the best one are dropped
@@ -29,7 +30,7 @@ MIN_SCORE = 8.0  # and any under this BM25 score: a word or two shared by chance
 HINT_CHARS = 110  # the help shown per hint: its first sentence or so (a prompt costs ~1 s per 100 tokens on CPU)
 # Words every task uses ("synthesize the design and write the netlist"): matching on them alone would hint the
 # options of `synth`, `write_verilog` and `design` for every task.
-_GENERIC = set(_terms("synthesize synthesized synthesis design module modules file files write writes written "
+_GENERIC = set(terms("synthesize synthesized synthesis design module modules file files write writes written "
                       "netlist save report print run script yosys the and with its out output outputs read "
                       "then each all one only into from that this"))
 # Commands that are not for flows: tool development and test passes, and Verific (not in the open-source build).
@@ -52,11 +53,20 @@ class Hint:
     text: str
     score: float
 
+    @property
+    def name(self) -> str:
+        """``write_blif -gates``, or the command alone for a command hint."""
+        return f"{self.command} {self.option}".strip()
+
+    @property
+    def short(self) -> str:
+        """The help text cut to about ``HINT_CHARS`` at a word boundary."""
+        return self.text if len(self.text) <= HINT_CHARS else self.text[:HINT_CHARS].rsplit(" ", 1)[0] + " ..."
+
     def line(self) -> str:
         """The hint as one prompt line: ``write_blif -gates: print .gate instead of .subckt lines ...``."""
-        head = f"{self.command} {self.option}{' <value>' if self.takes_value else ''}".strip()
-        text = self.text if len(self.text) <= HINT_CHARS else self.text[:HINT_CHARS].rsplit(" ", 1)[0] + " ..."
-        return f"{head}: {text}" if text else head
+        head = self.name + (" <value>" if self.takes_value else "")
+        return f"{head}: {self.short}" if self.short else head
 
 
 class _Finder:
@@ -75,15 +85,15 @@ class _Finder:
                 if opt.description:  # an option without help only matches on its name: noise
                     self.entries.append((spec.name, opt.name, opt.takes_value, opt.description))
                     texts.append(f"{spec.name} {opt.name} {opt.description}")
-        self.index = BM25Index.build(list(range(len(texts))), [" ".join(_terms(t)) for t in texts])
+        self.index = BM25Index.build(list(range(len(texts))), [" ".join(terms(t)) for t in texts])
 
     def find(self, task: str, n: int, names: tuple[str, ...] = ()) -> list[Hint]:
         # the design's own names are not a request: "pico_irq_sync" must not hint `async2sync`
-        named = set(_terms(" ".join(names)))
-        terms = [t for t in _terms(task) if t not in _GENERIC and t not in named]
-        if not terms:
+        named = set(terms(" ".join(names)))
+        words = [t for t in terms(task) if t not in _GENERIC and t not in named]
+        if not words:
             return []
-        ids, scores = self.index.search(" ".join(terms), 8 * n)
+        ids, scores = self.index.search(" ".join(words), 8 * n)
         hints: list[Hint] = []
         per_command: dict[str, int] = {}
         for i, score in zip(ids, scores):
@@ -129,9 +139,10 @@ def _call(command: str) -> re.Pattern:
 
 def uses(script: str, hint: Hint) -> bool:
     """Whether a line of ``script`` calls the hint's command (with its option, for an option hint)."""
+    call = _call(hint.command)
     for line in script.splitlines():
         code = line.split("#", 1)[0]
-        m = _call(hint.command).search(code)
+        m = call.search(code)
         if m and (not hint.option or re.search(rf"(?<!\S){re.escape(hint.option)}(?!\S)", code[m.end():])):
             return True
     return False
@@ -142,11 +153,10 @@ def add_flag(script: str, hint: Hint) -> tuple[str, list[str]]:
     `write_blif -gates out.blif`); options that take a value are the model's to write."""
     if not hint.option or hint.takes_value or uses(script, hint):
         return script, []
-    lines, fixes = script.split("\n"), []
+    lines, fixes, call = script.split("\n"), [], _call(hint.command)
     for i, line in enumerate(lines):
-        m = _call(hint.command).search(line.split("#", 1)[0])
+        m = call.search(line.split("#", 1)[0])
         if m:
             lines[i] = f"{line[:m.end()]} {hint.option}{line[m.end():]}"
-            fixes.append(f"line {i + 1}: `{hint.command}` -> `{hint.command} {hint.option}` (the task asks for what "
-                         "it does)")
+            fixes.append(f"line {i + 1}: `{hint.command}` -> `{hint.name}` (the task asks for what it does)")
     return "\n".join(lines), fixes

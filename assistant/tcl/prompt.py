@@ -28,15 +28,11 @@ CORE = {
     "openroad": ["read_lef", "read_liberty", "read_verilog", "link_design", "initialize_floorplan", "place_pins",
                  "global_placement", "detailed_placement", "global_route", "detailed_route", "write_def"],
 }
-
-
 _TOOL_RULES = {
     "yosys": "yosys runs this file with `yosys -c`: call every yosys command as `yosys <command> ...` "
              "(for example `yosys synth -top top`), and plain Tcl for the rest.",
     "openroad": "OpenROAD runs this file as Tcl: call its commands directly (for example `global_route`).",
 }
-
-
 EXAMPLES = 3  # cookbook recipes shown per prompt: ~60 tokens each
 HINTS = 3  # options (and commands) from the tool's help that match the task: ~30 tokens each
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")

@@ -89,12 +89,13 @@ def _parse_section(name: str, summary: str, body: list[str]) -> CommandSpec:
     for u in usage:  # unbracketed "-save <name>" forms
         for opt, value in re.findall(r"(?<![\w\[-])(-[A-Za-z][\w+.-]*)(\s+<[^>]+>)?", _BRACKETED.sub("", u)):
             _add_option(options, opt + (" <value>" if value else ""), "")
-    prose = "\n".join(ln for ln in body if passes_through or (ln and not ln[0].isspace()))  # "with -fast"
+    unindented = [ln for ln in body if ln and not ln[0].isspace()]
+    prose = "\n".join([ln for ln in body if ln] if passes_through else unindented)  # "with -fast"
     for opt in _MENTIONED.findall(prose):
         _add_option(options, opt, "")
     # the unindented prose ("This command replaces clocked flip-flops with ... the implicit global clock"): what
     # an engineer's wording matches when the command's name does not (assistant.tcl.options)
-    about = " ".join(" ".join(ln.split()) for ln in body if ln and not ln[0].isspace())
+    about = " ".join(" ".join(ln.split()) for ln in unindented)
     return CommandSpec(name=name, summary=summary, usage="\n".join(usage), options=list(options.values()),
                        source="yosys help", help=about[:HELP_CHARS])
 
