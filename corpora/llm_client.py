@@ -91,13 +91,13 @@ class ChatClient:
         return models[0]["id"]
 
     def complete(self, model: str, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+                 temperature: float | None = None, stop: list[str] | None = None, seed: int | None = None) -> str:
         """The reply to ``messages`` (one chat completion); LLMError on any failure."""
         import openai
 
         try:
             response = self.openai.chat.completions.create(**_request(model, messages, max_tokens, temperature,
-                                                                      stop))
+                                                                      stop, seed))
         except openai.OpenAIError as e:
             raise self.error(e, "chat completion") from e
         if not response.choices:
@@ -105,7 +105,8 @@ class ChatClient:
         return response.choices[0].message.content or ""
 
     def stream(self, model: str, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+               temperature: float | None = None, stop: list[str] | None = None,
+               seed: int | None = None) -> Iterator[str]:
         """The reply to ``messages`` piece by piece; LLMError on any failure, including a stream that ends
         without a finish_reason (a server that dies mid-answer just closes the connection)."""
         import httpx
@@ -113,8 +114,8 @@ class ChatClient:
 
         finished = False
         try:
-            chunks = self.openai.chat.completions.create(**_request(model, messages, max_tokens, temperature, stop),
-                                                         stream=True)
+            chunks = self.openai.chat.completions.create(
+                **_request(model, messages, max_tokens, temperature, stop, seed), stream=True)
             with chunks:  # closes the HTTP response if the consumer stops early
                 for chunk in chunks:
                     if not chunk.choices:
@@ -150,7 +151,7 @@ class ChatClient:
 
 
 def _request(model: str, messages: list[Message], max_tokens: int | None, temperature: float | None,
-             stop: list[str] | None) -> dict:
+             stop: list[str] | None, seed: int | None = None) -> dict:
     """The chat-completion body; options left at None are left to the server's defaults."""
     request: dict = {"model": model, "messages": messages}
     if max_tokens is not None:
@@ -159,4 +160,6 @@ def _request(model: str, messages: list[Message], max_tokens: int | None, temper
         request["temperature"] = temperature
     if stop:
         request["stop"] = stop
+    if seed is not None:  # vLLM and OpenAI take a per-request seed for sampling
+        request["seed"] = seed
     return request

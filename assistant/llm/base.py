@@ -28,12 +28,15 @@ class LLM(Protocol):
     context_tokens: int
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str:
-        """The reply to ``messages`` (chat format), at most ``max_tokens`` new tokens."""
+                 temperature: float | None = None, stop: list[str] | None = None, seed: int | None = None) -> str:
+        """The reply to ``messages`` (chat format), at most ``max_tokens`` new tokens. ``seed`` picks the
+        sample when ``temperature`` > 0: the same prompt and seed give the same reply where the backend can
+        (None: the backend's fixed default, so benchmarks repeat); several seeds give several candidates."""
         ...
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+               temperature: float | None = None, stop: list[str] | None = None,
+               seed: int | None = None) -> Iterator[str]:
         """The reply to ``messages`` in pieces as they are generated."""
         ...
 

@@ -168,15 +168,16 @@ class LlamaCppBackend:
         return len(self._llm.tokenize(text.encode("utf-8", errors="replace"), add_bos=False, special=False))
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+                 temperature: float | None = None, stop: list[str] | None = None, seed: int | None = None) -> str:
         """The whole reply to ``messages`` (``stream`` joined)."""
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop, seed=seed))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+               temperature: float | None = None, stop: list[str] | None = None,
+               seed: int | None = None) -> Iterator[str]:
         """The reply to ``messages`` piece by piece from llama.cpp, one request at a time (a lock);
         llama.cpp's errors are raised as LLMError naming the model."""
-        request = self._request(messages, max_tokens, temperature, stop)
+        request = self._request(messages, max_tokens, temperature, stop, seed)
         with self._lock:
             try:
                 self._reuse_prefix(request["messages"])
@@ -240,7 +241,7 @@ class LlamaCppBackend:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _request(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
-                 stop: list[str] | None) -> dict:
+                 stop: list[str] | None, seed: int | None = None) -> dict:
         cleaned = [{"role": m["role"], "content": defuse(m["content"])} for m in messages]
         prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in cleaned)
         room = self.context_tokens - prompt_tokens
@@ -250,7 +251,7 @@ class LlamaCppBackend:
         wanted = max_tokens or self.config.max_new_tokens
         request = dict(messages=cleaned, max_tokens=min(wanted, room),
                        temperature=self.config.temperature if temperature is None else temperature,
-                       seed=0)
+                       seed=0 if seed is None else seed)
         if stop:
             request["stop"] = stop
         return request

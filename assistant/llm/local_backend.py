@@ -85,17 +85,18 @@ class LocalBackend:
         return len(self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+                 temperature: float | None = None, stop: list[str] | None = None, seed: int | None = None) -> str:
         """The whole reply to ``messages`` (``stream`` joined)."""
-        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+        return "".join(self.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop, seed=seed))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+               temperature: float | None = None, stop: list[str] | None = None,
+               seed: int | None = None) -> Iterator[str]:
         """The reply to ``messages`` piece by piece; generation stops when the caller stops reading, and an
         error in the generating thread is raised here, not lost."""
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
-        kwargs = self._generate_kwargs(messages, max_tokens, temperature, stop)
+        kwargs = self._generate_kwargs(messages, max_tokens, temperature, stop, seed)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=self.config.timeout_s)
         cancelled = threading.Event()
@@ -145,7 +146,7 @@ class LocalBackend:
         return list(enc["input_ids"])
 
     def _generate_kwargs(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
-                         stop: list[str] | None) -> dict:
+                         stop: list[str] | None, seed: int | None = None) -> dict:
         import torch
 
         ids = self._encode(messages)
@@ -159,6 +160,7 @@ class LocalBackend:
                       pad_token_id=self.tokenizer.pad_token_id, do_sample=temperature > 0)
         if temperature > 0:
             kwargs["temperature"] = temperature
+            torch.manual_seed(0 if seed is None else seed)  # the sample repeats for a seed, like llama.cpp's
         if stop:
             kwargs.update(stop_strings=stop, tokenizer=self.tokenizer)
         return kwargs

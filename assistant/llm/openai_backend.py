@@ -109,16 +109,19 @@ class OpenAIBackend:
         return self._card
 
     def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: list[str] | None = None) -> str:
+                 temperature: float | None = None, stop: list[str] | None = None, seed: int | None = None) -> str:
         """The whole reply to ``messages``; LLMError naming the server on any failure."""
-        return self.chat.complete(self.model, messages, **self._options(max_tokens, temperature, stop))
+        return self.chat.complete(self.model, messages, **self._options(max_tokens, temperature, stop, seed))
 
     def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, stop: list[str] | None = None) -> Iterator[str]:
+               temperature: float | None = None, stop: list[str] | None = None,
+               seed: int | None = None) -> Iterator[str]:
         """The reply piece by piece; LLMError on any failure, also when the stream is cut short."""
-        yield from self.chat.stream(self.model, messages, **self._options(max_tokens, temperature, stop))
+        yield from self.chat.stream(self.model, messages, **self._options(max_tokens, temperature, stop, seed))
 
-    def _options(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None) -> dict:
+    def _options(self, max_tokens: int | None, temperature: float | None, stop: list[str] | None,
+                 seed: int | None) -> dict:
         """Per-request options, falling back on the configured ones."""
         return dict(max_tokens=max_tokens or self.config.max_new_tokens,
-                    temperature=self.config.temperature if temperature is None else temperature, stop=stop)
+                    temperature=self.config.temperature if temperature is None else temperature, stop=stop,
+                    seed=seed)

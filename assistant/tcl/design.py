@@ -19,6 +19,7 @@ from assistant.tcl.cookbook import terms
 from assistant.tcl.fixits import task_paths
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
+_FILE = re.compile(r"[\w./-]+\.(?:s?v|vh|svh)\b")  # a design file the task names: `rtl/cru.v`
 
 
 def _design_files(designs: list[Path]):
@@ -36,6 +37,7 @@ def _sandbox_names(designs: list[Path], limit: int = 20) -> list[str]:
 
 
 _MODULE = re.compile(r"^\s*module\s+([A-Za-z_]\w*)", re.M)
+_BODY = re.compile(r"^\s*module\s+([A-Za-z_]\w*)\b.*?^\s*endmodule\b", re.M | re.S)
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
 _HDL = {".v", ".sv", ".vh", ".svh"}
 
@@ -72,7 +74,13 @@ def _described(texts: dict[str, str], defined: dict[str, list[str]], words: set[
     return (mains or defined[name])[-1:]
 
 
-def _inside(texts: dict[str, str], home: dict[str, str], modules: list[str], top: str) -> set[str]:
+def _bodies(texts: dict[str, str]) -> dict[str, str]:
+    """Module name -> its text from `module` to `endmodule`: a file often holds a block and its helpers, and
+    what the block instantiates is not what its helpers do."""
+    return {m.group(1): m.group(0) for text in texts.values() for m in _BODY.finditer(text)}
+
+
+def _inside(bodies: dict[str, str], top: str) -> set[str]:
     """``top`` and every module it instantiates, transitively."""
     needed, todo = set(), [top]
     while todo:
@@ -80,7 +88,7 @@ def _inside(texts: dict[str, str], home: dict[str, str], modules: list[str], top
         if m in needed:
             continue
         needed.add(m)
-        todo += [x for x in modules if x not in needed and _instantiates(texts[home[m]], x)]
+        todo += [x for x in bodies if x not in needed and _instantiates(bodies.get(m, ""), x)]
     return needed
 
 
@@ -94,11 +102,14 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
     texts = _hdl_files(designs)
     defined = {name: _MODULE.findall(text) for name, text in texts.items()}
     modules = [m for ms in defined.values() for m in ms]
-    home = {m: name for name, ms in defined.items() for m in ms}
-    words = {w.lower() for w in _WORD.findall(task)}
-    named = [m for m in modules if m.lower() in words]
+    bodies = _bodies(texts)
+    # "cru_rst_sync (it is in cru.v)" names cru_rst_sync; a file's name names a module only when no word does
+    plain = _FILE.sub(" ", task)
+    words = {w.lower() for w in _WORD.findall(plain)}
+    named = [m for m in modules if m.lower() in words] or [
+        m for m in modules if m.lower() in {w.lower() for w in _WORD.findall(task)}]
     described = _described(texts, defined, words)
-    inside = {m: _inside(texts, home, modules, m) for m in named}
+    inside = {m: _inside(bodies, m) for m in named}
     if described and any(described[0] in inside[m] for m in named):
         # "the UART receiver" names `uart` by its word and means `uart_rx`, a part of it, by its title: the
         # described part wins over the modules that contain it (never over a module named outside it)
@@ -106,11 +117,11 @@ def design_modules(designs: list[Path], task: str = "") -> tuple[list[str], list
         named = list(dict.fromkeys(named))
     named = named or described
     if not named:
-        used = {m for m in modules if any(_instantiates(t, m) for t in texts.values())}
+        used = {m for m in modules if any(_instantiates(b, m) for o, b in bodies.items() if o != m)}
         files = sorted(texts, key=lambda name: not _PACKAGE.search(texts[name]))  # packages read first
         return modules, [m for m in modules if m not in used], files, modules
-    needed = set().union(*(inside.get(m) or _inside(texts, home, modules, m) for m in named))
-    tops = [m for m in named if not any(_instantiates(texts[home[o]], m) for o in needed if o != m)]
+    needed = set().union(*(inside.get(m) or _inside(bodies, m) for m in named))
+    tops = [m for m in named if not any(_instantiates(bodies.get(o, ""), m) for o in needed if o != m)]
     files = [name for name in texts if any(m in needed for m in defined[name])]
     # packages the needed files import (`import pkg::*`, `pkg::T`) come along, read first as yosys needs
     packages = [name for name in texts if name not in files and any(

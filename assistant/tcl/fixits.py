@@ -42,8 +42,9 @@ def _fix_line(line: str, issue: LintIssue, db: CommandDB) -> tuple[str, str] | N
     name = re.escape(issue.command)
     if issue.problem == "needs_yosys_prefix":
         fixed = re.sub(rf"^(\s*)({name})(?=\s|$)", r"\1yosys \2", line, count=1)
-        return (fixed, f"`{issue.command}` -> `yosys {issue.command}` (yosys passes need the prefix)") \
-            if fixed != line else None
+        why = f"the yosys pass, not Tcl's {issue.command}" if "Tcl's" in (issue.suggestion or "") \
+            else "yosys passes need the prefix"
+        return (fixed, f"`{issue.command}` -> `yosys {issue.command}` ({why})") if fixed != line else None
     target = _one(issue.option or issue.command, issue.suggestion)
     if target is None:
         return None
@@ -60,28 +61,31 @@ def _fix_line(line: str, issue: LintIssue, db: CommandDB) -> tuple[str, str] | N
 
 
 _TOP = re.compile(r"(?<=\s)-top\s+([A-Za-z_][\w$]*)")
-# Tcl's own `proc` takes a name, arguments and a body; a bare `proc` (or `proc -noopt`) in a yosys script is
-# the yosys pass written without its prefix, which Tcl then rejects.
-_BARE_PROC = re.compile(r"^(\s*)(proc(?:\s+-\w+)*)\s*$")
 
 
-def design_fixits(script: str, tool: str, modules: list[str], tops: list[str]) -> tuple[str, list[str]]:
+# Commands that bring a design in; a script with none of them starts from an empty design.
+_LOADS = re.compile(r"^\s*(?:yosys\s+)?(?:read_\w+|read|design\s+-load|script|tcl|source)\b")
+
+
+def design_fixits(script: str, tool: str, modules: list[str], tops: list[str],
+                  read: str | None = None) -> tuple[str, list[str]]:
     """Fixes that need the design: a `-top` naming no module of the design when the top is known (small
-    models write `-top top`), and yosys's `proc` pass written without its prefix."""
+    models write `-top top`), and the design's ``read`` line put first in a script that never reads it
+    (a small model asked for `write_btor` writes just that line)."""
     if tool != "yosys":
         return script, []
     fixes, lines = [], script.split("\n")
     for i, line in enumerate(lines):
         if line.lstrip().startswith("#"):
             continue
-        m = _BARE_PROC.match(line)
-        if m:
-            lines[i] = f"{m.group(1)}yosys {m.group(2)}"
-            fixes.append(f"line {i + 1}: `{m.group(2)}` -> `yosys {m.group(2)}` (the yosys pass, not Tcl's proc)")
         for name in _TOP.findall(line):
             if modules and name not in modules and len(tops) == 1:
                 lines[i] = _TOP.sub(f"-top {tops[0]}", lines[i])
                 fixes.append(f"line {i + 1}: `-top {name}` -> `-top {tops[0]}` (no module {name} in the design)")
+    calls = [i for i, ln in enumerate(lines) if re.match(r"\s*yosys\s+(?!-import\b)\S", ln)]
+    if read and calls and not any(_LOADS.match(ln) for ln in lines):
+        lines.insert(calls[0], read)
+        fixes.append(f"line {calls[0] + 1}: added `{read}` (the script never read the design)")
     return "\n".join(lines), fixes
 
 

@@ -15,8 +15,11 @@ copy file names and procs from).
 Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits` (prefixes, typos, the real
 top, the task's file names, `-sv`); the problems left (syntax, lint, the tool's own errors with their lines,
 the usage of the failing commands, and files the task names that the run did not write) go back to the model
-with the numbered script, for up to ``rounds`` repairs; when the model returns a script it already wrote, the
-next round samples instead of asking the same question at temperature 0. When one hint stands out (the
+with the numbered script. Rounds alternate: a repair, then (if the repaired script still fails) a fresh sample
+of the first prompt at another seed, then a repair of that one, up to ``rounds``; when no round passes, the
+script that got furthest is returned. When the model returns a script it already wrote, the next round
+samples instead of asking the same question at temperature 0. Flags the task names by their own name
+("flattened": `synth -flatten`) are added where the script calls their command. When one hint stands out (the
 key hint: `opt_clean -purge` for "a purging clean-up"), a script that passes without it gets its flag added,
 or goes back once asking for it; the passing script is kept if that round breaks it. With the `none` backend
 (``bot.llm is None``) no script is written: the result carries the cookbook examples for the design, command
@@ -36,9 +39,9 @@ from pathlib import Path
 from assistant.config import secret_values
 from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
-from assistant.tcl.design import DesignView
+from assistant.tcl.design import DesignView, read_line
 from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, task_fixits
-from assistant.tcl.options import Hint, add_flag, find_hints, key_hint, uses
+from assistant.tcl.options import Hint, add_flag, find_hints, key_hint, named_flags, uses
 from assistant.tcl.prompt import CORE, HINTS, budget, describe, examples_for, fit, relevant_commands
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
@@ -107,6 +110,18 @@ def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str
     if not names:
         return ""
     return "\n\nUsage of those commands:\n" + "\n".join(f"- {describe(db.get(n), 16)}" for n in names[:limit])
+
+
+def _progress(gen: TclGeneration) -> tuple:
+    """How far a failing script got, to return the best of several: clean runs first (fewest missing files),
+    then the fewest syntax and lint problems, then the latest line of its first problem (what came before
+    it is right)."""
+    check = gen.check
+    if check is None:
+        return (False, 0, 0, 0)
+    lines = [i.line for i in [*check.syntax, *check.lint] if i.line] + [
+        e["line"] for e in (check.run.errors if check.run else []) if e.get("line")]
+    return (check.ok, -len(gen.missing_outputs), -(len(check.syntax) + len(check.lint)), min(lines, default=0))
 
 
 def numbered(script: str) -> str:
@@ -188,28 +203,31 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         specs = [s for s in specs if s.name not in CORE.get(tool, [])]
     # a command hinted with its help need not be listed again
     specs = [s for s in specs if not any(h.command == s.name and not h.option for h in hints)]
-    messages = fit(llm, task, tool, view, specs, prompt_refs, examples, hints=hints)
-    seen: set[str] = set()
-    temperature = None  # the configured one (0 in the benches) until the model repeats itself
+    base = fit(llm, task, tool, view, specs, prompt_refs, examples, hints=hints)
+    messages, seen = base, set()
+    temperature, seed = None, None  # the configured temperature (0 in the benches) until a round samples
     key = key_hint(hints)
+    names = view.modules + view.files
     passed: TclGeneration | None = None  # a script that passed every check, kept while the model adds the key hint
+    best: TclGeneration | None = None  # the failing script that got furthest, returned if no round passes
     for attempt in range(rounds + 1):
         try:
-            answer = llm.complete(messages, temperature=temperature)
+            answer = llm.complete(messages, temperature=temperature, seed=seed)
         except Exception as e:  # the backend failed: return what we have, saying so
             result.message = f"the LLM failed in round {attempt}: {type(e).__name__}: {e}"
             return result
         result.attempts = attempt + 1
         script, looped = collapse_loops(extract_script(answer))
-        script, fixes = design_fixits(script, tool, view.modules, view.tops)
+        script, fixes = design_fixits(script, tool, view.modules, view.tops, read_line(tool, view.needed))
         script, more = task_fixits(script, tool, view.outputs)
         fixes = looped + fixes + more
         if db is not None:
             script, more = apply_fixits(script, db)
             fixes += more
-        if key is not None:
-            script, more = add_flag(script, key)
-            fixes += more
+            # the flags the task names by their own name ("flattened": `synth -flatten`), and the key hint's
+            for flag in named_flags(db, task, script, names) + ([key] if key is not None else []):
+                script, more = add_flag(script, flag)
+                fixes += more
         result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
@@ -226,10 +244,13 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         lacks_key = done and key is not None and passed is None and not uses(script, key)
         if done and not (lacks_key and attempt < rounds):
             break
+        if not done and (best is None or _progress(result) > _progress(best)):
+            best = result.model_copy(deep=True)
         # Asked to fix a script, a small model often returns it unchanged; at temperature 0 it would do so
         # every round. A repeat makes the next round sample instead, so each round tries something new.
         # A decoding loop is the same trap: at temperature 0 the next round would walk into it again.
         temperature = RESAMPLE_TEMPERATURE if script in seen or looped else None
+        seed = None
         seen.add(script)
         if lacks_key:
             passed = result.model_copy(deep=True)
@@ -238,6 +259,11 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                        f"does ({key.short}), and the script does not use it. Add it where it "
                        "belongs and return the whole corrected script in one ```tcl block."}]
             messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
+        elif attempt % 2 == 1:
+            # A repaired script that still fails: the next round is a fresh sample of the first prompt. The
+            # 1.5B model rarely repairs a script that went wrong at its start, and a new sample often starts
+            # right; its prompt is the first one, which llama.cpp still holds, so it costs only the decoding.
+            messages, temperature, seed = base, RESAMPLE_TEMPERATURE, attempt + 1
         elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
@@ -245,6 +271,9 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
             messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
+    if best is not None and not (result.check.ok and not result.missing_outputs) \
+            and _progress(best) > _progress(result):
+        result = best.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
     status = ("passed all checks" if result.check.ok and not result.missing_outputs
               else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
               else "still has problems (see check)")

@@ -29,6 +29,24 @@ _IMPORT_ALIASES = {"procs": "proc", "renames": "rename"}
 _OPTION = re.compile(r"^-[A-Za-z][\w+.-]*$")  # one word; `{-top}` is the same option as `-top` in Tcl
 
 
+def _tcl_form(name: str, args: list[Word], known: set[str]) -> bool:
+    """Whether a call of a Tcl built-in that is also a yosys pass (`proc`, `rename`, `read`) is Tcl's.
+
+    Tcl runs the built-in, so the yosys pass written without its prefix fails only when the script runs
+    (`rename -top timer t`: "wrong # args"). Tcl's forms are fixed: `proc name args body`, `rename old new`
+    with ``old`` an existing command, `read [-nonewline] channel`. Any other call is the yosys pass."""
+    lits = [a.literal for a in args]
+    if name == "proc":
+        return len(args) == 3
+    if name == "rename":
+        return len(args) == 2 and (lits[0] is None or lits[0].lstrip(":") in known)
+    if name == "read":
+        first = lits[0] if lits else None
+        return bool(args) and (first is None or first == "-nonewline" or not first.startswith("-")) \
+            and not re.search(r"\.(s?v|vh|svh|il|json|blif|aig)$", first or "")
+    return True
+
+
 def _suggest(names: list[str]) -> str | None:
     return ", ".join(names) if names else None
 
@@ -108,13 +126,15 @@ def lint_script(script: str, db: CommandDB) -> list[LintIssue]:
             if len(cmd.words) > 1 and cmd.words[1].literal not in ("-import", None):
                 issues += _check_yosys_call(cmd.words[1:], cmd.line, db)
             continue
-        if bare in builtins or bare in procs:
+        clash = db.tool == "yosys" and not imported and db.get(bare) is not None  # `yosys -import`: `procs`
+        if bare in procs or (bare in builtins and not (clash and not _tcl_form(bare, cmd.words[1:], builtins | procs))):
             continue
         spec = db.get(_IMPORT_ALIASES.get(bare, bare) if imported else bare)
         if spec is not None:
             if db.tool == "yosys" and not imported:
+                why = f"Tcl's own `{bare}` is another command" if bare in builtins else "or put `yosys -import` first"
                 issues.append(LintIssue(line=cmd.line, command=bare, problem="needs_yosys_prefix",
-                                        suggestion=f"yosys {bare} (or put `yosys -import` first)"))
+                                        suggestion=f"yosys {bare} ({why})"))
             issues += check_options(spec, cmd.words[1:], cmd.line, db)
         elif "::" in bare and not bare.startswith("gui::"):
             continue  # a tool namespace's internal command (ord::, sta::, odb::): not documented, not judged

@@ -160,3 +160,33 @@ def add_flag(script: str, hint: Hint) -> tuple[str, list[str]]:
             lines[i] = f"{line[:m.end()]} {hint.option}{line[m.end():]}"
             fixes.append(f"line {i + 1}: `{hint.command}` -> `{hint.name}` (the task asks for what it does)")
     return "\n".join(lines), fixes
+
+
+# Commands whose flags change what they act on rather than how: "the reset synchronizer" is not `design
+# -reset`, "a soft-IP library" not `read_verilog -lib`, "list the flip-flops" not `select -list`.
+_NOT_MODIFIED = ("read", "design", "select", "hierarchy", "rename", "setattr", "tee", "log", "echo", "help", "ls",
+                 "cd", "script", "plugin", "delete")
+_YOSYS_CALL = re.compile(r"(?:^|[\[;]|\s)yosys\s+([A-Za-z_]\w*)((?:\s+[^\s;\]]+)*)")
+
+
+def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()) -> list[Hint]:
+    """Flags of the commands ``script`` calls that ``task`` names by their own name and the script lacks:
+    "synthesize the UART flattened" with `yosys synth -top uart` gives `synth -flatten`.
+
+    Engineers say an option's name when they want it ("flattened", "purge", "ASCII AIGER"); a small model
+    copies the example closest to the task and drops the option. A word already met in the script's commands
+    or options ("JSON" with `write_json`), a generic one, or one of the design's own names asks for nothing."""
+    named = set(terms(" ".join(names)))
+    words = {w for w in terms(task) if w.isalpha() and len(w) >= 3 and w not in _GENERIC and w not in named}
+    calls = [(m.group(1), m.group(2).split()) for line in script.splitlines()
+             for m in _YOSYS_CALL.finditer(line.split("#", 1)[0])]
+    covered = set(terms(" ".join(f"{c} {' '.join(a for a in args if a.startswith('-'))}" for c, args in calls)))
+    hints: dict[str, Hint] = {}
+    for command, _ in calls:
+        spec = None if command.startswith(_NOT_MODIFIED) else db.get(command)
+        for opt in spec.options if spec is not None else []:
+            word = opt.name.lstrip("-")
+            if not opt.takes_value and len(word) >= 3 and word.isalpha() and word.islower() \
+                    and all(w in words - covered for w in terms(word) or ["-"]):
+                hints.setdefault(f"{command} {opt.name}", Hint(command, opt.name, False, opt.description, 0.0))
+    return list(hints.values())

@@ -50,6 +50,12 @@ def test_contract_and_greedy_determinism(smol):
     assert text.strip() and len(pieces) > 1 and "".join(pieces) == text
 
 
+def test_a_seed_picks_the_sample(smol):
+    def sample(seed):
+        return smol.complete(MESSAGES, temperature=1.2, seed=seed)
+    assert sample(5) == sample(5) and len({sample(s) for s in (1, 2, 3)}) > 1
+
+
 def test_one_loaded_copy_per_process(smol, smol_path):
     other = get_llm(LLMConfig(backend="llamacpp", model_path=smol_path, context_tokens=2048, threads=2))
     assert other._llm is smol._llm and other._lock is smol._lock

@@ -87,7 +87,7 @@ class ScriptedLLM:
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
-    def complete(self, messages, *, max_tokens=None, temperature=None, stop=None) -> str:
+    def complete(self, messages, *, max_tokens=None, temperature=None, stop=None, seed=None) -> str:
         self.calls.append((messages, max_tokens))
         prompt = messages[-1]["content"]
         alias = (re.findall(r"<P\d+>", prompt) or ["(no path)"])[0]

@@ -47,6 +47,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = None
     temperature: float | None = None
     stop: str | list[str] | None = None
+    seed: int | None = None
     stream: bool = False
 
 
@@ -83,7 +84,8 @@ def make_app(llm, model_id: str, *, api_key: str | None = None) -> FastAPI:
             return _error(404, f"The model `{req.model}` does not exist.", "NotFoundError")
         messages = [m.model_dump() for m in req.messages]
         stop = [req.stop] if isinstance(req.stop, str) else req.stop
-        kw = dict(max_tokens=req.max_completion_tokens or req.max_tokens, temperature=req.temperature, stop=stop)
+        kw = dict(max_tokens=req.max_completion_tokens or req.max_tokens, temperature=req.temperature, stop=stop,
+                  seed=req.seed)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
             return StreamingResponse(_sse(llm.stream(messages, **kw), completion_id, model_id),

@@ -56,13 +56,15 @@ class ScriptedLLM:
         self.answers = list(answers)
         self.prompts: list[list[dict[str, str]]] = []
         self.temperatures: list[float | None] = []
+        self.seeds: list[int | None] = []
 
-    def complete(self, messages, *, max_tokens=None, temperature=None, stop=None) -> str:
+    def complete(self, messages, *, max_tokens=None, temperature=None, stop=None, seed=None) -> str:
         self.prompts.append([dict(m) for m in messages])
         self.temperatures.append(temperature)
+        self.seeds.append(seed)
         return self.answers.pop(0)
 
-    def stream(self, messages, *, max_tokens=None, temperature=None, stop=None) -> Iterator[str]:
+    def stream(self, messages, *, max_tokens=None, temperature=None, stop=None, seed=None) -> Iterator[str]:
         yield self.complete(messages)
 
     def count_tokens(self, text: str) -> int:

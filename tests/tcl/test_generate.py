@@ -284,3 +284,48 @@ def test_a_script_that_runs_clean_but_skips_the_tasks_file_goes_back_to_the_mode
     # the design's own files named in a task are inputs, never outputs to write
     view = DesignView.of([design], "read counter.v and synthesize")
     assert view.outputs == [] and missing_outputs(gen.check, view.outputs) == []
+
+
+def test_a_file_name_does_not_name_its_module_when_a_word_names_one(tmp_path):
+    from assistant.tcl.design import design_modules
+
+    (tmp_path / "crg.v").write_text("module crg_sync(input c);\nendmodule\nmodule crg_gate(input c);\nendmodule\n"
+                                    "module crg(input c);\n  crg_sync u0 (.c(c));\n  crg_gate u1 (.c(c));\nendmodule\n")
+    _, tops, files, needed = design_modules([tmp_path], "Synthesize crg_sync (it is in crg.v)")
+    # the module's own body, not its file, says what it instantiates: crg_gate is not pulled in
+    assert tops == ["crg_sync"] and needed == ["crg_sync"] and files == [f"{tmp_path.name}/crg.v"]
+    assert design_modules([tmp_path], "Synthesize crg.v")[1] == ["crg"]  # no word names one: the file does
+
+
+def test_a_script_that_never_reads_the_design_gets_its_read_line(yosys, design, tmp_path, scripted_llm):
+    bare = "```tcl\nyosys synth -top counter\nyosys tee -o stat.txt stat\n```"
+    gen = _bot(tmp_path, scripted_llm([bare])).tcl_generate("synthesize counter", design=design, rounds=0)
+    assert gen.check.ok and gen.script.startswith("yosys read_verilog counter.v\nyosys synth -top counter")
+    assert any("the script never read the design" in f for f in gen.fixes)
+
+
+def test_a_flag_the_task_names_is_added_where_its_command_is_called(yosys, design, tmp_path, scripted_llm):
+    from assistant.tcl.options import named_flags
+
+    plain = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_json out.json\n```"
+    gen = _bot(tmp_path, scripted_llm([plain])).tcl_generate(
+        "synthesize counter flattened and write it as JSON to out.json", design=design, rounds=0)
+    assert gen.check.ok and "yosys synth -flatten -top counter" in gen.script
+    db = get_db("yosys")
+    # a word the script already covers, or one naming what a command acts on, asks for no flag
+    assert named_flags(db, "write the JSON", "yosys write_json a.json\nyosys stat\n") == []
+    assert named_flags(db, "prove the reset synchronizer equivalent", "yosys design -reset\nyosys equiv_make a b c\n") == []
+    assert [h.name for h in named_flags(db, "map it to sum-of-products", "yosys abc -lut 4\n")] == []
+
+
+def test_rounds_alternate_repair_and_a_fresh_sample_and_the_furthest_script_is_returned(yosys, design, tmp_path,
+                                                                                          scripted_llm):
+    early = "```tcl\nyosys read_verilog counter.v\nyosys print_cells\nyosys synth -top counter\n```"
+    late = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys stat\nyosys print_cells\n```"
+    llm = scripted_llm([late, early, early])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter and report the cell count", design=design, rounds=2)
+    # round 1 repairs round 0's script; round 2 samples the first prompt again, at another seed
+    assert "The checker ran this script" in llm.prompts[1][-1]["content"]
+    assert llm.prompts[2] == llm.prompts[0] and llm.temperatures[2] > 0 and llm.seeds[2] not in (None, 0)
+    # none passed: the script whose problem came latest is returned, not the last one written
+    assert not gen.check.ok and "yosys stat" in gen.script and gen.rounds_used == 0 and gen.attempts == 3

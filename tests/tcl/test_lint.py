@@ -78,3 +78,18 @@ def test_unknown_commands_in_a_script_that_sources_files_are_advisory():
                                    (3, "global_route", "-verbos", "unknown_option")}
     assert not result.ok  # the real unknown option still fails the check
     assert check_script("source helpers.tcl\nload_design a.odb\n", tool="openroad").ok
+
+
+def test_yosys_passes_named_like_tcl_builtins_need_the_prefix_outside_tcls_own_form(yosys):
+    """`rename`, `proc` and `read` are Tcl built-ins too: Tcl runs them, and the yosys pass written bare fails
+    only at run time ("wrong # args"). Tcl's own forms stay Tcl's."""
+    db = get_db("yosys")
+
+    def found(script):
+        return [(i.problem, i.command) for i in lint_script(script, db)]
+    for bare in ("rename -top timer t", "rename uart_tx tx_core", "proc", "proc -noopt", "read -sv rtl/a.sv",
+                 "read rtl/a.v"):
+        assert found(bare + "\n") == [("needs_yosys_prefix", bare.split()[0])], bare
+    tcl = "rename puts _puts\nproc f {a} {return $a}\nrename f g\nset fh [open x]\nread $fh\nread -nonewline $fh\n"
+    assert found(tcl) == []
+    assert found("yosys -import\nrenames -top t\n") == []  # imported, the pass is `renames`
