@@ -262,7 +262,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         elif attempt % 2 == 1:
             # A repaired script that still fails: the next round is a fresh sample of the first prompt. The
             # 1.5B model rarely repairs a script that went wrong at its start, and a new sample often starts
-            # right; its prompt is the first one, which llama.cpp still holds, so it costs only the decoding.
+            # right; llama.cpp reuses the start it shares with the last prompt, so it costs mostly decoding.
             messages, temperature, seed = base, RESAMPLE_TEMPERATURE, attempt + 1
         elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},

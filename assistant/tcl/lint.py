@@ -4,7 +4,9 @@ Every command of the script (top level, proc and loop bodies, [substitutions]) i
 Tcl built-ins (from tclsh) and procs the script defines are known; the tool's commands get their
 options checked: unknown option, missing value, missing required option, each with the nearest
 valid names suggested. yosys's Tcl mode calls passes as ``yosys synth -top top``; bare ``synth`` works
-only after ``yosys -import``, and is reported otherwise (yosys answers "invalid command name").
+only after ``yosys -import``, and is reported otherwise (yosys answers "invalid command name"). The passes
+named like Tcl built-ins (`rename`, `proc`, `read`) are reported bare only when the call is not in Tcl's own
+form (`rename -top new`): Tcl would run its built-in and fail.
 In a script that ``source``s other files, an unknown command is only advisory (``unverified_command``,
 see ADVISORY): the sourced file may define it. Constructs that reach outside the tool (``exec``,
 ``socket``, writes outside the sandbox...) are ``unsafe`` findings (:mod:`assistant.tcl.unsafe`).

@@ -11,6 +11,10 @@ model picks the one the task asks for.
     hints = find_hints(get_db("yosys"), "write the BLIF with .gate lines only", n=4)
     [h.line() for h in hints]   # ['write_blif -gates: print .gate instead of .subckt lines ...', ...]
 
+Separately, :func:`named_flags` finds the flags a task names by their own name ("flattened" is `synth
+-flatten`, "FlowMap" is `synth -flowmap`) on the commands a script already calls, for the generation loop to
+add.
+
 Matching is BM25 over one document per command (name, summary, prose) and one per option (command, option,
 description), with the cookbook's stemmer, so it needs no model and runs in milliseconds once the index is
 built (cached per database).
