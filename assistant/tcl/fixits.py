@@ -45,6 +45,11 @@ def _fix_line(line: str, issue: LintIssue, db: CommandDB) -> tuple[str, str] | N
         why = f"the yosys pass, not Tcl's {issue.command}" if "Tcl's" in (issue.suggestion or "") \
             else "yosys passes need the prefix"
         return (fixed, f"`{issue.command}` -> `yosys {issue.command}` ({why})") if fixed != line else None
+    if issue.problem == "unknown_option" and issue.option == "-top":
+        # `flatten -top pico_top`: the top is set by hierarchy or synth, and this command has no such option
+        fixed = re.sub(r"\s-top\s+[^\s\]]+", "", line, count=1)
+        return (fixed, f"`{issue.command} -top ...` -> `{issue.command}` ({issue.command} takes no -top; "
+                       "the design's top is already set)") if fixed != line else None
     target = _one(issue.option or issue.command, issue.suggestion)
     if target is None:
         return None
@@ -79,7 +84,9 @@ def design_fixits(script: str, tool: str, modules: list[str], tops: list[str],
         if line.lstrip().startswith("#"):
             continue
         for name in _TOP.findall(line):
-            if modules and name not in modules and len(tops) == 1:
+            # a module the script makes itself (`equiv_make gold gate equiv`, a wrapper it writes) is real
+            made = re.search(rf"(?<![\w$-]){re.escape(name)}(?![\w$])", "\n".join(lines[:i]))
+            if modules and name not in modules and len(tops) == 1 and not made:
                 lines[i] = _TOP.sub(f"-top {tops[0]}", lines[i])
                 fixes.append(f"line {i + 1}: `-top {name}` -> `-top {tops[0]}` (no module {name} in the design)")
     calls = [i for i, ln in enumerate(lines) if re.match(r"\s*yosys\s+(?!-import\b)\S", ln)]
@@ -111,7 +118,13 @@ def task_paths(task: str, inputs: list[str] = ()) -> list[str]:
 
 
 # Suffixes that are one kind of file to a user: reports, and the two spellings of EDIF and RTLIL files.
-_KINDS = {"txt": "report", "rpt": "report", "log": "report", "edf": "edif", "edn": "edif", "rtlil": "il"}
+_KINDS = {"txt": "report", "rpt": "report", "log": "report", "edf": "edif", "edn": "edif", "rtlil": "il",
+          "aag": "aig", "sp": "spice"}
+# What each yosys writer writes: a target without a suffix (`write_btor -v top`), or none, is read by its writer.
+_WRITES = {"write_verilog": "v", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
+           "write_btor": "btor", "write_smt2": "smt2", "write_aiger": "aig", "write_rtlil": "il",
+           "write_ilang": "il", "write_spice": "spice", "write_cxxrtl": "cc", "write_firrtl": "fir"}
+_WRITER = re.compile(r"^\s*yosys\s+(write_\w+)((?:\s+[^\s\[\]]+)*)\s*$")
 
 
 def _suffix(path: str) -> str:
@@ -119,16 +132,47 @@ def _suffix(path: str) -> str:
     return _KINDS.get(suffix, suffix)
 
 
-def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
+def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] | None:
+    """(the writer, its target word or None) for a `write_*` line whose target has no suffix or is missing:
+    `write_btor -v top` ("top" is the file), `write_verilog -noattr` (no file: the netlist goes to the log).
+    None for other lines, or when the last word may be the value of an option (``db`` says which take one)."""
+    m = _WRITER.match(line)
+    if not m or m.group(1) not in _WRITES or db is None or db.get(m.group(1)) is None:
+        return None
+    spec, words = db.get(m.group(1)), m.group(2).split()
+    if words and not words[-1].startswith("-"):
+        option = spec.option(words[-2]) if len(words) > 1 else None
+        if _suffix(words[-1]) or "$" in words[-1] or (option is not None and option.takes_value):
+            return None
+        return m.group(1), words[-1]
+    if words and spec.option(words[-1]) is not None and spec.option(words[-1]).takes_value:
+        return None
+    return m.group(1), None
+
+
+def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None) -> tuple[str, list[str]]:
     """Write targets renamed to the task's files: a script writing `dma.json` where the task asked for
     `out/dma.json` gets that name, when exactly one file of the task has the target's suffix and no other line
-    already writes it. Small models copy example names; the task's name is what the user will look for."""
+    already writes it. Small models copy example names; the task's name is what the user will look for.
+    With ``db``, a writer given no file or a file without a suffix (`write_btor -v top`) gets the one file of
+    its format the task names."""
     lines, fixes = script.split("\n"), []
     written = {m.group(2) for ln in lines for m in [_WRITE.match(ln) or _TEE.match(ln)] if m}
     for i, line in enumerate(lines):
+        unnamed = _unnamed_target(line, db)
+        if unnamed:
+            writer, target = unnamed
+            same = [p for p in paths if _suffix(p) == _WRITES[writer] and p not in written and "$" not in p]
+            if len(same) == 1:
+                lines[i] = (line.rstrip()[:-len(target)] + same[0]) if target else f"{line.rstrip()} {same[0]}"
+                written.add(same[0])
+                fixes.append(f"line {i + 1}: `{writer}` writes `{same[0]}` (the task's {_WRITES[writer]} file)")
+            continue
         m = _WRITE.match(line) or _TEE.match(line)
         if not m or m.group(2) in paths:
             continue
+        if any(m.group(2) in other for j, other in enumerate(lines) if j != i):
+            continue  # a working file the script reads back (`tee -o cnt.txt ...` then `open cnt.txt`)
         # a target with a variable only takes a pattern with the same variable, a plain one only a plain file
         names = set(_VAR.findall(m.group(2)))
         same = [p for p in paths if _suffix(p) == _suffix(m.group(2)) and p not in written
@@ -140,13 +184,69 @@ def retarget_outputs(script: str, paths: list[str]) -> tuple[str, list[str]]:
     return "\n".join(lines), fixes
 
 
-def task_fixits(script: str, tool: str, outputs: list[str]) -> tuple[str, list[str]]:
+# `yosys stat > out/x.txt`: a shell redirect yosys takes as more arguments; `tee -o` is how yosys writes a report.
+_REDIRECT = re.compile(r"^(\s*yosys\s+)(\w+(?:\s+[^>\s]+)*)\s*>\s*([^\s\[\]]+)\s*$")
+# Passes whose output is a report, the ones an engineer asks to "put in" a file.
+_REPORT = re.compile(r"^(\s*yosys\s+)((?:stat|check|ls|portlist|ltp|sta|select\s+.*-(?:list|count))\b.*)$")
+# "elaborate it without synthesizing", "NOT synthesized", "no technology mapping": only elaboration is wanted.
+_NO_SYNTH = re.compile(r"\b(?:without|no|not|never)\s+(?:any\s+|doing\s+)?(?:synthesi[sz]\w*|tech\w*[- ]mapp\w*)"
+                       r"|\bunsynthesi[sz]ed\b", re.I)
+_SYNTH = re.compile(r"^(\s*)yosys\s+synth(?:_\w+)?\b(?!.*\s-run\b)(.*)$")
+
+
+def _reports(lines: list[str], outputs: list[str]) -> list[str]:
+    """The task's report file written by a shell redirect turned into `tee -o`, or (when the script never
+    names it) the last report pass wrapped in `tee -o` for it."""
+    fixes = []
+    for i, line in enumerate(lines):
+        m = _REDIRECT.match(line)
+        if m:
+            lines[i] = f"{m.group(1)}tee -o {m.group(3)} {m.group(2)}"
+            fixes.append(f"line {i + 1}: `> {m.group(3)}` -> `tee -o {m.group(3)}` (yosys has no shell redirects)")
+    text = "\n".join(lines)
+    unnamed = [p for p in outputs if _suffix(p) == "report" and "$" not in p and p not in text]
+    calls = [i for i, ln in enumerate(lines) if _REPORT.match(ln)]
+    if len(unnamed) == 1 and calls:
+        i = calls[-1]
+        m = _REPORT.match(lines[i])
+        lines[i] = f"{m.group(1)}tee -o {unnamed[0]} {m.group(2)}"
+        fixes.append(f"line {i + 1}: `{m.group(2).split()[0]}` -> `tee -o {unnamed[0]} ...` (the report the task "
+                     "asks for)")
+    return fixes
+
+
+def _elaborate_only(lines: list[str], task: str) -> list[str]:
+    """`synth` replaced by elaboration (`hierarchy -check -top`, `proc`, and `flatten` if synth had -flatten)
+    when the task says not to synthesize and never asks to; a partial synth (`-run`) is left alone."""
+    if not _NO_SYNTH.search(task) or re.search(r"synthesi[sz]", _NO_SYNTH.sub(" ", task), re.I):
+        return []
+    fixes = []
+    for i, line in enumerate(lines):
+        m = _SYNTH.match(line)
+        if not m:
+            continue
+        top = re.search(r"-top\s+(\S+)", m.group(2))
+        steps = [f"yosys hierarchy -check -top {top.group(1)}" if top else "yosys hierarchy -check", "yosys proc"]
+        steps += ["yosys flatten"] if re.search(r"(?<!\S)-flatten\b", m.group(2)) else []
+        lines[i] = "\n".join(m.group(1) + step for step in steps)
+        fixes.append(f"line {i + 1}: `{line.strip()}` -> `{'; '.join(steps)}` (the task asks for no synthesis)")
+    return fixes
+
+
+def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
+                db: CommandDB | None = None) -> tuple[str, list[str]]:
     """Fixes that need the task: output files renamed to the ones the task names (``outputs``, from
-    :func:`task_paths`), and `-sv` added to a `read_verilog` of SystemVerilog files (yosys rejects
-    SystemVerilog syntax without it)."""
+    :func:`task_paths`; a writer given none gets its format's), a report the task names written with `tee -o`,
+    `synth` turned into elaboration when the task says "without synthesizing", and `-sv` added to a
+    `read_verilog` of SystemVerilog files (yosys rejects SystemVerilog syntax without it)."""
     if tool != "yosys":
         return script, []
-    script, fixes = retarget_outputs(script, outputs)
+    lines = script.split("\n")
+    fixes = _elaborate_only(lines, task)
+    lines = "\n".join(lines).split("\n")
+    fixes += _reports(lines, outputs)
+    script, more = retarget_outputs("\n".join(lines), outputs, db)
+    fixes += more
     lines = script.split("\n")
     for i, line in enumerate(lines):
         m = _READ.match(line)

@@ -112,6 +112,25 @@ def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str
     return "\n\nUsage of those commands:\n" + "\n".join(f"- {describe(db.get(n), 16)}" for n in names[:limit])
 
 
+def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandDB | None,
+               key: Hint | None = None) -> tuple[str, list[str], bool]:
+    """``script`` with every deterministic fix-it applied, in order: a decoding loop cut, the design's (top,
+    read line), the task's (files, reports, no synthesis, `-sv`), the command database's (prefixes, typos),
+    then the flags the task names and the key hint's. Returns (script, fixes, whether a loop was cut)."""
+    script, looped = collapse_loops(script)
+    script, fixes = design_fixits(script, tool, view.modules, view.tops, read_line(tool, view.needed))
+    script, more = task_fixits(script, tool, view.outputs, task, db)
+    fixes = looped + fixes + more
+    if db is not None:
+        script, more = apply_fixits(script, db)
+        fixes += more
+        # the flags the task names by their own name ("flattened": `synth -flatten`), and the key hint's
+        for flag in named_flags(db, task, script, view.modules + view.files) + ([key] if key is not None else []):
+            script, more = add_flag(script, flag)
+            fixes += more
+    return script, fixes, bool(looped)
+
+
 def _progress(gen: TclGeneration) -> tuple:
     """How far a failing script got, to return the best of several: clean runs first (fewest missing files),
     then the fewest syntax and lint problems, then the latest line of its first problem (what came before
@@ -207,7 +226,6 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     messages, seen = base, set()
     temperature, seed = None, None  # the configured temperature (0 in the benches) until a round samples
     key = key_hint(hints)
-    names = view.modules + view.files
     passed: TclGeneration | None = None  # a script that passed every check, kept while the model adds the key hint
     best: TclGeneration | None = None  # the failing script that got furthest, returned if no round passes
     for attempt in range(rounds + 1):
@@ -217,17 +235,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
             result.message = f"the LLM failed in round {attempt}: {type(e).__name__}: {e}"
             return result
         result.attempts = attempt + 1
-        script, looped = collapse_loops(extract_script(answer))
-        script, fixes = design_fixits(script, tool, view.modules, view.tops, read_line(tool, view.needed))
-        script, more = task_fixits(script, tool, view.outputs)
-        fixes = looped + fixes + more
-        if db is not None:
-            script, more = apply_fixits(script, db)
-            fixes += more
-            # the flags the task names by their own name ("flattened": `synth -flatten`), and the key hint's
-            for flag in named_flags(db, task, script, names) + ([key] if key is not None else []):
-                script, more = add_flag(script, flag)
-                fixes += more
+        script, fixes, looped = fix_script(extract_script(answer), task, tool, view, db, key)
         result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
         result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,

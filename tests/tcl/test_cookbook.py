@@ -95,3 +95,32 @@ def test_examples_in_the_prompt_write_the_tasks_files(yosys, tmp_path):
     task = "Synthesize dma and save the netlist as JSON in out/dma.json"
     examples = _examples("yosys", task, DesignView.of([tmp_path / "dma.v"], task))
     assert "yosys write_json out/dma.json" in examples[0][1]
+
+
+def test_task_fixits_for_writers_without_a_file_reports_and_elaboration_only(yosys):
+    from assistant.tcl.commands import get_db
+    from assistant.tcl.fixits import apply_fixits, task_fixits, task_paths
+
+    db = get_db("yosys")
+
+    def fixed(script, task):
+        return task_fixits(script, "yosys", task_paths(task), task, db)[0]
+    # a writer given a file without a suffix, or none, writes the task's file of its format
+    assert fixed("yosys write_btor -v top\n", "export it as BTOR2 to out/u.btor") == "yosys write_btor -v out/u.btor\n"
+    assert fixed("yosys write_verilog -noattr\n", "write out/u.v") == "yosys write_verilog -noattr out/u.v\n"
+    # ... but not the value of an option that takes one, nor when two files of the format are named
+    assert fixed("yosys write_spice -pos vdd\n", "write out/u.sp") == "yosys write_spice -pos vdd\n"
+    assert fixed("yosys write_verilog\n", "write out/a.v and out/b.v") == "yosys write_verilog\n"
+    # a shell redirect becomes tee; a report the script never names goes to the last report pass
+    assert fixed("yosys stat -width > out/s.txt\n", "stats to out/s.txt") == "yosys tee -o out/s.txt stat -width\n"
+    assert fixed("yosys synth -top u\nyosys stat\nyosys check\n", "check u, report in out/c.rpt") == \
+        "yosys synth -top u\nyosys stat\nyosys tee -o out/c.rpt check\n"
+    # "without synthesizing" means elaboration; a task that also asks to synthesize keeps its synth
+    assert fixed("yosys read_verilog a.v\nyosys synth -flatten -top u\n", "elaborate u without synthesizing it") == \
+        "yosys read_verilog a.v\nyosys hierarchy -check -top u\nyosys proc\nyosys flatten\n"
+    keep = "Synthesize u keeping its hierarchy, with g a black box: not defined and not synthesized"
+    assert fixed("yosys synth -top u\n", keep) == "yosys synth -top u\n"
+    # `-top` on a pass that has none is dropped; a working file the script reads back keeps its name
+    assert apply_fixits("yosys flatten -top u\n", db)[0] == "yosys flatten\n"
+    work = "yosys tee -q -o cnt.txt stat\nset f [open cnt.txt r]\n"
+    assert fixed(work, "write the count to out/n.txt") == work
