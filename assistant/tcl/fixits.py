@@ -97,8 +97,8 @@ def design_fixits(script: str, tool: str, modules: list[str], tops: list[str],
 
 
 # A file the task names: a path with a known output suffix, no placeholders (`out/<module>.v` is a pattern).
-_TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edf|edn|il|rtlil|cc|cpp|h|"
-                        r"txt|rpt|log|csv|vcd|dot|kiss2|aig|aag|btor|smt2|spice|lib))\b(?![/<>])")
+_TASK_PATH = re.compile(r"(?<![\w/.<>-])((?:[\w.-]+/)*[\w-]+(?:\.[\w-]+)*\.(?:v|sv|json|blif|edif|edf|edn|il|rtlil|"
+                        r"cc|cpp|h|txt|rpt|log|csv|tsv|vcd|dot|kiss2|aig|aag|btor|smt2|spice|sp|lib))\b(?![/<>])")
 # A per-item file the task names with a placeholder: `out/<module>.v` is `out/${module}.v` in a Tcl loop.
 _TASK_PATTERN = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]*<\w+>[\w.-]*\.\w+)\b")
 # Where a yosys line writes: the last word of `write_*`, the file after `tee ... -o` (no command substitution).
@@ -186,6 +186,8 @@ def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None)
 
 # `yosys stat > out/x.txt`: a shell redirect yosys takes as more arguments; `tee -o` is how yosys writes a report.
 _REDIRECT = re.compile(r"^(\s*yosys\s+)(\w+(?:\s+[^>\s]+)*)\s*>\s*([^\s\[\]]+)\s*$")
+# `yosys tee -o F stat` with the pass bare: (indent + `yosys `, `tee ... -o F `, the pass)
+_TEE_BARE = re.compile(r"^(\s*yosys\s+)(tee(?:\s+-[qa])*\s+-o\s+\S+\s+)(stat|check|ltp|sta)\s*$")
 # Passes whose output is a report, the ones an engineer asks to "put in" a file.
 _REPORT = re.compile(r"^(\s*yosys\s+)((?:stat|check|ls|portlist|ltp|sta|select\s+.*-(?:list|count))\b.*)$")
 # "elaborate it without synthesizing", "NOT synthesized", "no technology mapping": only elaboration is wanted.
@@ -203,6 +205,14 @@ def _reports(lines: list[str], outputs: list[str]) -> list[str]:
         if m:
             lines[i] = f"{m.group(1)}tee -o {m.group(3)} {m.group(2)}"
             fixes.append(f"line {i + 1}: `> {m.group(3)}` -> `tee -o {m.group(3)}` (yosys has no shell redirects)")
+    for i, line in enumerate(lines):
+        # `stat -tech cmos` shown, then `tee -o F stat`: the report written is the plain one; write the one shown
+        m = _TEE_BARE.match(line)
+        shown = [ln.strip() for ln in lines[:i] if re.match(rf"\s*yosys\s+{m.group(3)}\s+-", ln)] if m else []
+        if shown:
+            lines[i] = f"{m.group(1)}{m.group(2)}{shown[-1].split(None, 1)[1]}"
+            fixes.append(f"line {i + 1}: `tee ... {m.group(3)}` -> `tee ... {shown[-1].split(None, 1)[1]}` (the "
+                         "report shown before, with its options)")
     text = "\n".join(lines)
     unnamed = [p for p in outputs if _suffix(p) == "report" and "$" not in p and p not in text]
     calls = [i for i, ln in enumerate(lines) if _REPORT.match(ln)]

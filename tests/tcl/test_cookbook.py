@@ -115,6 +115,9 @@ def test_task_fixits_for_writers_without_a_file_reports_and_elaboration_only(yos
     assert fixed("yosys stat -width > out/s.txt\n", "stats to out/s.txt") == "yosys tee -o out/s.txt stat -width\n"
     assert fixed("yosys synth -top u\nyosys stat\nyosys check\n", "check u, report in out/c.rpt") == \
         "yosys synth -top u\nyosys stat\nyosys tee -o out/c.rpt check\n"
+    # a report shown with options and then written bare is written with them
+    assert fixed("yosys stat -tech cmos\nyosys tee -o out/t.txt stat\n", "CMOS estimate in out/t.txt") == \
+        "yosys stat -tech cmos\nyosys tee -o out/t.txt stat -tech cmos\n"
     # "without synthesizing" means elaboration; a task that also asks to synthesize keeps its synth
     assert fixed("yosys read_verilog a.v\nyosys synth -flatten -top u\n", "elaborate u without synthesizing it") == \
         "yosys read_verilog a.v\nyosys hierarchy -check -top u\nyosys proc\nyosys flatten\n"

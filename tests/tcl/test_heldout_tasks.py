@@ -87,6 +87,19 @@ WRONG = {  # task id -> a plausible script that misses what was asked
             "foreach m {uart uart_tx uart_rx} {\n    yosys rename $m p0_$m\n}\nyosys write_verilog -noattr <out>/p0_uart.v\n",
     "y129": "yosys read_verilog rtl/cru.v\nyosys synth -top cru\nyosys write_verilog -noattr <out>/cru_unique.v\n",
     "y131": "yosys read_verilog rtl/dma.v\nyosys synth -top dma\nyosys select -write <out>/dma_reg_outputs.txt dma/o:*\n",
+    # y135-y164 (a fourth independent writer)
+    "y147": "yosys read_verilog rtl/pico_top.v rtl/cru.v rtl/dma.v rtl/uart.v rtl/uart_tx.v rtl/uart_rx.v rtl/timer.v\n"
+            "yosys synth -top pico_top\nyosys write_verilog <out>/pico_top_flat.v\n",
+    "y152": "yosys read_verilog rtl/dma.v\nyosys synth -top dma\nyosys write_verilog <out>/dma_noattr.v\n",
+    "y155": "yosys read_verilog rtl/uart_tx.v\nyosys synth -top uart_tx\nyosys tee -o <out>/uart_tx_transistors.txt stat\n",
+    "y158": "yosys read_verilog rtl/uart_tx.v\nyosys prep -top uart_tx\nyosys async2sync\n"
+            "yosys write_btor <out>/uart_tx.btor\n",
+    # y165-y194 (a fifth independent writer)
+    "y167": "yosys read_verilog rtl/cru.v\nyosys hierarchy -check -top cru\nyosys write_rtlil <out>/cru.il\n",
+    "y176": "yosys read_verilog rtl/uart.v rtl/uart_tx.v rtl/uart_rx.v\nyosys synth -top uart\n"
+            "yosys write_verilog -noattr <out>/uart_flat.v\n",
+    "y180": "yosys read_verilog rtl/dma.v\nyosys synth -top dma -lut 4\nyosys tee -o <out>/dma_lut6.txt stat -width\n",
+    "y183": "yosys read_verilog rtl/uart_tx.v\nyosys synth -top uart_tx\nyosys write_verilog <out>/uart_tx_v2.v\n",
 }
 
 
