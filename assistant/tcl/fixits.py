@@ -137,17 +137,19 @@ def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] |
     `write_btor -v top` ("top" is the file), `write_verilog -noattr` (no file: the netlist goes to the log).
     None for other lines, or when the last word may be the value of an option (``db`` says which take one)."""
     m = _WRITER.match(line)
-    if not m or m.group(1) not in _WRITES or db is None or db.get(m.group(1)) is None:
+    spec = db.get(m.group(1)) if m and m.group(1) in _WRITES and db is not None else None
+    if spec is None:
         return None
-    spec, words = db.get(m.group(1)), m.group(2).split()
+    words = m.group(2).split()
+
+    def takes_value(word: str) -> bool:
+        option = spec.option(word)
+        return option is not None and option.takes_value
     if words and not words[-1].startswith("-"):
-        option = spec.option(words[-2]) if len(words) > 1 else None
-        if _suffix(words[-1]) or "$" in words[-1] or (option is not None and option.takes_value):
+        if _suffix(words[-1]) or "$" in words[-1] or (len(words) > 1 and takes_value(words[-2])):
             return None
         return m.group(1), words[-1]
-    if words and spec.option(words[-1]) is not None and spec.option(words[-1]).takes_value:
-        return None
-    return m.group(1), None
+    return None if words and takes_value(words[-1]) else (m.group(1), None)
 
 
 def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None) -> tuple[str, list[str]]:
@@ -196,10 +198,10 @@ _NO_SYNTH = re.compile(r"\b(?:without|no|not|never)\s+(?:any\s+|doing\s+)?(?:syn
 _SYNTH = re.compile(r"^(\s*)yosys\s+synth(?:_\w+)?\b(?!.*\s-run\b)(.*)$")
 
 
-def _reports(lines: list[str], outputs: list[str]) -> list[str]:
+def _reports(script: str, outputs: list[str]) -> tuple[str, list[str]]:
     """The task's report file written by a shell redirect turned into `tee -o`, or (when the script never
     names it) the last report pass wrapped in `tee -o` for it."""
-    fixes = []
+    lines, fixes = script.split("\n"), []
     for i, line in enumerate(lines):
         m = _REDIRECT.match(line)
         if m:
@@ -222,15 +224,15 @@ def _reports(lines: list[str], outputs: list[str]) -> list[str]:
         lines[i] = f"{m.group(1)}tee -o {unnamed[0]} {m.group(2)}"
         fixes.append(f"line {i + 1}: `{m.group(2).split()[0]}` -> `tee -o {unnamed[0]} ...` (the report the task "
                      "asks for)")
-    return fixes
+    return "\n".join(lines), fixes
 
 
-def _elaborate_only(lines: list[str], task: str) -> list[str]:
+def _elaborate_only(script: str, task: str) -> tuple[str, list[str]]:
     """`synth` replaced by elaboration (`hierarchy -check -top`, `proc`, and `flatten` if synth had -flatten)
     when the task says not to synthesize and never asks to; a partial synth (`-run`) is left alone."""
     if not _NO_SYNTH.search(task) or re.search(r"synthesi[sz]", _NO_SYNTH.sub(" ", task), re.I):
-        return []
-    fixes = []
+        return script, []
+    lines, fixes = script.split("\n"), []
     for i, line in enumerate(lines):
         m = _SYNTH.match(line)
         if not m:
@@ -240,7 +242,7 @@ def _elaborate_only(lines: list[str], task: str) -> list[str]:
         steps += ["yosys flatten"] if re.search(r"(?<!\S)-flatten\b", m.group(2)) else []
         lines[i] = "\n".join(m.group(1) + step for step in steps)
         fixes.append(f"line {i + 1}: `{line.strip()}` -> `{'; '.join(steps)}` (the task asks for no synthesis)")
-    return fixes
+    return "\n".join(lines), fixes
 
 
 def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
@@ -251,11 +253,10 @@ def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
     `read_verilog` of SystemVerilog files (yosys rejects SystemVerilog syntax without it)."""
     if tool != "yosys":
         return script, []
-    lines = script.split("\n")
-    fixes = _elaborate_only(lines, task)
-    lines = "\n".join(lines).split("\n")
-    fixes += _reports(lines, outputs)
-    script, more = retarget_outputs("\n".join(lines), outputs, db)
+    script, fixes = _elaborate_only(script, task)
+    script, more = _reports(script, outputs)
+    fixes += more
+    script, more = retarget_outputs(script, outputs, db)
     fixes += more
     lines = script.split("\n")
     for i, line in enumerate(lines):

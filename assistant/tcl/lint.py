@@ -129,7 +129,7 @@ def lint_script(script: str, db: CommandDB) -> list[LintIssue]:
                 issues += _check_yosys_call(cmd.words[1:], cmd.line, db)
             continue
         clash = db.tool == "yosys" and not imported and db.get(bare) is not None  # `yosys -import`: `procs`
-        if bare in procs or (bare in builtins and not (clash and not _tcl_form(bare, cmd.words[1:], builtins | procs))):
+        if bare in procs or (bare in builtins and (not clash or _tcl_form(bare, cmd.words[1:], builtins | procs))):
             continue
         spec = db.get(_IMPORT_ALIASES.get(bare, bare) if imported else bare)
         if spec is not None:

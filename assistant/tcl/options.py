@@ -185,12 +185,13 @@ def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()
     calls = [(m.group(1), m.group(2).split()) for line in script.splitlines()
              for m in _YOSYS_CALL.finditer(line.split("#", 1)[0])]
     covered = set(terms(" ".join(f"{c} {' '.join(a for a in args if a.startswith('-'))}" for c, args in calls)))
+    asked = words - covered
     hints: dict[str, Hint] = {}
     for command, _ in calls:
         spec = None if command.startswith(_NOT_MODIFIED) else db.get(command)
         for opt in spec.options if spec is not None else []:
             word = opt.name.lstrip("-")
             if not opt.takes_value and len(word) >= 3 and word.isalpha() and word.islower() \
-                    and all(w in words - covered for w in terms(word) or ["-"]):
+                    and all(w in asked for w in terms(word) or ["-"]):
                 hints.setdefault(f"{command} {opt.name}", Hint(command, opt.name, False, opt.description, 0.0))
     return list(hints.values())
