@@ -165,6 +165,9 @@ class GenDataSection(_Strict):
     min_overlap: float = Field(0.1, ge=0, le=1)  # share of an answer's content words found in its source chunk
     near_dup_threshold: float = Field(0.9, gt=0.5, le=1)  # question word-set Jaccard (same identifiers) = duplicate
     autoeval_mc: bool = True  # also write gendata/autoeval_mc.jsonl (multiple choice from tables and bugs)
+    # chat rows written elsewhere ({"messages": [...]} a line, e.g. `chipassist tcl sft-data`): checked and used
+    # as the SFT data instead of generating any
+    file: Path | None = None
 
     @model_validator(mode="after")
     def _lengths(self):
@@ -198,6 +201,14 @@ class ExportSection(_Strict):
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     tensor_parallel_size: int = Field(1, ge=1)
     gguf: bool = False  # also write export/model.gguf (F16) for the llamacpp backend; needs model.gguf (metadata)
+    # and a llama.cpp quantization of it, export/model.<TYPE>.gguf, which the serve stage then uses
+    quantize: Literal["Q4_K_M", "Q8_0"] | None = None
+
+    @model_validator(mode="after")
+    def _quantize_needs_gguf(self):
+        if self.quantize and not self.gguf:
+            raise ValueError("export.quantize needs export.gguf: true (it quantizes the exported GGUF)")
+        return self
 
 
 class DistributedSection(_Strict):

@@ -1,8 +1,10 @@
-"""Export an adapted Llama-architecture model back to GGUF, so the assistant's `llamacpp` backend (the one the
-embedded model uses) serves it. Metadata (hyperparameters, BPE merges, chat template, special-token ids) is copied
-from the GGUF the base was imported from; the token list is the adapted tokenizer's, with added domain tokens
-marked user-defined and the padding rows unused; weights are written as F16 (norms F32) under llama.cpp's tensor
-names (gguf's own HF -> GGUF name map), with Q/K rows permuted back as llama.cpp's converter does.
+"""Export an adapted Llama- or Qwen2-architecture model back to GGUF, so the assistant's `llamacpp` backend (the one
+the embedded model uses) serves it. Metadata (hyperparameters, BPE merges, chat template, special-token ids) is
+copied from the GGUF the base was imported from; the token list is the base GGUF's, followed by the adapted
+tokenizer's added domain tokens (marked user-defined) and unused padding rows; weights are written as F16 (norms
+and biases F32) under llama.cpp's tensor names (gguf's own HF -> GGUF name map), with Llama's Q/K rows permuted
+back as llama.cpp's converter does (Qwen2's rotary layout needs none). `quantize` then writes a llama.cpp
+quantization of it (Q4_K_M: the embedded model's own, so the adapted model decodes as fast as the base).
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import torch
 from adapters.config import RecipeError
 
 _SKIP = {"tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.scores", "general.file_type",
-         "general.quantization_version", "llama.vocab_size"}
+         "general.quantization_version", "llama.vocab_size", "qwen2.vocab_size"}
+_ARCHS = ("llama", "qwen2")  # GGUF architectures whose tensors gguf's name map and this writer cover
+QUANTS = {"Q4_K_M": 15, "Q8_0": 7}  # llama.cpp's LLAMA_FTYPE_MOSTLY_* numbers
 
 
 def _permute(w: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -34,24 +38,25 @@ def _copy_metadata(reader, writer) -> None:
 
 
 def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
-    """Write `model_dir` (a plain transformers Llama folder) as an F16 GGUF at `out`, atomically."""
+    """Write `model_dir` (a plain transformers Llama or Qwen2 folder) as an F16 GGUF at `out`, atomically."""
     from gguf import GGUFReader, GGUFWriter, MODEL_ARCH, TokenType, get_tensor_name_map
     from transformers import AutoModelForCausalLM, AutoTokenizer
     reader = GGUFReader(str(source_gguf))
     arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
-    if arch != "llama":
-        raise RecipeError(f"{source_gguf}: GGUF export is written for the llama architecture, not {arch!r}; "
-                          "serve with the `local` backend instead (serve.backend: local)")
+    if arch not in _ARCHS:
+        raise RecipeError(f"{source_gguf}: GGUF export is written for the llama and qwen2 architectures, not "
+                          f"{arch!r}; serve with the `local` backend instead (serve.backend: local)")
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tok = AutoTokenizer.from_pretrained(model_dir)
     c = model.config
     rows = model.get_input_embeddings().weight.shape[0]
-    base_n = len(reader.fields["tokenizer.ggml.tokens"].data)
+    base_tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    base_n = len(base_tokens)
     base_types = reader.fields["tokenizer.ggml.token_type"].contents()
     tokens, types = [], []
     for i in range(rows):
-        if i < base_n:
-            tokens.append(tok.convert_ids_to_tokens(i))
+        if i < base_n:  # the base's own list: it may hold padding ids the tokenizer does not know
+            tokens.append(base_tokens[i])
             types.append(base_types[i])
         elif i < len(tok):
             tokens.append(tok.convert_ids_to_tokens(i))  # added tokens are plain text, matched before BPE
@@ -66,7 +71,7 @@ def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_file_type(1)  # mostly F16
-    names = get_tensor_name_map(MODEL_ARCH.LLAMA, c.num_hidden_layers)
+    names = get_tensor_name_map(MODEL_ARCH.LLAMA if arch == "llama" else MODEL_ARCH.QWEN2, c.num_hidden_layers)
     tied = getattr(c, "tie_word_embeddings", False)
     for name, t in model.state_dict().items():
         if tied and name == "lm_head.weight":
@@ -74,9 +79,9 @@ def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
         gname = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if gname is None:
             raise RecipeError(f"{model_dir}: no GGUF name for tensor {name}")
-        if name.endswith("q_proj.weight"):
+        if arch == "llama" and name.endswith("q_proj.weight"):
             t = _permute(t, c.num_attention_heads)
-        elif name.endswith("k_proj.weight"):
+        elif arch == "llama" and name.endswith("k_proj.weight"):
             t = _permute(t, c.num_key_value_heads)
         arr = t.detach().numpy()
         w.add_tensor(gname, arr.astype(np.float16 if arr.ndim == 2 else np.float32))
@@ -86,3 +91,21 @@ def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
     w.close()
     os.replace(tmp, out)
     return {"gguf": str(out), "bytes": out.stat().st_size, "tokens": len(tokens), "added": len(tok) - base_n}
+
+
+def quantize(src: Path, out: Path, kind: str = "Q4_K_M", threads: int = 0) -> dict:
+    """Write a llama.cpp ``kind`` quantization of the GGUF ``src`` at ``out``, atomically (llama.cpp's own
+    quantizer, through llama-cpp-python)."""
+    if kind not in QUANTS:
+        raise RecipeError(f"export.quantize: {kind!r} is not one of {', '.join(QUANTS)}")
+    import llama_cpp
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTS[kind]
+    params.nthread = threads
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params) != 0:
+        tmp.unlink(missing_ok=True)
+        raise RecipeError(f"{src}: llama.cpp could not quantize it to {kind}")
+    os.replace(tmp, out)
+    return {"gguf": str(out), "bytes": out.stat().st_size, "type": kind}

@@ -41,6 +41,9 @@ class Pipeline:
         upto = self._ORDER[: self._ORDER.index(stage) + 1]
         keep = {k: dump[k] for k in ("model", "data", "seed")}
         keep.update({s: dump.get(s.replace("-", "")) for s in upto})
+        if "gen-data" in upto and self.r.gendata.file is not None:  # an edited rows file is read again
+            f = Path(self.r.gendata.file)
+            keep["gendata_sha256"] = hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None
         if "autoeval" in upto:  # the question sets' contents, not only their names: an edited set is re-run
             from adapters.autoeval import mc_sets
             a = self.r.autoeval
@@ -104,25 +107,33 @@ class Pipeline:
     def dapt(self) -> dict:
         """Stage: domain-adaptive pretraining on the corpus mixed with general text."""
         from adapters.dapt import run_dapt
-        from transformers import AutoTokenizer
-        base_vocab = len(AutoTokenizer.from_pretrained(self.base_dir()))
-        return run_dapt(self.r, self.latest_model("tokenizer"), self._dir("dapt"), self._log_step,
-                        base_vocab=base_vocab)
+        start = self.latest_model("tokenizer")
+        return run_dapt(self.r, start, self._dir("dapt"), self._log_step, base_vocab=self._base_vocab(start))
 
     def gen_data(self) -> dict:
-        """Stage: generate SFT samples from the corpus (teacher or document structure)."""
+        """Stage: generate SFT samples from the corpus (teacher or document structure), or take them from
+        ``gendata.file``."""
+        if self.r.gendata.file is not None:
+            from adapters.sft import copy_samples
+            return copy_samples(self.r.gendata.file, self._dir("gendata") / "sft.jsonl")
         from adapters.gendata import generate
         return generate(self.r.data.roots(), self.r.gendata, self._dir("gendata") / "sft.jsonl",
                         acl_groups=self.r.data.acl_groups)
 
     def sft(self) -> dict:
         """Stage: supervised fine-tuning on the generated samples mixed with general instructions."""
-        from transformers import AutoTokenizer
-
         from adapters.sft import run_sft
-        base_vocab = len(AutoTokenizer.from_pretrained(self.base_dir()))
-        return run_sft(self.r, self.latest_model("dapt", "tokenizer"), self._dir("gendata") / "sft.jsonl",
-                       self._dir("sft"), base_vocab, self._log_step)
+        start = self.latest_model("dapt", "tokenizer")
+        return run_sft(self.r, start, self._dir("gendata") / "sft.jsonl", self._dir("sft"), self._base_vocab(start),
+                       self._log_step)
+
+    def _base_vocab(self, start: Path) -> int | None:
+        """The base tokenizer's size when ``start`` added tokens to it (their rows are trained), else None: a
+        base whose embedding has padding rows beyond its tokenizer (Qwen2.5: 151,936 rows, 151,665 tokens)
+        has nothing added, and its padding rows must not be trained."""
+        from transformers import AutoTokenizer
+        base = len(AutoTokenizer.from_pretrained(self.base_dir()))
+        return base if len(AutoTokenizer.from_pretrained(start)) > base else None
 
     def export(self) -> dict:
         """Stage: save the adapted model for serving (`vllm serve`)."""
@@ -134,7 +145,16 @@ class Pipeline:
             if self.r.model.gguf is None:
                 raise RecipeError("export.gguf: needs model.gguf (its metadata is copied into the exported GGUF)")
             rep["gguf"] = export_gguf(self._dir("export"), self.r.model.gguf, self._dir("export") / "model.gguf")
+            if self.r.export.quantize:
+                from adapters.gguf_export import quantize
+                rep["quantized"] = quantize(self._dir("export") / "model.gguf", self.served_gguf(),
+                                            self.r.export.quantize)
         return rep
+
+    def served_gguf(self) -> Path:
+        """The GGUF the serve stage (and a user's `llm.model_path`) loads: the quantized one when asked for."""
+        q = self.r.export.quantize
+        return self._dir("export") / (f"model.{q}.gguf" if q else "model.gguf")
 
     def autoeval(self) -> dict:
         """Base vs DAPT vs DAPT+SFT: MC accuracy per category, base-token-normalised held-out perplexity."""
@@ -173,7 +193,7 @@ class Pipeline:
         if self.answer_fn is None:
             raise RecipeError("stage serve: needs the assistant's LLM backend (run it with `chipassist adapt run`)")
         s = self.r.serve
-        folder = self._dir("export") / "model.gguf" if s.backend == "llamacpp" else self._dir("export")
+        folder = self.served_gguf() if s.backend == "llamacpp" else self._dir("export")
         if not folder.exists():
             raise RecipeError(f"stage serve: {folder} not found (run the export stage first"
                               + (", with export.gguf: true)" if s.backend == "llamacpp" else ")"))
@@ -193,6 +213,9 @@ class Pipeline:
                 raise RecipeError(f"data.domain_roots: {root} does not exist")
         if self.r.model.base is not None and not (Path(self.r.model.base) / "config.json").is_file():
             raise RecipeError(f"model.base: {self.r.model.base} has no config.json (missing or not a HF model)")
+        if "gen-data" in stages and self.r.gendata.file is not None:
+            from adapters.sft import load_samples
+            load_samples(Path(self.r.gendata.file))  # a bad rows file fails here, not after the import
         if self.r.model.gguf is not None and not (self._dir("base") / "config.json").is_file():
             from adapters.gguf_import import check_importable
             check_importable(self.r.model.gguf)

@@ -35,13 +35,44 @@ def general_instructions(limit: int = 2000) -> list[dict]:
 
 
 def load_samples(path: Path) -> list[dict]:
-    """The SFT rows gen-data wrote; RecipeError when the file is missing or empty."""
+    """The SFT rows of ``path`` ({"messages": [{"role", "content"}, ...]} a line, the last one the assistant's);
+    RecipeError naming the file and line when it is missing, empty or a row is malformed."""
+    path = Path(path)
     if not path.is_file():
         raise RecipeError(f"SFT data {path} not found (run `chipassist adapt gen-data` first)")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RecipeError(f"SFT data {path}:{n}: not JSON ({e.msg})") from e
+        msgs = row.get("messages") if isinstance(row, dict) else None
+        if not isinstance(msgs, list) or not msgs or not all(
+                isinstance(m, dict) and m.get("role") in ("system", "user", "assistant")
+                and isinstance(m.get("content"), str) for m in msgs):
+            raise RecipeError(f"SFT data {path}:{n}: \"messages\" must be a list of "
+                              "{\"role\": system|user|assistant, \"content\": text}")
+        if msgs[-1]["role"] != "assistant":
+            raise RecipeError(f"SFT data {path}:{n}: the last message must be the assistant's (what is learnt)")
+        rows.append(row)
     if not rows:
         raise RecipeError(f"SFT data {path} is empty")
     return rows
+
+
+def copy_samples(src: Path, dst: Path) -> dict:
+    """The gen-data stage for rows written elsewhere: check ``src`` and copy it to ``dst`` atomically."""
+    rows = load_samples(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(dst)
+    kinds: dict[str, int] = {}
+    for r in rows:
+        kinds[r.get("kind", "other")] = kinds.get(r.get("kind", "other"), 0) + 1
+    return {"file": str(src), "samples": len(rows), "per_kind": kinds}
 
 
 def make_collate(pad_id: int):

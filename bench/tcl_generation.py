@@ -30,7 +30,9 @@ from rich.console import Console  # noqa: E402
 from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.tcl_bench import OUT_DIR, _designs, _out, design_root, evaluate_task, load_tasks  # noqa: E402
+from assistant.llm.base import LLMProxy  # noqa: E402
+from assistant.tcl.tasks import (OUT_DIR, design_root, evaluate_task, load_tasks,  # noqa: E402
+                                 out_paths as _out, task_designs as _designs)
 
 HELDOUT = ROOT / "bench" / "data" / "tcl_tasks_heldout.jsonl"
 RESULTS = ROOT / "bench" / "out"
@@ -38,18 +40,12 @@ ROUNDS = 3
 console = Console()
 
 
-class Recorder:
+class Recorder(LLMProxy):
     """Wraps an LLM backend and keeps every prompt and answer (the product's loop is unchanged)."""
 
     def __init__(self, llm) -> None:
-        self.llm, self.calls = llm, []
-        self.name, self.model, self.context_tokens = llm.name, llm.model, llm.context_tokens
-        self.config = getattr(llm, "config", None)
-        self.default_prompt_tokens = getattr(llm, "default_prompt_tokens", None)
-        self.default_tcl_prompt_tokens = getattr(llm, "default_tcl_prompt_tokens", None)
-
-    def count_tokens(self, text: str) -> int:
-        return self.llm.count_tokens(text)
+        super().__init__(llm)
+        self.calls = []
 
     def complete(self, messages, **kw) -> str:
         started = time.perf_counter()
@@ -58,9 +54,6 @@ class Recorder:
         self.calls.append({"prompt_tokens": prompt_tokens, "seconds": round(time.perf_counter() - started, 2),
                            "messages": messages, "answer": text})
         return text
-
-    def stream(self, messages, **kw):
-        yield self.complete(messages, **kw)
 
 
 def _bot(model: str, index: Path, data: Path, threads: int = 0):

@@ -3,6 +3,7 @@
     chipassist tcl generate "synthesize uart.v, report cells" --tool yosys --design uart.v -o flow.tcl
     chipassist tcl check flow.tcl --tool yosys --design uart.v [--json]   # exit 1 when a check fails
     chipassist tcl commands --tool openroad [NAME] [--index DIR [--groups team]]
+    chipassist tcl sft-data TASKS.jsonl [...] --out sft.jsonl --backend llamacpp   # training rows for a recipe
 
 With --index, OpenROAD commands are also learnt from the index's docs visible to --groups (default: public).
 """
@@ -134,6 +135,39 @@ def register(app: typer.Typer) -> None:
             if out is not None and gen.script is not None:
                 console.print(f"[dim]written to {out}[/]")
         raise typer.Exit(1 if gen.check is not None and not gen.check.ok else 0)
+
+    @tcl.command("sft-data")
+    def sft_data_cmd(tasks: list[Path] = typer.Argument(..., help="Checked task files (JSONL: id, task, design, "
+                                                        "checks, reference)."),
+                     out: Path = typer.Option(..., "-o", "--out", help="Where to write the rows (JSONL)."),
+                     exclude: str = typer.Option("", "--exclude", help="Comma-separated task ids to leave out "
+                                                 "(those you will measure on)."),
+                     references: bool = typer.Option(False, "--references/--no-references",
+                                                     help="Build the prompts with retrieved references."),
+                     index: Path = IndexOpt, config: Path = ConfigOpt,
+                     backend: str = typer.Option(None, "--backend", help="The model the rows are for: its "
+                                                 "tokenizer and prompt budget shape the prompts.")) -> None:
+        """SFT rows from checked tasks: the generator's own prompt for each, answered by its reference script."""
+        from rich.progress import track
+
+        from assistant.service import Assistant
+        from assistant.tcl.sft_data import write_sft_rows
+
+        for f in tasks:
+            if not f.is_file():
+                fail(f"{f}: task file not found")
+        bot = Assistant(settings_from(index, config, llm={"backend": backend}))
+        try:
+            rep = write_sft_rows(bot, tasks, out, references, {x.strip() for x in exclude.split(",") if x.strip()},
+                                 progress=lambda xs, description: track(xs, description=description, console=console))
+        except ValueError as e:
+            fail(str(e))
+        for s in rep["skipped"]:
+            console.print(f"[yellow]skipped[/] {escape(str(s['id']))} ({escape(s['file'])}): {escape(s['why'])}")
+        tokens = rep["prompt_tokens"]
+        mean = sum(tokens) / len(tokens) if tokens else 0
+        console.print(f"[bold]{rep['rows']} rows[/] written to {escape(rep['out'])} "
+                      f"(prompts {mean:.0f} tokens on average, {max(tokens, default=0)} at most)")
 
     @tcl.command("commands")
     def commands_cmd(tool: str = ToolOpt, name: str = typer.Argument(None, help="Show one command's options."),

@@ -45,6 +45,28 @@ class LLM(Protocol):
         ...
 
 
+class LLMProxy:
+    """Stands in front of a backend with its identity: name, model, context window, config and prompt budgets,
+    and its tokenizer, so prompts are built exactly as for the backend itself. Subclasses decide what
+    ``complete`` does (record and forward, answer from elsewhere); ``stream`` yields ``complete``'s reply."""
+
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+        self.name, self.model, self.context_tokens = llm.name, llm.model, llm.context_tokens
+        self.config = getattr(llm, "config", None)
+        self.default_prompt_tokens = getattr(llm, "default_prompt_tokens", None)
+        self.default_tcl_prompt_tokens = getattr(llm, "default_tcl_prompt_tokens", None)
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def complete(self, messages: list[Message], **kw) -> str:
+        return self.llm.complete(messages, **kw)
+
+    def stream(self, messages: list[Message], **kw) -> Iterator[str]:
+        yield self.complete(messages, **kw)
+
+
 def get_llm(config: LLMConfig) -> LLM | None:
     """Build the configured backend; None means retrieval-only (`none`)."""
     if config.backend == "none":

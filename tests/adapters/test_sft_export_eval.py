@@ -103,3 +103,31 @@ def test_autoeval_under_bf16_autocast_agrees_with_fp32(tiny_base, tmp_path):
     assert bf16["mixed_precision"] == "bf16" and bf16["mc"]["mc.jsonl"]["overall"]["n"] == 8
     assert bf16["domain_ppl"] == pytest.approx(fp32["domain_ppl"], rel=0.05)
     assert bf16["domain_ppl"] != fp32["domain_ppl"]  # bf16 kernels really ran
+
+
+def test_sft_rows_from_a_file_are_checked_then_trained_on(make_recipe, tiny_base, tmp_path):
+    """`gendata.file` (rows written elsewhere, e.g. `chipassist tcl sft-data`): a malformed line is named before
+    any compute; good rows become the SFT data, and editing the file reruns gen-data and SFT."""
+    from pathlib import Path
+
+    from adapters.pipeline import Pipeline
+    rows = tmp_path / "rows.jsonl"
+    good = [{"id": f"t{i}", "kind": "tcl", "messages": [
+        {"role": "user", "content": f"Synthesize block{i}."},
+        {"role": "assistant", "content": f"```tcl\nyosys synth -top block{i}\n```"}]} for i in range(8)]
+    rows.write_text("".join(json.dumps(r) + "\n" for r in good[:3])
+                    + json.dumps({"messages": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]})
+                    + "\n")
+    r = make_recipe(model={"base": str(tiny_base), "tiny": None}, gendata={"file": str(rows)},
+                    sft={"method": "lora", "max_steps": 2, "general_ratio": 0.0})
+    with pytest.raises(RecipeError, match=r"rows\.jsonl:4: the last message must be the assistant's"):
+        Pipeline(r, log=lambda m: None).run(["gen-data", "sft"])
+    rows.write_text("".join(json.dumps(x) + "\n" for x in good))
+    p = Pipeline(r, log=lambda m: None)
+    keys = {s: p.stage_key(s) for s in ("gen-data", "sft")}
+    rep = p.run(["gen-data", "sft"])
+    assert rep["stages"]["gen-data"]["samples"] == 8 and rep["stages"]["gen-data"]["per_kind"] == {"tcl": 8}
+    assert rep["stages"]["sft"]["samples"] == 8 and rep["stages"]["sft"]["steps_done"] == 2
+    assert (Path(r.output_dir) / "gendata" / "sft.jsonl").read_text() == rows.read_text()
+    rows.write_text(rows.read_text() + json.dumps(good[0]) + "\n")
+    assert all(p.stage_key(s) != k for s, k in keys.items())

@@ -270,7 +270,7 @@ def test_real_recipes_import_gguf_and_take_the_bpe_path_dry_run(name, tmp_path, 
 # -- export to GGUF and serve through the assistant's llamacpp backend ---------------------------------------
 def test_gguf_export_refuses_a_non_llama_source(tmp_path, tiny_base):
     from adapters.gguf_export import export_gguf
-    with pytest.raises(RecipeError, match="llama architecture, not 'rwkv6'.*local"):
+    with pytest.raises(RecipeError, match="llama and qwen2 architectures, not .rwkv6.*local"):
         export_gguf(tiny_base, _gguf_header(tmp_path / "r.gguf", "rwkv6"), tmp_path / "o.gguf")
 
 
@@ -323,3 +323,67 @@ def test_an_edited_question_set_reruns_autoeval_only(make_recipe, tmp_path):
     after = {s: Pipeline(recipe, log=lambda m: None).stage_key(s) for s in ("dapt", "sft", "autoeval")}
     assert before["dapt"] == after["dapt"] and before["sft"] == after["sft"]
     assert before["autoeval"] != after["autoeval"]
+
+
+def _tiny_qwen2(smol_gguf, smol_tok, folder: Path) -> Path:
+    """A random 2-layer Qwen2 model with SmolLM2's tokenizer, and a qwen2 GGUF holding only its metadata (what
+    export_gguf copies: hyperparameters, tokenizer, chat template), as an import of a real Qwen2 GGUF leaves."""
+    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(smol_tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True)
+    model = Qwen2ForCausalLM(cfg)
+    with torch.no_grad():  # Qwen2 has Q/K/V biases: make them matter
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0, 0.5)
+    model.save_pretrained(folder)
+    smol_tok.save_pretrained(folder)
+    src = folder.parent / "qwen2_meta.gguf"
+    w = GGUFWriter(str(src), "qwen2")
+    for name, field in GGUFReader(str(smol_gguf)).fields.items():
+        if name.startswith("tokenizer."):
+            vtype = field.types[0]
+            w.add_key_value(name, field.contents(), vtype,
+                            sub_type=field.types[-1] if vtype == GGUFValueType.ARRAY else None)
+    w.add_context_length(256)
+    w.add_embedding_length(64)
+    w.add_block_count(2)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return src
+
+
+def test_a_qwen2_model_exports_to_gguf_and_quantizes_computing_what_transformers_computes(smol_gguf, smol_tok,
+                                                                                        tmp_path):
+    """The embedded model's architecture (Qwen2: biases, no rotary permutation, tied output): llama.cpp's logits
+    on the exported F16 GGUF, and on its Q8_0 quantization, match the transformers model's."""
+    from llama_cpp import Llama
+    from transformers import AutoModelForCausalLM
+
+    from adapters.gguf_export import export_gguf, quantize
+    src = _tiny_qwen2(smol_gguf, smol_tok, tmp_path / "qwen2")
+    rep = export_gguf(tmp_path / "qwen2", src, tmp_path / "model.gguf")
+    assert rep["added"] == 0 and rep["tokens"] == len(smol_tok)
+    q = quantize(tmp_path / "model.gguf", tmp_path / "model.Q8_0.gguf", "Q8_0")
+    assert q["bytes"] < rep["bytes"] and not (tmp_path / "model.Q8_0.gguf.tmp").exists()
+    ids = smol_tok("module uart_tx (input clk); endmodule", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        want = AutoModelForCausalLM.from_pretrained(tmp_path / "qwen2")(torch.tensor([ids])).logits[0].numpy()
+    for path, tol in ((tmp_path / "model.gguf", 0.02), (tmp_path / "model.Q8_0.gguf", 0.05)):
+        llm = Llama(str(path), n_ctx=64, logits_all=True, verbose=False, n_threads=2)
+        llm.eval(ids)
+        got = llm.scores[: len(ids)]
+        assert abs(got - want).max() / abs(want).max() < tol, path.name
+        assert (got.argmax(-1) == want.argmax(-1)).mean() > 0.9
+    with pytest.raises(RecipeError, match="not one of"):
+        quantize(tmp_path / "model.gguf", tmp_path / "x.gguf", "Q2_K")

@@ -1,0 +1,96 @@
+"""SFT rows for Tcl generation from checked tasks (`assistant.tcl.tasks`): the generator's own first prompt for a
+task, answered by the task's reference script.
+
+The prompt is not rebuilt here: each task goes through `generate_script` with the configured model's tokenizer
+and budgets, and a stand-in for the model that records the messages it is sent and answers with the reference.
+So a model tuned on these rows sees at training time exactly what it will see when it writes scripts (the
+design summary, the cookbook examples, the command hints, the same token budget), and a change to the prompt
+builder changes the training data with it. Only tasks whose reference passes its own checks are written; the
+others are reported, not trained on.
+
+Run: `chipassist tcl sft-data TASKS.jsonl [TASKS.jsonl ...] --out runs/tcl-sft/sft.jsonl`, then point a recipe's
+`gendata.file` at it (adapters/recipes/qwen-coder-1.5b-tcl-cpu.yaml).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+from assistant.llm.base import LLMProxy
+from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks, out_paths, task_designs
+
+
+class _ReferenceAnswer(LLMProxy):
+    """Stands in for the configured LLM: counts tokens with it (the prompt's budget is the model's), records the
+    first prompt and answers with the reference script."""
+
+    def __init__(self, llm, reference: str) -> None:
+        super().__init__(llm)
+        self.reference, self.messages = reference, None
+
+    def complete(self, messages, **kw) -> str:
+        if self.messages is None:
+            self.messages = [dict(m) for m in messages]
+        return answer_block(self.reference)
+
+
+def answer_block(script: str) -> str:
+    """The answer the generator's prompt asks for: the whole script in one ```tcl block."""
+    return f"```tcl\n{script.rstrip()}\n```"
+
+
+def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None = False) -> dict:
+    """One chat row {id, kind, messages} for ``task``: its first generation prompt and its reference script.
+    ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
+    reference = out_paths(task["reference"])
+    llm = bot.llm
+    stand_in = _ReferenceAnswer(llm, reference)
+    bot.llm = stand_in
+    try:
+        bot.tcl_generate(out_paths(task["task"]), tool=task.get("tool", "yosys"),
+                         design=[*task_designs(task, root), out_dir], rounds=0, references=references)
+    finally:
+        bot.llm = llm
+    if stand_in.messages is None:
+        raise ValueError(f"task {task['id']}: the generator asked the model nothing")
+    return {"id": str(task["id"]), "kind": "tcl",
+            "messages": stand_in.messages + [{"role": "assistant", "content": answer_block(reference)}]}
+
+
+def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool | None = False,
+                   exclude: set[str] = frozenset(), progress: Callable | None = None) -> dict:
+    """Write one row per checked task of ``task_files`` to ``out`` (JSONL, atomically); tasks whose reference
+    fails its checks, or whose id is in ``exclude``, are skipped and reported. Returns the report."""
+    if bot.llm is None:
+        raise ValueError("sft-data needs the model the rows are for (its tokenizer and prompt budget): "
+                         "configure llm.backend, e.g. --backend llamacpp")
+    rows, skipped = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp) / OUT_DIR
+        out_dir.mkdir()
+        for f in task_files:
+            tasks = load_tasks(f)
+            root = design_root(f, tasks)
+            for t in (progress or (lambda xs, **_: xs))(tasks, description=str(f)):
+                if str(t["id"]) in exclude:
+                    skipped.append({"id": t["id"], "file": str(f), "why": "excluded"})
+                    continue
+                if not t.get("reference"):
+                    skipped.append({"id": t["id"], "file": str(f), "why": "no reference script"})
+                    continue
+                ok, why = evaluate_task(t, t["reference"], root)
+                if not ok:
+                    skipped.append({"id": t["id"], "file": str(f), "why": f"reference fails: {why}"})
+                    continue
+                rows.append(task_row(bot, t, root, out_dir, references))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_name(out.name + ".tmp")
+    with open(tmp_out, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    os.replace(tmp_out, out)
+    return {"out": str(out), "rows": len(rows), "skipped": skipped,
+            "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}

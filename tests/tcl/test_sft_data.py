@@ -1,0 +1,69 @@
+"""SFT rows from checked Tcl tasks: the generator's own first prompt, answered by the reference script; tasks whose
+reference fails, or that are excluded, are reported and not written."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.config import load_settings
+from assistant.service import Assistant
+from assistant.tcl.sft_data import answer_block, write_sft_rows
+from assistant.tcl.tasks import load_tasks
+from tests.tcl.conftest import COUNTER_V
+
+GOOD = {"id": "c1", "task": "synthesize counter and write the netlist to <out>/counter_syn.v",
+        "design": ["rtl/counter.v"], "top": "counter",
+        "checks": [{"type": "file_contains", "path": "<out>/counter_syn.v", "pattern": "module counter"}],
+        "reference": "yosys read_verilog rtl/counter.v\nyosys synth -top counter\n"
+                     "yosys write_verilog <out>/counter_syn.v\n"}
+WRONG = {**GOOD, "id": "c2", "reference": "yosys read_verilog rtl/counter.v\nyosys synth -top counter\n"}
+OTHER = {**GOOD, "id": "c3", "task": "synthesize counter flat and write it to <out>/flat.v",
+         "checks": [{"type": "file_exists", "path": "<out>/flat.v"}],
+         "reference": "yosys read_verilog rtl/counter.v\nyosys synth -flatten -top counter\n"
+                      "yosys write_verilog <out>/flat.v\n"}
+
+
+@pytest.fixture()
+def tasks_file(tmp_path):
+    (tmp_path / "rtl").mkdir()
+    (tmp_path / "rtl" / "counter.v").write_text(COUNTER_V)
+    f = tmp_path / "tasks.jsonl"
+    f.write_text("".join(json.dumps(t) + "\n" for t in (GOOD, WRONG, OTHER)))
+    return f
+
+
+def test_rows_hold_the_generators_own_prompt_and_the_checked_reference(yosys, tasks_file, tmp_path, scripted_llm):
+    llm = scripted_llm([])
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
+    bot.llm = llm
+    rep = write_sft_rows(bot, [tasks_file], tmp_path / "sft.jsonl", exclude={"c3"})
+    rows = [json.loads(ln) for ln in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert rep["rows"] == 1 and [r["id"] for r in rows] == ["c1"]
+    why = {s["id"]: s["why"] for s in rep["skipped"]}
+    assert why["c3"] == "excluded" and why["c2"].startswith("reference fails") and "counter_syn.v" in why["c2"]
+    assert not llm.prompts and bot.llm is llm  # the model itself was never asked, and is put back
+    msgs = rows[0]["messages"]
+    assert msgs[-1] == {"role": "assistant", "content": answer_block(GOOD["reference"].replace("<out>", "out"))}
+    # the prompt is the one the generator sends the model for this task
+    llm = scripted_llm([msgs[-1]["content"]])
+    bot.llm = llm
+    (tmp_path / "x" / "out").mkdir(parents=True)
+    gen = bot.tcl_generate(GOOD["task"].replace("<out>", "out"), design=[tasks_file.parent / "rtl",
+                                                                        tmp_path / "x" / "out"], rounds=0,
+                           references=False)
+    assert llm.prompts[0] == msgs[:-1] and gen.check.ok
+
+
+def test_a_model_is_needed_and_bad_task_lines_are_named(tmp_path):
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
+    bot.llm = None
+    with pytest.raises(ValueError, match="needs the model"):
+        write_sft_rows(bot, [], tmp_path / "o.jsonl")
+    bad = tmp_path / "t.jsonl"
+    bad.write_text(json.dumps(GOOD) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"t\.jsonl:2: not JSON"):
+        load_tasks(bad)
+    bad.write_text(json.dumps({"id": "x"}) + "\n")
+    with pytest.raises(ValueError, match=r"t\.jsonl:1: a task needs"):
+        load_tasks(bad)
