@@ -3,6 +3,8 @@
     python bench/tcl_generation.py                                   # held-out tasks, the embedded 1.5B model
     python bench/tcl_generation.py --tasks corpora/sample/eval/tcl_tasks.jsonl --limit 4   # the dev set, quick
     python bench/tcl_generation.py --model smollm2-135m --limit 3     # plumbing check with the tiny model
+    python bench/tcl_generation.py --tasks bench/data/tcl_tasks_sft_test.jsonl --references off \
+        --against runs/qwen-coder-1.5b-tcl-cpu/export/model.Q4_K_M.gguf   # the SFT model against its base
 
 Each task runs once per reference setting with 3 repair rounds through the product's own loop
 (`Assistant.tcl_generate`: fix-its, check, repair); pass@r counts the tasks whose script passed the three
@@ -11,7 +13,9 @@ The baseline measured in the same run is the model's first script as written, wi
 ("raw"). Prompts and answers are recorded so failures can be read (bench/out/tcl_generation.jsonl).
 
 The held-out set (bench/data/tcl_tasks_heldout.jsonl) was written before the prompts were tuned, and tuning
-used only the 12 dev tasks in corpora/sample/eval/tcl_tasks.jsonl; report the held-out numbers.
+used only the 12 dev tasks in corpora/sample/eval/tcl_tasks.jsonl; report the held-out numbers. The SFT
+recipe (adapters/recipes/qwen-coder-1.5b-tcl-cpu.yaml) trains on the dev and held-out references, so an
+SFT model is measured only on bench/data/tcl_tasks_sft_test.jsonl, which no training row comes from.
 """
 from __future__ import annotations
 
@@ -75,7 +79,7 @@ def _ensure_index(index: Path) -> None:
 
 
 def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
-        threads: int = 0, skip: int = 0) -> dict:
+        threads: int = 0, skip: int = 0, records_name: str = "tcl_generation.jsonl") -> dict:
     from assistant.tcl.generate import extract_script
 
     tasks = load_tasks(tasks_file)[skip:][:limit]
@@ -116,10 +120,11 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             progress_log.flush()
         rows[label] = stats
     progress_log.close()
-    with open(RESULTS / "tcl_generation.jsonl", "w") as f:
+    with open(RESULTS / records_name, "w") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")
-    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows}
+    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows,
+            "records": str(RESULTS / records_name)}
 
 
 def show(report: dict) -> None:
@@ -137,7 +142,23 @@ def show(report: dict) -> None:
                       str(s["calls"]), f"{s['seconds'] / n:.1f}", str(toks[len(toks) // 2]))
     console.print(table)
     console.print(f"[dim]load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; records in "
-                  f"{RESULTS / 'tcl_generation.jsonl'}[/]")
+                  f"{report.get('records', RESULTS / 'tcl_generation.jsonl')}[/]")
+
+
+def show_against(base: dict, other: dict) -> None:
+    """The second model (e.g. an SFT export) against the first on the same tasks: pass rates and ratios."""
+    n = base["tasks"]
+    table = Table(title=f"{Path(other['model']).name} against {Path(base['model']).name}, {n} tasks")
+    for col in ("prompt", "model", "raw", "pass@0", f"pass@{ROUNDS}", f"x pass@{ROUNDS} of the first"):
+        table.add_column(col)
+    for label in base["rows"]:
+        first = base["rows"][label][f"pass@{ROUNDS}"]
+        for rep in (base, other):
+            s = rep["rows"][label]
+            table.add_row(label, Path(rep["model"]).name, f"{s['raw']}/{n}", f"{s['pass@0'] / n:.0%}",
+                          f"{s[f'pass@{ROUNDS}'] / n:.0%}",
+                          f"{s[f'pass@{ROUNDS}'] / first:.2f}x" if first else "-")
+    console.print(table)
 
 
 def main() -> None:
@@ -150,12 +171,21 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=RESULTS / "tcl_gen_index")
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     ap.add_argument("--out", type=Path, default=None, help="report JSON (default bench/out/tcl_generation.json)")
+    ap.add_argument("--against", default=None, help="a second GGUF (e.g. an SFT export) run on the same tasks "
+                                                     "and compared with --model, the baseline")
     args = ap.parse_args()
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
     report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip)
-    (args.out or RESULTS / "tcl_generation.json").write_text(json.dumps(report, indent=2, default=str))
+    out = args.out or RESULTS / "tcl_generation.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
     show(report)
+    if args.against:
+        other = run(args.tasks, args.against, args.limit, settings, args.index, args.threads, args.skip,
+                    records_name="tcl_generation.against.jsonl")
+        out.write_text(json.dumps({**report, "against": other}, indent=2, default=str))
+        show(other)
+        show_against(report, other)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl) and the team's held-out set
-(bench/data/tcl_tasks_heldout.jsonl), judged by the bench's own evaluation (bench.tcl_bench.evaluate_task:
+"""The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl), the team's held-out set
+(bench/data/tcl_tasks_heldout.jsonl) and the SFT model's test set (bench/data/tcl_tasks_sft_test.jsonl, never
+in its training rows), judged by the bench's own evaluation (bench.tcl_bench.evaluate_task:
 all three check levels in the sandbox, then the task's checks of the result).
 
 Every reference must pass (a failing reference would count against every model), and the checks must
@@ -10,15 +11,19 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from bench.tcl_bench import HELDOUT, TASKS, design_root, evaluate_task, load_tasks
 
 CHECK_TYPES = {"file_exists", "file_contains", "log_contains", "log_matches"}
-SAMPLE_TASKS, HELDOUT_TASKS = load_tasks(TASKS), load_tasks(HELDOUT)
+SFT_TEST = Path(HELDOUT).with_name("tcl_tasks_sft_test.jsonl")  # a sixth writer's; measures the SFT model
+SAMPLE_TASKS, HELDOUT_TASKS, SFT_TEST_TASKS = load_tasks(TASKS), load_tasks(HELDOUT), load_tasks(SFT_TEST)
+# each SFT test task's near miss, written with it: the checks must reject it
+SFT_TEST_WRONG = json.loads(SFT_TEST.with_name("tcl_tasks_sft_test_wrong.json").read_text())
 ALL = [pytest.param(f, t, id=t["id"])
-       for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS)) for t in tasks]
+       for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS), (SFT_TEST, SFT_TEST_TASKS)) for t in tasks]
 # quick ones (< 0.5 s each) that between them use every check type, a regex, a Tcl loop and -sv
 FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40", "y48", "y62", "y71", "y73", "y88", "y103"}
 
@@ -28,12 +33,13 @@ def _heldout(task_id: str) -> dict:
 
 
 def test_heldout_tasks_are_well_formed():
-    ids = [t["id"] for t in HELDOUT_TASKS]
+    ids = [t["id"] for t in HELDOUT_TASKS + SFT_TEST_TASKS]
     assert len(ids) >= 32 and len(set(ids)) == len(ids) and ids == [f"y{n:02d}" for n in range(1, len(ids) + 1)]
     assert not set(ids) & {t["id"] for t in SAMPLE_TASKS}
+    assert set(SFT_TEST_WRONG) == {t["id"] for t in SFT_TEST_TASKS}
     root = design_root(HELDOUT, HELDOUT_TASKS)
-    for t in HELDOUT_TASKS:
-        assert t["task"] and t["reference"] and t["top"] and 1 <= len(t["checks"]) <= 3, t["id"]
+    for t in HELDOUT_TASKS + SFT_TEST_TASKS:
+        assert t["task"] and t["reference"] and t["top"] and t["checks"], t["id"]
         assert all((root / d).is_file() for d in t["design"]), t["id"]
         for check in t["checks"]:
             assert check["type"] in CHECK_TYPES, t["id"]
@@ -107,6 +113,13 @@ WRONG = {  # task id -> a plausible script that misses what was asked
 def test_checks_reject_a_wrong_script(yosys, task_id):
     ok, why = _run(HELDOUT, _heldout(task_id), WRONG[task_id])
     assert not ok and why, task_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", [pytest.param(t, id=t["id"]) for t in SFT_TEST_TASKS])
+def test_checks_reject_a_wrong_script_of_the_sft_test_set(yosys, task):
+    ok, why = _run(SFT_TEST, task, SFT_TEST_WRONG[task["id"]])
+    assert not ok and why, task["id"]
 
 
 @pytest.mark.slow
