@@ -7,14 +7,14 @@ derived from Python stdlib docstrings ("what does X do?"). Run: `chipassist adap
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import torch
 
 from adapters.config import Recipe, RecipeError
-from adapters.data import _STDLIB, chat_example, sft_mix
 from adapters.dapt import apply_lora, load_model_and_tokenizer, save_model_atomic
+from adapters.data import _STDLIB, chat_example, sft_mix
+from corpora.jsonl import read_jsonl, write_jsonl
 
 
 def general_instructions(limit: int = 2000) -> list[dict]:
@@ -41,21 +41,15 @@ def load_samples(path: Path) -> list[dict]:
     if not path.is_file():
         raise RecipeError(f"SFT data {path} not found (run `chipassist adapt gen-data` first)")
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecipeError(f"SFT data {path}:{n}: not JSON ({e.msg})") from e
+    for n, row in read_jsonl(path, RecipeError):
         msgs = row.get("messages") if isinstance(row, dict) else None
         if not isinstance(msgs, list) or not msgs or not all(
                 isinstance(m, dict) and m.get("role") in ("system", "user", "assistant")
                 and isinstance(m.get("content"), str) for m in msgs):
-            raise RecipeError(f"SFT data {path}:{n}: \"messages\" must be a list of "
+            raise RecipeError(f"{path}:{n}: \"messages\" must be a list of "
                               "{\"role\": system|user|assistant, \"content\": text}")
         if msgs[-1]["role"] != "assistant":
-            raise RecipeError(f"SFT data {path}:{n}: the last message must be the assistant's (what is learnt)")
+            raise RecipeError(f"{path}:{n}: the last message must be the assistant's (what is learnt)")
         rows.append(row)
     if not rows:
         raise RecipeError(f"SFT data {path} is empty")
@@ -65,10 +59,7 @@ def load_samples(path: Path) -> list[dict]:
 def copy_samples(src: Path, dst: Path) -> dict:
     """The gen-data stage for rows written elsewhere: check ``src`` and copy it to ``dst`` atomically."""
     rows = load_samples(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    tmp.replace(dst)
+    write_jsonl(dst, rows)
     kinds: dict[str, int] = {}
     for r in rows:
         kinds[r.get("kind", "other")] = kinds.get(r.get("kind", "other"), 0) + 1

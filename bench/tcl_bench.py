@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from assistant.tcl.check import check_script  # noqa: E402
-from assistant.tcl.run import RUN_LOG, run_script  # noqa: E402
+from assistant.tcl.run import run_script  # noqa: E402
 from assistant.tcl.syntax import tclsh_incomplete  # noqa: E402
 from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks  # noqa: E402,F401 (re-exported)
 from assistant.tcl.tasks import out_paths as _out, task_designs as _designs  # noqa: E402

@@ -13,14 +13,13 @@ Run: `chipassist tcl sft-data TASKS.jsonl [TASKS.jsonl ...] --out runs/tcl-sft/s
 """
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 from assistant.llm.base import LLMProxy
 from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks, out_paths, task_designs
+from corpora.jsonl import write_jsonl
 
 
 class _ReferenceAnswer(LLMProxy):
@@ -86,11 +85,6 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                     skipped.append({"id": t["id"], "file": str(f), "why": f"reference fails: {why}"})
                     continue
                 rows.append(task_row(bot, t, root, out_dir, references))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_name(out.name + ".tmp")
-    with open(tmp_out, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    os.replace(tmp_out, out)
+    write_jsonl(Path(out), rows)
     return {"out": str(out), "rows": len(rows), "skipped": skipped,
             "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}

@@ -6,13 +6,13 @@
 """
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from pathlib import Path
 
 from assistant.tcl.check import check_script
 from assistant.tcl.run import RUN_LOG
+from corpora.jsonl import read_jsonl
 
 OUT_DIR = "out"  # what a task's `<out>` means inside the sandbox
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample"  # the designs of tasks shipped without theirs
@@ -90,13 +90,7 @@ def load_tasks(tasks_file: Path) -> list[dict]:
     """The tasks of a JSONL file, one {id, task, design, top, checks, reference} a line; ValueError naming the
     file and line for a line that is not a task."""
     tasks = []
-    for n, line in enumerate(Path(tasks_file).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            task = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{tasks_file}:{n}: not JSON ({e.msg})") from e
+    for n, task in read_jsonl(tasks_file):
         if not isinstance(task, dict) or not isinstance(task.get("task"), str) or "id" not in task:
             raise ValueError(f"{tasks_file}:{n}: a task needs an \"id\" and a \"task\" text")
         tasks.append(task)

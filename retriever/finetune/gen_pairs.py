@@ -20,8 +20,6 @@ model trained on the pairs may reproduce their text, so restricted text is used 
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 import re
 from collections import Counter
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from corpora.dedup import similarity
+from corpora.jsonl import read_jsonl, write_jsonl
 from corpora.types import Chunk, strictest, visible
 from retriever.finetune.config import PairsConfig
 from retriever.finetune.templates import derive_queries
@@ -235,27 +234,15 @@ def _progress(items: list, label: str, show: bool) -> Iterable:
 
 def write_pairs(rows: list[dict], path: Path) -> None:
     """Write JSONL atomically (temp file + os.replace): an interrupted run leaves the old file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_jsonl(path, rows)
 
 
 def read_pairs(path: Path) -> Iterator[dict]:
     """Rows of a pairs file; a bad line raises PairsError naming the file and line."""
     if not Path(path).is_file():
         raise PairsError(f"pairs file not found: {path}")
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PairsError(f"{path}:{n}: not JSON ({e.msg})") from e
-            missing = {"query", "positive", "chunk_id"} - set(row) if isinstance(row, dict) else {"object"}
-            if missing:
-                raise PairsError(f"{path}:{n}: missing field(s) {', '.join(sorted(missing))}")
-            yield row
+    for n, row in read_jsonl(path, PairsError):
+        missing = {"query", "positive", "chunk_id"} - set(row) if isinstance(row, dict) else {"object"}
+        if missing:
+            raise PairsError(f"{path}:{n}: missing field(s) {', '.join(sorted(missing))}")
+        yield row
