@@ -144,29 +144,35 @@ def register(app: typer.Typer) -> None:
                                                  "(those you will measure on)."),
                      references: bool = typer.Option(False, "--references/--no-references",
                                                      help="Build the prompts with retrieved references."),
+                     repairs: list[Path] = typer.Option(None, "--repairs", help="Bench records "
+                                                        "(bench/tcl_generation.py JSONL, repeatable): the model's "
+                                                        "failing scripts become repair rows."),
                      index: Path = IndexOpt, config: Path = ConfigOpt,
                      backend: str = typer.Option(None, "--backend", help="The model the rows are for: its "
                                                  "tokenizer and prompt budget shape the prompts.")) -> None:
-        """SFT rows from checked tasks: the generator's own prompt for each, answered by its reference script."""
+        """SFT rows from checked tasks: the generator's own prompt for each (and, with --repairs, the repair
+        prompt each recorded failing script leads to), answered by its reference script."""
         from rich.progress import track
 
         from assistant.service import Assistant
-        from assistant.tcl.sft_data import write_sft_rows
+        from assistant.tcl.sft_data import recorded_answers, write_sft_rows
 
-        for f in tasks:
+        for f in [*tasks, *(repairs or [])]:
             if not f.is_file():
-                fail(f"{f}: task file not found")
+                fail(f"{f}: file not found")
         bot = Assistant(settings_from(index, config, llm={"backend": backend}))
         try:
+            answers = recorded_answers(repairs or [], references)
             rep = write_sft_rows(bot, tasks, out, references, {x.strip() for x in exclude.split(",") if x.strip()},
-                                 progress=lambda xs, description: track(xs, description=description, console=console))
+                                 progress=lambda xs, description: track(xs, description=description, console=console),
+                                 repairs=answers)
         except ValueError as e:
             fail(str(e))
         for s in rep["skipped"]:
             console.print(f"[yellow]skipped[/] {escape(str(s['id']))} ({escape(s['file'])}): {escape(s['why'])}")
         tokens = rep["prompt_tokens"]
         mean = sum(tokens) / len(tokens) if tokens else 0
-        console.print(f"[bold]{rep['rows']} rows[/] written to {escape(rep['out'])} "
+        console.print(f"[bold]{rep['rows']} rows[/] ({rep['repair_rows']} repair rows) written to {escape(rep['out'])} "
                       f"(prompts {mean:.0f} tokens on average, {max(tokens, default=0)} at most)")
 
     @tcl.command("commands")

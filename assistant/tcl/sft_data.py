@@ -8,6 +8,12 @@ design summary, the cookbook examples, the command hints, the same token budget)
 builder changes the training data with it. Only tasks whose reference passes its own checks are written; the
 others are reported, not trained on.
 
+Repair rows (``repairs``): the model's own failing scripts for a task, recorded by a bench run
+(bench/tcl_generation.py's JSONL records), are replayed as its first answer; the generator's fix-its and checker
+run on them for real, and the repair prompt they lead to (the numbered script, the exact tool problems, the
+usage help) is answered by the reference. So the model learns the repair turn it is given in the loop, from
+its own mistakes; a replayed script that now passes gives no row.
+
 Run: `chipassist tcl sft-data TASKS.jsonl [TASKS.jsonl ...] --out runs/tcl-sft/sft.jsonl`, then point a recipe's
 `gendata.file` at it (adapters/recipes/qwen-coder-1.5b-tcl-cpu.yaml).
 """
@@ -19,18 +25,21 @@ from typing import Callable, Iterable
 
 from assistant.llm.base import LLMProxy
 from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks, out_paths, task_designs
-from corpora.jsonl import write_jsonl
+from corpora.jsonl import read_jsonl, write_jsonl
 
 
 class _ReferenceAnswer(LLMProxy):
-    """Stands in for the configured LLM: counts tokens with it (the prompt's budget is the model's), records the
-    first prompt and answers with the reference script."""
+    """Stands in for the configured LLM: counts tokens with it (the prompt's budget is the model's), answers the
+    first calls with ``before`` (recorded answers of the model), then records the prompt it is sent and answers
+    with the reference script."""
 
-    def __init__(self, llm, reference: str) -> None:
+    def __init__(self, llm, reference: str, before: Iterable[str] = ()) -> None:
         super().__init__(llm)
-        self.reference, self.messages = reference, None
+        self.reference, self.before, self.messages = reference, list(before), None
 
     def complete(self, messages, **kw) -> str:
+        if self.before:
+            return self.before.pop(0)
         if self.messages is None:
             self.messages = [dict(m) for m in messages]
         return answer_block(self.reference)
@@ -41,28 +50,52 @@ def answer_block(script: str) -> str:
     return f"```tcl\n{script.rstrip()}\n```"
 
 
-def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None = False) -> dict:
-    """One chat row {id, kind, messages} for ``task``: its first generation prompt and its reference script.
-    ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
+def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None = False,
+             first: str | None = None) -> dict | None:
+    """One chat row {id, kind, messages} for ``task``: its first generation prompt and its reference script;
+    with ``first`` (a recorded answer of the model), the repair prompt that answer leads to instead, or None
+    when it passes. ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
     reference = out_paths(task["reference"])
     llm = bot.llm
-    stand_in = _ReferenceAnswer(llm, reference)
+    stand_in = _ReferenceAnswer(llm, reference, [first] if first is not None else [])
     bot.llm = stand_in
     try:
         bot.tcl_generate(out_paths(task["task"]), tool=task.get("tool", "yosys"),
-                         design=[*task_designs(task, root), out_dir], rounds=0, references=references)
+                         design=[*task_designs(task, root), out_dir], rounds=int(first is not None),
+                         references=references)
     finally:
         bot.llm = llm
     if stand_in.messages is None:
+        if first is not None:
+            return None
         raise ValueError(f"task {task['id']}: the generator asked the model nothing")
-    return {"id": str(task["id"]), "kind": "tcl",
+    return {"id": str(task["id"]) + ("/repair" if first is not None else ""), "kind": "tcl",
             "messages": stand_in.messages + [{"role": "assistant", "content": answer_block(reference)}]}
 
 
+def recorded_answers(record_files: Iterable[Path], references: bool | None = False) -> dict[str, list[str]]:
+    """Task id -> the distinct answers the model gave in bench records (bench/tcl_generation.py's JSONL:
+    {task, references, calls: [{answer}]}) run with ``references``, in the order written."""
+    answers: dict[str, list[str]] = {}
+    for f in record_files:
+        for n, r in read_jsonl(Path(f)):
+            if not isinstance(r, dict) or "task" not in r or not isinstance(r.get("calls"), list):
+                raise ValueError(f"{f}:{n}: a record without 'task' and 'calls' (not a bench/tcl_generation.py record)")
+            if r.get("references") is not references:
+                continue
+            seen = answers.setdefault(str(r["task"]), [])
+            for c in r["calls"]:
+                if c.get("answer") and c["answer"] not in seen:
+                    seen.append(c["answer"])
+    return answers
+
+
 def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool | None = False,
-                   exclude: set[str] = frozenset(), progress: Callable | None = None) -> dict:
-    """Write one row per checked task of ``task_files`` to ``out`` (JSONL, atomically); tasks whose reference
-    fails its checks, or whose id is in ``exclude``, are skipped and reported. Returns the report."""
+                   exclude: set[str] = frozenset(), progress: Callable | None = None,
+                   repairs: dict[str, list[str]] | None = None) -> dict:
+    """Write one row per checked task of ``task_files`` to ``out`` (JSONL, atomically), and a repair row per
+    failing answer in ``repairs`` (see `recorded_answers`); tasks whose reference fails its checks, or whose id
+    is in ``exclude``, are skipped and reported. Returns the report."""
     if bot.llm is None:
         raise ValueError("sft-data needs the model the rows are for (its tokenizer and prompt budget): "
                          "configure llm.backend, e.g. --backend llamacpp")
@@ -85,6 +118,11 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                     skipped.append({"id": t["id"], "file": str(f), "why": f"reference fails: {why}"})
                     continue
                 rows.append(task_row(bot, t, root, out_dir, references))
+                for answer in (repairs or {}).get(str(t["id"]), []):
+                    row = task_row(bot, t, root, out_dir, references, first=answer)
+                    if row is not None and row["messages"] not in [r["messages"] for r in rows]:
+                        rows.append(row)
     write_jsonl(Path(out), rows)
-    return {"out": str(out), "rows": len(rows), "skipped": skipped,
+    return {"out": str(out), "rows": len(rows), "repair_rows": sum(r["id"].endswith("/repair") for r in rows),
+            "skipped": skipped,
             "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}

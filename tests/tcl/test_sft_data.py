@@ -8,7 +8,7 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.service import Assistant
-from assistant.tcl.sft_data import answer_block, write_sft_rows
+from assistant.tcl.sft_data import answer_block, recorded_answers, write_sft_rows
 from assistant.tcl.tasks import load_tasks
 from tests.tcl.conftest import COUNTER_V
 
@@ -67,3 +67,28 @@ def test_a_model_is_needed_and_bad_task_lines_are_named(tmp_path):
     bad.write_text(json.dumps({"id": "x"}) + "\n")
     with pytest.raises(ValueError, match=r"t\.jsonl:1: a task needs"):
         load_tasks(bad)
+
+
+def test_recorded_failing_scripts_become_repair_rows_answered_by_the_reference(yosys, tasks_file, tmp_path,
+                                                                              scripted_llm):
+    bad = "```tcl\nyosys read_verilog rtl/counter.v\nyosys synth -top counter\nyosys frobnicate_netlist -x\n" \
+          "yosys write_verilog out/counter_syn.v\n```"
+    good = answer_block(GOOD["reference"].replace("<out>", "out"))
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in (
+        {"task": "c1", "references": False, "calls": [{"answer": bad}, {"answer": good}, {"answer": bad}]},
+        {"task": "c1", "references": True, "calls": [{"answer": "```tcl\nyosys nonsense_with_refs\n```"}]})))
+    answers = recorded_answers([records])
+    assert answers == {"c1": [bad, good]}  # distinct, in order; runs with references are another prompt
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
+    bot.llm = scripted_llm([])
+    rep = write_sft_rows(bot, [tasks_file], tmp_path / "sft.jsonl", exclude={"c3"}, repairs=answers)
+    rows = [json.loads(ln) for ln in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["c1", "c1/repair"] and rep["repair_rows"] == 1  # the passing one gives none
+    msgs = rows[1]["messages"]
+    assert msgs[-1] == {"role": "assistant", "content": good}
+    assert "frobnicate_netlist" in msgs[-3]["content"]  # the model's own script, then the checker's problems
+    assert "Problems:" in msgs[-2]["content"] and "frobnicate_netlist" in msgs[-2]["content"]
+    records.write_text(json.dumps({"id": "c1"}) + "\n")
+    with pytest.raises(ValueError, match=r"records\.jsonl:1: a record without"):
+        recorded_answers([records])
