@@ -148,14 +148,18 @@ def mix(domain: torch.Tensor, general: torch.Tensor, ratio: float, seed: int) ->
 
 
 def chat_example(tokenizer, messages: list[dict], max_len: int) -> dict[str, list[int]]:
-    """Tokenize a conversation with the chat template; labels are -100 except on assistant replies."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
-    spans = []  # character spans of assistant content inside the rendered text
+    """Tokenize a conversation with the chat template; labels are -100 except on assistant replies. An
+    assistant message with ``"weight": 0`` (axolotl's convention) is context, not learnt: a repair row's earlier,
+    failing script must not be taught."""
+    text = tokenizer.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in messages],
+                                         tokenize=False)
+    spans = []  # character spans of learnt assistant content inside the rendered text
     pos = 0
     for m in messages:
         if m["role"] == "assistant":
             start = text.index(m["content"], pos)
-            spans.append((start, start + len(m["content"])))
+            if m.get("weight", 1):
+                spans.append((start, start + len(m["content"])))
             pos = start + len(m["content"])
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = []
@@ -167,7 +171,7 @@ def chat_example(tokenizer, messages: list[dict], max_len: int) -> dict[str, lis
     for i in range(1, len(ids)):
         if ids[i] == tokenizer.eos_token_id and labels[i - 1] != -100:
             labels[i] = ids[i]
-    return {"input_ids": ids[:max_len], "labels": labels[:max_len]}
+    return {"input_ids": ids[:max_len], "labels": labels[:max_len], "cut": len(ids) > max_len}
 
 
 def sft_mix(domain: list, general: list, ratio: float, seed: int) -> list:

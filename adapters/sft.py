@@ -50,6 +50,8 @@ def load_samples(path: Path) -> list[dict]:
                               "{\"role\": system|user|assistant, \"content\": text}")
         if msgs[-1]["role"] != "assistant":
             raise RecipeError(f"{path}:{n}: the last message must be the assistant's (what is learnt)")
+        if any(m.get("weight", 1) not in (0, 1) for m in msgs) or not msgs[-1].get("weight", 1):
+            raise RecipeError(f"{path}:{n}: \"weight\" is 0 (context only) or 1, and the last message is learnt")
         rows.append(row)
     if not rows:
         raise RecipeError(f"SFT data {path} is empty")
@@ -114,6 +116,9 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
         raise RecipeError(f"{model_dir}: tokenizer has no chat template")
     rows = sft_mix(domain, general_instructions(), cfg.general_ratio, recipe.seed)
     examples = [chat_example(tok, r["messages"], cfg.block_size) for r in rows]
+    cut = sum(e["cut"] for e in examples)
+    if cut:  # the end of a row is its answer: a cut row teaches half a script
+        log(f"sft: {cut} of {len(examples)} rows are longer than sft.block_size={cfg.block_size} tokens and are cut")
     examples = [e for e in examples if any(x != -100 for x in e["labels"])]
     model = prepare_model(model, cfg, base_vocab)
     from adapters.trainer import train
@@ -122,7 +127,7 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
     save_model_atomic(model, tok, out_dir / "model")
     k = max(1, len(hist["loss"]) // 5)
     from adapters.dapt import _mean
-    return {"samples": len(examples), "domain": len(domain), "steps": hist["steps"], "method": cfg.method,
+    return {"samples": len(examples), "domain": len(domain), "cut": cut, "steps": hist["steps"], "method": cfg.method,
             "steps_done": hist.get("steps_done"), "train_seconds": hist.get("train_seconds"),
             "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"],
             "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

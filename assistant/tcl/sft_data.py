@@ -69,6 +69,8 @@ def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None
         if first is not None:
             return None
         raise ValueError(f"task {task['id']}: the generator asked the model nothing")
+    if first is not None:  # the failing script it is asked to repair is context, not something to learn
+        stand_in.messages = [{**m, "weight": 0} if m["role"] == "assistant" else m for m in stand_in.messages]
     return {"id": str(task["id"]) + ("/repair" if first is not None else ""), "kind": "tcl",
             "messages": stand_in.messages + [{"role": "assistant", "content": answer_block(reference)}]}
 

@@ -24,7 +24,14 @@ def test_labels_cover_only_assistant_replies(tiny_base):
     text = tok.decode(learned)
     assert "It enables the UART." in text and "It starts transfers." in text
     assert "uart_ctrl" not in text and "user" not in text and "And dma" not in text
-    assert learned.count(tok.eos_token_id) == 2
+    assert learned.count(tok.eos_token_id) == 2 and not ex["cut"]
+    # a weight-0 reply (a repair row's failing script) is context, not learnt; a row past the block is flagged
+    msgs[1]["weight"] = 0
+    ex = chat_example(tok, msgs, 512)
+    text = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != -100])
+    assert "It starts transfers." in text and "It enables the UART." not in text
+    assert "It enables the UART." in tok.decode(ex["input_ids"])
+    assert chat_example(tok, msgs, 8)["cut"]
 
 
 @pytest.fixture
@@ -121,6 +128,10 @@ def test_sft_rows_from_a_file_are_checked_then_trained_on(make_recipe, tiny_base
     r = make_recipe(model={"base": str(tiny_base), "tiny": None}, gendata={"file": str(rows)},
                     sft={"method": "lora", "max_steps": 2, "general_ratio": 0.0})
     with pytest.raises(RecipeError, match=r"rows\.jsonl:4: the last message must be the assistant's"):
+        Pipeline(r, log=lambda m: None).run(["gen-data", "sft"])
+    unlearnt = {"messages": [{"role": "user", "content": "y"}, {"role": "assistant", "content": "x", "weight": 0}]}
+    rows.write_text(json.dumps(good[0]) + "\n" + json.dumps(unlearnt) + "\n")
+    with pytest.raises(RecipeError, match=r"rows\.jsonl:2: \"weight\" is 0"):
         Pipeline(r, log=lambda m: None).run(["gen-data", "sft"])
     rows.write_text("".join(json.dumps(x) + "\n" for x in good))
     p = Pipeline(r, log=lambda m: None)

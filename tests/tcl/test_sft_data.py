@@ -87,7 +87,7 @@ def test_recorded_failing_scripts_become_repair_rows_answered_by_the_reference(y
     assert [r["id"] for r in rows] == ["c1", "c1/repair"] and rep["repair_rows"] == 1  # the passing one gives none
     msgs = rows[1]["messages"]
     assert msgs[-1] == {"role": "assistant", "content": good}
-    assert "frobnicate_netlist" in msgs[-3]["content"]  # the model's own script, then the checker's problems
+    assert "frobnicate_netlist" in msgs[-3]["content"] and msgs[-3]["weight"] == 0  # its own script: not learnt
     assert "Problems:" in msgs[-2]["content"] and "frobnicate_netlist" in msgs[-2]["content"]
     records.write_text(json.dumps({"id": "c1"}) + "\n")
     with pytest.raises(ValueError, match=r"records\.jsonl:1: a record without"):
