@@ -123,8 +123,9 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                 for answer in (repairs or {}).get(str(t["id"]), []):
                     row = task_row(bot, t, root, out_dir, references, first=answer)
                     if row is not None and row["messages"] not in [r["messages"] for r in rows]:
+                        row["id"] += str(sum(r["id"].startswith(row["id"]) for r in rows) + 1)  # y12/repair2
                         rows.append(row)
     write_jsonl(Path(out), rows)
-    return {"out": str(out), "rows": len(rows), "repair_rows": sum(r["id"].endswith("/repair") for r in rows),
+    return {"out": str(out), "rows": len(rows), "repair_rows": sum("/repair" in r["id"] for r in rows),
             "skipped": skipped,
             "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}

@@ -84,7 +84,7 @@ def test_recorded_failing_scripts_become_repair_rows_answered_by_the_reference(y
     bot.llm = scripted_llm([])
     rep = write_sft_rows(bot, [tasks_file], tmp_path / "sft.jsonl", exclude={"c3"}, repairs=answers)
     rows = [json.loads(ln) for ln in (tmp_path / "sft.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in rows] == ["c1", "c1/repair"] and rep["repair_rows"] == 1  # the passing one gives none
+    assert [r["id"] for r in rows] == ["c1", "c1/repair1"] and rep["repair_rows"] == 1  # the passing one gives none
     msgs = rows[1]["messages"]
     assert msgs[-1] == {"role": "assistant", "content": good}
     assert "frobnicate_netlist" in msgs[-3]["content"] and msgs[-3]["weight"] == 0  # its own script: not learnt
