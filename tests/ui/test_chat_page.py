@@ -114,7 +114,7 @@ def test_engineer_session(ui_server, new_page, shot):
     shot(page, "2-source")
 
     # thumbs up with a comment lands in feedback.sqlite next to the logged answer, sources, backend and time
-    reply.locator("button").nth(1).click()
+    reply.locator("button.positive-feedback-off").click()  # by its class: under load the buttons render late
     page.get_by_role("dialog").locator("textarea").fill("clear and cited")
     page.locator("#submit-feedback").click()
     row = feedback_rows(ui_server.data_dir / "feedback.sqlite")[0]
