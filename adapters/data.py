@@ -147,8 +147,9 @@ def mix(domain: torch.Tensor, general: torch.Tensor, ratio: float, seed: int) ->
     return blocks[torch.randperm(len(blocks), generator=g)]
 
 
-def chat_example(tokenizer, messages: list[dict], max_len: int) -> dict[str, list[int]]:
-    """Tokenize a conversation with the chat template; labels are -100 except on assistant replies. An
+def chat_example(tokenizer, messages: list[dict], max_len: int) -> dict:
+    """Tokenize a conversation with the chat template: {input_ids, labels, cut}; labels are -100 except on
+    assistant replies, and ``cut`` says the conversation was longer than ``max_len`` tokens. An
     assistant message with ``"weight": 0`` (axolotl's convention) is context, not learnt: a repair row's earlier,
     failing script must not be taught."""
     text = tokenizer.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in messages],

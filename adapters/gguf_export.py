@@ -1,7 +1,7 @@
 """Export an adapted Llama- or Qwen2-architecture model back to GGUF, so the assistant's `llamacpp` backend (the one
 the embedded model uses) serves it. Metadata (hyperparameters, BPE merges, chat template, special-token ids) is
-copied from the GGUF the base was imported from; the token list is the base GGUF's, followed by the adapted
-tokenizer's added domain tokens (marked user-defined) and unused padding rows; weights are written as F16 (norms
+copied from the GGUF the base was imported from; the token list is the base GGUF's, with the adapted
+tokenizer's added domain tokens (marked user-defined) in the padding slots after its last id, then unused rows; weights are written as F16 (norms
 and biases F32) under llama.cpp's tensor names (gguf's own HF -> GGUF name map), with Llama's Q/K rows permuted
 back as llama.cpp's converter does (Qwen2's rotary layout needs none). `quantize` then writes a llama.cpp
 quantization of it (Q4_K_M: the embedded model's own, so the adapted model decodes as fast as the base).
@@ -37,9 +37,32 @@ def _copy_metadata(reader, writer) -> None:
         writer.add_key_value(name, field.contents(), vtype, sub_type=sub)
 
 
+def token_list(base_tokens: list[str], base_types: list[int], tok, rows: int) -> tuple[list[str], list[int], int]:
+    """GGUF tokens and types for an embedding of ``rows`` rows, and how many are the adapted tokenizer's added ones.
+
+    The base GGUF's own entries are kept, except its unused padding slots (Qwen2's list runs to 151,936 while its
+    tokenizer knows 151,665 ids): an added domain token takes the id after the tokenizer's last, inside that
+    padding, and must be written under its own text. Added tokens are plain text, matched before BPE."""
+    from gguf import TokenType
+    tokens, types, added = [], [], 0
+    for i in range(rows):
+        if i < len(base_tokens) and not (base_types[i] == TokenType.UNUSED and i < len(tok)
+                                         and tok.convert_ids_to_tokens(i) != base_tokens[i]):
+            tokens.append(base_tokens[i])
+            types.append(base_types[i])
+        elif i < len(tok):
+            tokens.append(tok.convert_ids_to_tokens(i))
+            types.append(TokenType.USER_DEFINED)
+            added += 1
+        else:
+            tokens.append(f"[PAD{i}]")
+            types.append(TokenType.UNUSED)
+    return tokens, types, added
+
+
 def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
     """Write `model_dir` (a plain transformers Llama or Qwen2 folder) as an F16 GGUF at `out`, atomically."""
-    from gguf import GGUFReader, GGUFWriter, MODEL_ARCH, TokenType, get_tensor_name_map
+    from gguf import GGUFReader, GGUFWriter, MODEL_ARCH, get_tensor_name_map
     from transformers import AutoModelForCausalLM, AutoTokenizer
     reader = GGUFReader(str(source_gguf))
     arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
@@ -50,20 +73,8 @@ def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
     tok = AutoTokenizer.from_pretrained(model_dir)
     c = model.config
     rows = model.get_input_embeddings().weight.shape[0]
-    base_tokens = reader.fields["tokenizer.ggml.tokens"].contents()
-    base_n = len(base_tokens)
-    base_types = reader.fields["tokenizer.ggml.token_type"].contents()
-    tokens, types = [], []
-    for i in range(rows):
-        if i < base_n:  # the base's own list: it may hold padding ids the tokenizer does not know
-            tokens.append(base_tokens[i])
-            types.append(base_types[i])
-        elif i < len(tok):
-            tokens.append(tok.convert_ids_to_tokens(i))  # added tokens are plain text, matched before BPE
-            types.append(TokenType.USER_DEFINED)
-        else:
-            tokens.append(f"[PAD{i}]")
-            types.append(TokenType.UNUSED)
+    tokens, types, added = token_list(reader.fields["tokenizer.ggml.tokens"].contents(),
+                                      reader.fields["tokenizer.ggml.token_type"].contents(), tok, rows)
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     w = GGUFWriter(str(tmp), arch)
@@ -90,7 +101,7 @@ def export_gguf(model_dir: Path, source_gguf: Path, out: Path) -> dict:
     w.write_tensors_to_file()
     w.close()
     os.replace(tmp, out)
-    return {"gguf": str(out), "bytes": out.stat().st_size, "tokens": len(tokens), "added": len(tok) - base_n}
+    return {"gguf": str(out), "bytes": out.stat().st_size, "tokens": len(tokens), "added": added}
 
 
 def quantize(src: Path, out: Path, kind: str = "Q4_K_M", threads: int = 0) -> dict:

@@ -41,6 +41,12 @@ class Pipeline:
         upto = self._ORDER[: self._ORDER.index(stage) + 1]
         keep = {k: dump[k] for k in ("model", "data", "seed")}
         keep.update({s: dump.get(s.replace("-", "")) for s in upto})
+        base = self.r.model.base
+        if base is not None and Path(base).is_dir():
+            # a base that is another run's export (round 2 of an SFT from round 1's) is redone in place: its
+            # files' sizes and times stand for the weights (hashing gigabytes on every run would not do)
+            keep["base_files"] = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                                        for f in Path(base).iterdir() if f.is_file())
         if "gen-data" in upto and self.r.gendata.file is not None:  # an edited rows file is read again
             f = Path(self.r.gendata.file)
             keep["gendata_sha256"] = hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else None

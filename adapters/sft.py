@@ -50,8 +50,10 @@ def load_samples(path: Path) -> list[dict]:
                               "{\"role\": system|user|assistant, \"content\": text}")
         if msgs[-1]["role"] != "assistant":
             raise RecipeError(f"{path}:{n}: the last message must be the assistant's (what is learnt)")
-        if any(m.get("weight", 1) not in (0, 1) for m in msgs) or not msgs[-1].get("weight", 1):
-            raise RecipeError(f"{path}:{n}: \"weight\" is 0 (context only) or 1, and the last message is learnt")
+        if (any(m.get("weight", 1) not in (0, 1) or ("weight" in m and m["role"] != "assistant") for m in msgs)
+                or not msgs[-1].get("weight", 1)):
+            raise RecipeError(f"{path}:{n}: \"weight\" (assistant messages only) is 0 (context) or 1, "
+                              "and the last message is learnt")
         rows.append(row)
     if not rows:
         raise RecipeError(f"SFT data {path} is empty")
@@ -117,9 +119,14 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
     rows = sft_mix(domain, general_instructions(), cfg.general_ratio, recipe.seed)
     examples = [chat_example(tok, r["messages"], cfg.block_size) for r in rows]
     cut = sum(e["cut"] for e in examples)
-    if cut:  # the end of a row is its answer: a cut row teaches half a script
-        log(f"sft: {cut} of {len(examples)} rows are longer than sft.block_size={cfg.block_size} tokens and are cut")
-    examples = [e for e in examples if any(x != -100 for x in e["labels"])]
+    kept = [e for e in examples if any(x != -100 for x in e["labels"])]
+    dropped = len(examples) - len(kept)
+    if cut:  # the end of a row is its answer: a cut row teaches half a script, or nothing (then it is dropped)
+        log(f"sft: {cut} of {len(examples)} rows are longer than sft.block_size={cfg.block_size} tokens and are cut"
+            + (f"; {dropped} of them keep no answer token and are dropped" if dropped else ""))
+    if not kept:
+        raise RecipeError(f"sft.block_size={cfg.block_size}: no row keeps a token of its answer (raise it)")
+    examples = kept
     model = prepare_model(model, cfg, base_vocab)
     from adapters.trainer import train
     model, hist = train(model, examples, make_collate(tok.pad_token_id or 0), cfg, out_dir,
@@ -127,7 +134,7 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
     save_model_atomic(model, tok, out_dir / "model")
     k = max(1, len(hist["loss"]) // 5)
     from adapters.dapt import _mean
-    return {"samples": len(examples), "domain": len(domain), "cut": cut, "steps": hist["steps"], "method": cfg.method,
+    return {"samples": len(examples), "domain": len(domain), "cut": cut, "dropped": dropped, "steps": hist["steps"], "method": cfg.method,
             "steps_done": hist.get("steps_done"), "train_seconds": hist.get("train_seconds"),
             "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"],
             "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

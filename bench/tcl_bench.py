@@ -36,11 +36,10 @@ from rich.table import Table  # noqa: E402
 from assistant.tcl.check import check_script  # noqa: E402
 from assistant.tcl.run import run_script  # noqa: E402
 from assistant.tcl.syntax import tclsh_incomplete  # noqa: E402
-from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks  # noqa: E402,F401 (re-exported)
+from assistant.tcl.tasks import OUT_DIR, SAMPLE, design_root, evaluate_task, load_tasks  # noqa: E402,F401 (re-exported)
 from assistant.tcl.tasks import out_paths as _out, task_designs as _designs  # noqa: E402
 
 PLANTED = ROOT / "bench" / "data" / "tcl_planted"
-SAMPLE = ROOT / "corpora" / "sample"
 TASKS = SAMPLE / "eval" / "tcl_tasks.jsonl"
 HELDOUT = ROOT / "bench" / "data" / "tcl_tasks_heldout.jsonl"  # the team's held-out tasks (sample designs)
 RESULTS = ROOT / "bench" / "out"  # git-ignored

@@ -8,9 +8,10 @@
 
 Each task runs once per reference setting with 3 repair rounds through the product's own loop
 (`Assistant.tcl_generate`: fix-its, check, repair); pass@r counts the tasks whose script passed the three
-check levels within r repairs AND the task's own checks of the result (bench/tcl_bench.py:evaluate_task).
+check levels within r repairs AND the task's own checks of the result (assistant.tcl.tasks.evaluate_task).
 The baseline measured in the same run is the model's first script as written, with no fix-its and no repair
-("raw"). Prompts and answers are recorded so failures can be read (bench/out/tcl_generation.jsonl).
+("raw"). Prompts and answers are recorded so failures can be read (bench/out/tcl_generation.jsonl, or
+--records F); the records are also what `chipassist tcl sft-data --repairs` makes repair rows from.
 
 The held-out set (bench/data/tcl_tasks_heldout.jsonl) was written before the prompts were tuned, and tuning
 used only the 12 dev tasks in corpora/sample/eval/tcl_tasks.jsonl; report the held-out numbers. The SFT
@@ -35,6 +36,7 @@ from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from assistant.llm.base import LLMProxy  # noqa: E402
+from retriever.layout import write_atomic  # noqa: E402
 from assistant.tcl.tasks import (OUT_DIR, design_root, evaluate_task, load_tasks,  # noqa: E402
                                  out_paths as _out, task_designs as _designs)
 
@@ -79,16 +81,21 @@ def _ensure_index(index: Path) -> None:
 
 
 def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
-        threads: int = 0, skip: int = 0, records_name: str = "tcl_generation.jsonl") -> dict:
+        threads: int = 0, skip: int = 0, records: Path = RESULTS / "tcl_generation.jsonl") -> dict:
+    """Run tasks ``skip+1 ...`` (at most ``limit``) of ``tasks_file`` through ``model`` once per reference
+    setting; returns the report (pass@r per setting) and writes one record a task to ``records``, atomically
+    when the run ends (and a line a task to ``<records>.partial`` as it goes)."""
     from assistant.tcl.generate import extract_script
+    from corpora.jsonl import write_jsonl
 
     tasks = load_tasks(tasks_file)[skip:][:limit]
     root = design_root(tasks_file, tasks)
-    rows, records = {}, []
+    rows, done = {}, []
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_dir = RESULTS / "tcl_gen_empty" / OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
-    progress_log = open(RESULTS / "tcl_generation.partial.jsonl", "w")  # one line a task, as it finishes
+    records.parent.mkdir(parents=True, exist_ok=True)
+    progress_log = open(f"{records}.partial", "w")  # one line a task, as it finishes
     for refs in settings:
         bot = _bot(model, index, RESULTS / "tcl_gen_data", threads)
         label = "with references" if refs else "without references"
@@ -112,19 +119,16 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             stats["seconds"] += seconds
             stats["prompt_tokens"] += [c["prompt_tokens"] for c in recorder.calls]
             stats["fixes"] += len(gen.fixes)
-            records.append({"task": t["id"], "references": refs, "raw_ok": raw_ok, "ok": ok, "why": why,
+            done.append({"task": t["id"], "references": refs, "raw_ok": raw_ok, "ok": ok, "why": why,
                             "rounds_used": gen.rounds_used, "fixes": gen.fixes, "script": gen.script,
                             "message": gen.message, "calls": [{k: c[k] for k in ("prompt_tokens", "seconds", "answer")}
                                                               for c in recorder.calls]})
-            progress_log.write(json.dumps(records[-1]) + "\n")
+            progress_log.write(json.dumps(done[-1]) + "\n")
             progress_log.flush()
         rows[label] = stats
     progress_log.close()
-    with open(RESULTS / records_name, "w") as f:
-        for rec in records:
-            f.write(json.dumps(rec) + "\n")
-    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows,
-            "records": str(RESULTS / records_name)}
+    write_jsonl(records, done)
+    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows, "records": str(records)}
 
 
 def show(report: dict) -> None:
@@ -173,17 +177,24 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="report JSON (default bench/out/tcl_generation.json)")
     ap.add_argument("--against", default=None, help="a second GGUF (e.g. an SFT export) run on the same tasks "
                                                      "and compared with --model, the baseline")
+    ap.add_argument("--records", type=Path, default=RESULTS / "tcl_generation.jsonl",
+                    help="JSONL of every prompt and answer (input of `chipassist tcl sft-data --repairs`); "
+                         "--against's go to the same name with .against before the suffix")
     args = ap.parse_args()
+    if args.against and args.tasks == HELDOUT:
+        console.print("[yellow]warning: the SFT recipes train on the held-out set; measure an SFT model on "
+                      "bench/data/tcl_tasks_sft_test.jsonl (--tasks)[/]")
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
-    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip)
+    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip, args.records)
     out = args.out or RESULTS / "tcl_generation.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, json.dumps(report, indent=2, default=str))
     show(report)
     if args.against:
         other = run(args.tasks, args.against, args.limit, settings, args.index, args.threads, args.skip,
-                    records_name="tcl_generation.against.jsonl")
-        out.write_text(json.dumps({**report, "against": other}, indent=2, default=str))
+                    args.records.with_suffix(".against" + args.records.suffix))
+        write_atomic(out, json.dumps({**report, "against": other}, indent=2, default=str))
         show(other)
         show_against(report, other)
 

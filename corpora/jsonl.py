@@ -6,31 +6,36 @@ bad line is reported the same way everywhere and an interrupted write never leav
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from corpora.atomic import atomic_write
 
 
 def read_jsonl(path: Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, object]]:
     """(line number, value) for each non-blank line of ``path``; ``error`` naming the file and line for one
-    that is not JSON (callers check the shape of each value and raise the same way)."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    that is not UTF-8 JSON (callers check the shape of each value and raise the same way)."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
             try:
-                yield n, json.loads(line)
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                value = json.loads(line)
+            except UnicodeDecodeError as e:
+                raise error(f"{path}:{n}: not UTF-8 (byte {e.start + 1})") from e
             except json.JSONDecodeError as e:
                 raise error(f"{path}:{n}: not JSON ({e.msg})") from e
+            yield n, value
 
 
 def write_jsonl(path: Path, rows: Iterable[object]) -> None:
-    """Write ``rows`` one JSON value a line, atomically (a temporary file beside it, then os.replace): an
-    interrupted run leaves the old file intact."""
+    """Write ``rows`` one JSON value a line, atomically (`corpora.atomic`): an interrupted run, or a row that is
+    not JSON-serialisable, leaves the old file intact and no temp file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
+
+    def write(fh) -> None:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+            fh.write((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write(path, write)

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
+from corpora.atomic import atomic_write
+
 POINTER = "CURRENT"
 LOCK = ".lock"
 _GEN = re.compile(r"^gen-(\d{6})$")
@@ -148,10 +150,5 @@ def commit(index_dir: Path, staging: Path) -> Path:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
     _fsync_dir(path.parent)

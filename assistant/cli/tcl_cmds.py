@@ -4,6 +4,7 @@
     chipassist tcl check flow.tcl --tool yosys --design uart.v [--json]   # exit 1 when a check fails
     chipassist tcl commands --tool openroad [NAME] [--index DIR [--groups team]]
     chipassist tcl sft-data TASKS.jsonl [...] --out sft.jsonl --backend llamacpp   # training rows for a recipe
+        [--repairs RECORDS.jsonl ...] [--exclude y12,y13]   # + repair rows from bench records; tasks left out
 
 With --index, OpenROAD commands are also learnt from the index's docs visible to --groups (default: public).
 """

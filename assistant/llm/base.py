@@ -58,12 +58,15 @@ class LLMProxy:
         self.default_tcl_prompt_tokens = getattr(llm, "default_tcl_prompt_tokens", None)
 
     def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in the backend's own tokenizer."""
         return self.llm.count_tokens(text)
 
     def complete(self, messages: list[Message], **kw) -> str:
+        """The backend's reply (subclasses record it, or answer without the backend)."""
         return self.llm.complete(messages, **kw)
 
     def stream(self, messages: list[Message], **kw) -> Iterator[str]:
+        """``complete``'s whole reply as one piece."""
         yield self.complete(messages, **kw)
 
 

@@ -12,7 +12,7 @@ Repair rows (``repairs``): the model's own failing scripts for a task, recorded 
 (bench/tcl_generation.py's JSONL records), are replayed as its first answer; the generator's fix-its and checker
 run on them for real, and the repair prompt they lead to (the numbered script, the exact tool problems, the
 usage help) is answered by the reference. So the model learns the repair turn it is given in the loop, from
-its own mistakes; a replayed script that now passes gives no row.
+its own mistakes; a replayed script that solves the task after the fix-its gives no row.
 
 Run: `chipassist tcl sft-data TASKS.jsonl [TASKS.jsonl ...] --out runs/tcl-sft/sft.jsonl`, then point a recipe's
 `gendata.file` at it (adapters/recipes/qwen-coder-1.5b-tcl-cpu.yaml).
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from assistant.llm.base import LLMProxy
+from assistant.tcl.generate import extract_script
 from assistant.tcl.tasks import OUT_DIR, design_root, evaluate_task, load_tasks, out_paths, task_designs
 from corpora.jsonl import read_jsonl, write_jsonl
 
@@ -54,7 +55,7 @@ def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None
              first: str | None = None) -> dict | None:
     """One chat row {id, kind, messages} for ``task``: its first generation prompt and its reference script;
     with ``first`` (a recorded answer of the model), the repair prompt that answer leads to instead, or None
-    when it passes. ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
+    when it solves the task (as fixed). ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
     reference = out_paths(task["reference"])
     llm = bot.llm
     stand_in = _ReferenceAnswer(llm, reference, [first] if first is not None else [])
@@ -69,7 +70,13 @@ def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None
         if first is not None:
             return None
         raise ValueError(f"task {task['id']}: the generator asked the model nothing")
-    if first is not None:  # the failing script it is asked to repair is context, not something to learn
+    if first is not None:
+        # The generator also sends back a script that passes every check but lacks the task's key option; when
+        # that script (as fixed) solves the task after all, there is nothing to repair: no row.
+        failing = next(m["content"] for m in reversed(stand_in.messages) if m["role"] == "assistant")
+        if evaluate_task(task, extract_script(failing), root)[0]:
+            return None
+        # the failing script it is asked to repair is context, not something to learn
         stand_in.messages = [{**m, "weight": 0} if m["role"] == "assistant" else m for m in stand_in.messages]
     return {"id": str(task["id"]) + ("/repair" if first is not None else ""), "kind": "tcl",
             "messages": stand_in.messages + [{"role": "assistant", "content": answer_block(reference)}]}
@@ -101,13 +108,17 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
     if bot.llm is None:
         raise ValueError("sft-data needs the model the rows are for (its tokenizer and prompt budget): "
                          "configure llm.backend, e.g. --backend llamacpp")
-    rows, skipped = [], []
+    rows, skipped, seen, n_repairs = [], [], {}, 0
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp) / OUT_DIR
         out_dir.mkdir()
         for f in task_files:
             tasks = load_tasks(f)
             root = design_root(f, tasks)
+            for t in tasks:  # a row id, and the records' repairs, are keyed by task id: it must name one task
+                if str(t["id"]) in seen:
+                    raise ValueError(f"task id {t['id']!r} is in both {seen[str(t['id'])]} and {f}")
+                seen[str(t["id"])] = f
             for t in (progress or (lambda xs, **_: xs))(tasks, description=str(f)):
                 if str(t["id"]) in exclude:
                     skipped.append({"id": t["id"], "file": str(f), "why": "excluded"})
@@ -119,13 +130,14 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                 if not ok:
                     skipped.append({"id": t["id"], "file": str(f), "why": f"reference fails: {why}"})
                     continue
-                rows.append(task_row(bot, t, root, out_dir, references))
+                task_rows = [task_row(bot, t, root, out_dir, references)]
                 for answer in (repairs or {}).get(str(t["id"]), []):
                     row = task_row(bot, t, root, out_dir, references, first=answer)
-                    if row is not None and row["messages"] not in [r["messages"] for r in rows]:
-                        row["id"] += str(sum(r["id"].startswith(row["id"]) for r in rows) + 1)  # y12/repair2
-                        rows.append(row)
+                    if row is not None and row["messages"] not in [r["messages"] for r in task_rows]:
+                        row["id"] += str(len(task_rows))  # y12/repair1, y12/repair2, ...
+                        task_rows.append(row)
+                rows += task_rows
+                n_repairs += len(task_rows) - 1
     write_jsonl(Path(out), rows)
-    return {"out": str(out), "rows": len(rows), "repair_rows": sum("/repair" in r["id"] for r in rows),
-            "skipped": skipped,
+    return {"out": str(out), "rows": len(rows), "repair_rows": n_repairs, "skipped": skipped,
             "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}

@@ -8,17 +8,16 @@ to the store (the index uses passage-window ids, ``retriever.windows``).
 
 Persistence follows the index layout (``retriever.layout``): a build opens the live generation's store,
 changes it in memory, ``snapshot``-s it into the staging folder and ``layout.commit`` renames that folder
-into the next generation. Each file is written atomically (``atomic_write``), so a generation never holds
+into the next generation. Each file is written atomically (``corpora.atomic.atomic_write``), so a generation never holds
 a half-written file. Implementations: ``faiss`` (default, ``faiss_store``) and ``numpy`` (exact, in
 memory, ``numpy_store``), chosen by ``IndexConfig.store``; ``tests/retriever/store_contract.py`` is the
 contract every implementation passes.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -112,25 +111,3 @@ def check_queries(dim: int, queries: np.ndarray, k: int) -> np.ndarray:
 def empty_result(n: int, width: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(ids, scores)`` of ``n`` queries with nothing found: ids -1, scores -inf."""
     return np.full((n, width), -1, np.int64), np.full((n, width), -np.inf, np.float32)
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None] | Callable[[Path], None], *, by_path: bool = False) -> None:
-    """Write ``path`` through a temp file in the same folder, fsync it and rename it into place.
-
-    The temp name ``.<name>.tmp-<pid>`` is the one ``retriever.layout.clean_temp_files`` removes when a
-    killed writer leaves it. ``by_path``: ``write`` takes the temp path (libraries that open files
-    themselves, e.g. ``faiss.write_index``) instead of an open binary file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if by_path:
-            write(tmp)  # type: ignore[arg-type]
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        else:
-            with open(tmp, "wb") as fh:
-                write(fh)  # type: ignore[arg-type]
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

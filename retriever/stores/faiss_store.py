@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, ClassVar
 import faiss
 import numpy as np
 
-from retriever.stores.base import Groups, atomic_write, check_block, check_queries, empty_result
+from corpora.atomic import atomic_write
+from retriever.stores.base import Groups, check_block, check_queries, empty_result
 from retriever.stores.catalog import CATALOG, Catalog
 
 if TYPE_CHECKING:

@@ -31,6 +31,7 @@ def test_labels_cover_only_assistant_replies(tiny_base):
     text = tok.decode([t for t, l in zip(ex["input_ids"], ex["labels"]) if l != -100])
     assert "It starts transfers." in text and "It enables the UART." not in text
     assert "It enables the UART." in tok.decode(ex["input_ids"])
+    assert [l for l in ex["labels"] if l != -100].count(tok.eos_token_id) == 1  # nor is the EOS after it
     assert chat_example(tok, msgs, 8)["cut"]
 
 
@@ -53,6 +54,26 @@ def test_sft_loss_falls_and_export_loads(method, make_recipe, tiny_base, sft_dat
     m = AutoModelForCausalLM.from_pretrained(tmp_path / "export")
     assert m.dtype == torch.bfloat16 and not any("lora" in n for n, _ in m.named_parameters())
     assert len(AutoTokenizer.from_pretrained(tmp_path / "export")) == len(AutoTokenizer.from_pretrained(tiny_base))
+
+
+def test_rows_that_keep_no_answer_token_are_a_clear_error(make_recipe, tiny_base, tmp_path):
+    rows = tmp_path / "long.jsonl"
+    rows.write_text(json.dumps({"messages": [{"role": "user", "content": "Explain the uart_ctrl register. " * 20},
+                                             {"role": "assistant", "content": "It enables the UART."}]}) + "\n")
+    logged = []
+    with pytest.raises(RecipeError, match="sft.block_size=16: no row keeps a token of its answer"):
+        run_sft(make_recipe(sft={"block_size": 16, "general_ratio": 0.0}), tiny_base, rows, tmp_path / "s",
+                log=logged.append)
+    assert any("1 of 1 rows are longer" in x and "1 of them keep no answer token" in x for x in logged)
+
+
+def test_weight_is_for_assistant_messages(tmp_path):
+    from adapters.sft import load_samples
+    p = tmp_path / "rows.jsonl"
+    p.write_text(json.dumps({"messages": [{"role": "user", "content": "q", "weight": 0},
+                                          {"role": "assistant", "content": "a"}]}) + "\n")
+    with pytest.raises(RecipeError, match=r"rows.jsonl:1: \"weight\" \(assistant messages only\)"):
+        load_samples(p)
 
 
 def test_qlora_on_cpu_is_a_clear_error(make_recipe, tiny_base, sft_data, tmp_path):
@@ -131,7 +152,7 @@ def test_sft_rows_from_a_file_are_checked_then_trained_on(make_recipe, tiny_base
         Pipeline(r, log=lambda m: None).run(["gen-data", "sft"])
     unlearnt = {"messages": [{"role": "user", "content": "y"}, {"role": "assistant", "content": "x", "weight": 0}]}
     rows.write_text(json.dumps(good[0]) + "\n" + json.dumps(unlearnt) + "\n")
-    with pytest.raises(RecipeError, match=r"rows\.jsonl:2: \"weight\" is 0"):
+    with pytest.raises(RecipeError, match=r"rows\.jsonl:2: \"weight\" \(assistant messages only\) is 0"):
         Pipeline(r, log=lambda m: None).run(["gen-data", "sft"])
     rows.write_text("".join(json.dumps(x) + "\n" for x in good))
     p = Pipeline(r, log=lambda m: None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -301,6 +300,28 @@ def test_adapted_smollm2_exports_to_gguf_and_answers_through_llamacpp(smol_gguf,
     assert "Paris" in answer
 
 
+def test_added_tokens_take_the_padding_slots_of_a_base_gguf_under_their_own_text():
+    """Qwen2's GGUF lists padding ids past its tokenizer's last: domain tokens added there keep their text."""
+    from gguf import TokenType
+
+    from adapters.gguf_export import token_list
+
+    class Tok:  # the adapted tokenizer: 3 base ids and 2 added ones
+        names = ["a", "b", "c", "uart_tx", "cru_rst"]
+
+        def __len__(self):
+            return len(self.names)
+
+        def convert_ids_to_tokens(self, i):
+            return self.names[i]
+    base = ["a", "b", "c", "[PAD3]", "[PAD4]", "[PAD5]"]
+    types = [TokenType.NORMAL] * 3 + [TokenType.UNUSED] * 3
+    tokens, kinds, added = token_list(base, types, Tok(), 7)
+    assert tokens == ["a", "b", "c", "uart_tx", "cru_rst", "[PAD5]", "[PAD6]"] and added == 2
+    assert kinds[3:5] == [TokenType.USER_DEFINED] * 2 and kinds[5:] == [TokenType.UNUSED] * 2
+    assert token_list(base[:3], types[:3], Tok(), 5)[0] == Tok.names  # no padding in the base: appended
+
+
 def test_a_changed_setting_reruns_only_the_stages_that_depend_on_it(make_recipe):
     from adapters.pipeline import Pipeline
     a = Pipeline(make_recipe(), log=lambda m: None)
@@ -309,6 +330,23 @@ def test_a_changed_setting_reruns_only_the_stages_that_depend_on_it(make_recipe)
     assert a.stage_key("dapt") != b.stage_key("dapt") and a.stage_key("autoeval") != b.stage_key("autoeval")
     c = make_recipe(dapt={"time_budget_min": 30})
     assert c.fingerprint("dapt") == make_recipe().fingerprint("dapt")  # a bigger budget resumes the checkpoint
+
+
+def test_a_base_folder_written_again_reruns_the_stages_on_it(make_recipe, tmp_path):
+    """Round 2 of an SFT starts from round 1's export: a redone round 1 must not leave round 2's checkpoints."""
+    import os
+
+    from adapters.pipeline import Pipeline
+    base = tmp_path / "round1" / "export"
+    base.mkdir(parents=True)
+    (base / "config.json").write_text("{}")
+    (base / "model.safetensors").write_bytes(b"x" * 8)
+    recipe = make_recipe(model={"base": str(base), "tiny": None})
+    before = Pipeline(recipe, log=lambda m: None).stage_key("sft")
+    assert Pipeline(recipe, log=lambda m: None).stage_key("sft") == before
+    (base / "model.safetensors").write_bytes(b"y" * 8)
+    os.utime(base / "model.safetensors", ns=(1, 1))
+    assert Pipeline(recipe, log=lambda m: None).stage_key("sft") != before
 
 
 def test_an_edited_question_set_reruns_autoeval_only(make_recipe, tmp_path):

@@ -1,6 +1,6 @@
 """The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl), the team's held-out set
 (bench/data/tcl_tasks_heldout.jsonl) and the SFT model's test set (bench/data/tcl_tasks_sft_test.jsonl, never
-in its training rows), judged by the bench's own evaluation (bench.tcl_bench.evaluate_task:
+in its training rows), judged by the bench's own evaluation (assistant.tcl.tasks.evaluate_task:
 all three check levels in the sandbox, then the task's checks of the result).
 
 Every reference must pass (a failing reference would count against every model), and the checks must

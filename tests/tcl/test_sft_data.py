@@ -92,3 +92,36 @@ def test_recorded_failing_scripts_become_repair_rows_answered_by_the_reference(y
     records.write_text(json.dumps({"id": "c1"}) + "\n")
     with pytest.raises(ValueError, match=r"records\.jsonl:1: a record without"):
         recorded_answers([records])
+
+
+def test_a_replayed_script_that_solves_the_task_gives_no_row_even_when_sent_back(yosys, tmp_path, scripted_llm):
+    # it lacks the task's key option, so the generator sends it back once; but it meets the task's checks
+    (tmp_path / "rtl").mkdir()
+    (tmp_path / "rtl" / "counter.v").write_text(COUNTER_V)
+    task = {**GOOD, "id": "p1", "task": "Synthesize the counter flattened, then do a purging clean-up so that "
+            "redundant internal net names (nets that are only aliases of other nets) are dropped, and write the "
+            "netlist to <out>/c.v", "checks": [{"type": "file_exists", "path": "<out>/c.v"}],
+            "reference": "yosys read_verilog rtl/counter.v\nyosys synth -flatten -top counter\n"
+                         "yosys opt_clean -purge\nyosys write_verilog <out>/c.v\n"}
+    f = tmp_path / "tasks.jsonl"
+    f.write_text(json.dumps(task) + "\n")
+    plain = answer_block("yosys read_verilog rtl/counter.v\nyosys synth -flatten -top counter\n"
+                         "yosys write_verilog out/c.v")
+    broken = plain.replace("yosys write_verilog", "yosys frobnicate_netlist\nyosys write_verilog")
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
+    bot.llm = scripted_llm([])
+    rep = write_sft_rows(bot, [f], tmp_path / "sft.jsonl", repairs={"p1": [plain, broken]})
+    rows = [json.loads(ln) for ln in (tmp_path / "sft.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["p1", "p1/repair1"] and rep["repair_rows"] == 1
+    assert "frobnicate_netlist" in rows[1]["messages"][-3]["content"]
+
+
+def test_a_task_id_in_two_files_is_an_error(yosys, tasks_file, tmp_path, scripted_llm):
+    other = tmp_path / "more" / "tasks.jsonl"
+    other.parent.mkdir()
+    (other.parent / "rtl").symlink_to(tasks_file.parent / "rtl")
+    other.write_text(json.dumps(GOOD) + "\n")
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data"))
+    bot.llm = scripted_llm([])
+    with pytest.raises(ValueError, match=r"task id 'c1' is in both .*tasks\.jsonl and .*more/tasks\.jsonl"):
+        write_sft_rows(bot, [tasks_file, other], tmp_path / "sft.jsonl")
