@@ -6,7 +6,6 @@ Run: `chipassist adapt autoeval RECIPE --model DIR` (defaults to the recipe's la
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import torch
 
 from adapters.config import RecipeError
+from corpora.jsonl import read_jsonl
 
 
 def load_mc(path: Path) -> list[dict]:
@@ -22,11 +22,8 @@ def load_mc(path: Path) -> list[dict]:
     if not Path(path).is_file():
         raise RecipeError(f"AutoEval file {path} not found")
     rows = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        if not {"question", "choices", "answer"} <= r.keys():
+    for n, r in read_jsonl(Path(path), RecipeError):
+        if not isinstance(r, dict) or not {"question", "choices", "answer"} <= r.keys():
             raise RecipeError(f"{path}:{n}: needs question, choices and answer")
         ans = r["answer"]
         r["answer"] = r["choices"].index(ans) if isinstance(ans, str) and ans in r["choices"] else \

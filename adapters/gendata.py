@@ -21,7 +21,6 @@ Run: `chipassist adapt gen-data RECIPE`; outputs in RUN/gendata/: sft.jsonl, dro
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from adapters.config import GenDataSection, RecipeError, TeacherSection
 from adapters.data import curated_documents
 from corpora.headings import RST_TABLE_BORDER, RstLevels, markdown_heading, rst_heading
+from corpora.jsonl import write_jsonl
 
 STRUCTURE_KINDS = ("qa", "commands", "options", "registers", "tcl", "bugs")
 TEACHER_KINDS = ("qa", "tcl", "bugs")
@@ -719,13 +719,6 @@ def mc_questions(groups: list[McGroup], max_choices: int = 4) -> list[dict]:
 
 # -- stage -----------------------------------------------------------------------------------------------------
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    os.replace(tmp, path)
-
-
 def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None, acl_groups=("public",)) -> dict:
     """Write filtered, deduplicated SFT samples to `out_path` (JSONL, atomically), the dropped ones with reasons to
     dropped.jsonl and (cfg.autoeval_mc) multiple-choice questions to autoeval_mc.jsonl beside it; return the report.
@@ -747,8 +740,8 @@ def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None, a
         raise RecipeError(f"gen-data: no sample kept from {len(docs)} documents under "
                           f"{', '.join(map(str, roots))} (made {len(cands)}; drop reasons {dict(why)})")
     out_path = Path(out_path)
-    _write_jsonl(out_path, [c.sample() for c in kept])
-    _write_jsonl(out_path.parent / "dropped.jsonl",
+    write_jsonl(out_path, [c.sample() for c in kept])
+    write_jsonl(out_path.parent / "dropped.jsonl",
                  [{"kind": c.kind, "reason": r, "source": c.source, "question": c.question[:300],
                    "answer": c.answer[:300]} for c, r in dropped])
     report = {"source": "teacher" if cfg.teacher else "structure", "documents": len(docs), **extra,
@@ -757,7 +750,7 @@ def generate(roots: list[Path], cfg: GenDataSection, out_path: Path, log=None, a
               "out": str(out_path)}
     if cfg.autoeval_mc:
         mc = mc_questions(groups)
-        _write_jsonl(out_path.parent / "autoeval_mc.jsonl", mc)
+        write_jsonl(out_path.parent / "autoeval_mc.jsonl", mc)
         report["autoeval_mc"] = {"path": str(out_path.parent / "autoeval_mc.jsonl"), "questions": len(mc),
                                  "per_category": dict(Counter(r["category"] for r in mc))}
     report["seconds"] = round(time.perf_counter() - t0, 2)

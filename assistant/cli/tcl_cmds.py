@@ -174,7 +174,8 @@ def register(app: typer.Typer) -> None:
         tokens = rep["prompt_tokens"]
         mean = sum(tokens) / len(tokens) if tokens else 0
         console.print(f"[bold]{rep['rows']} rows[/] ({rep['repair_rows']} repair rows) written to {escape(rep['out'])} "
-                      f"(prompts {mean:.0f} tokens on average, {max(tokens, default=0)} at most)")
+                      f"(prompts {mean:.0f} tokens on average, {max(tokens, default=0)} at most; whole rows "
+                      f"{max(rep['row_tokens'], default=0)} at most: a recipe's sft.block_size must hold them)")
 
     @tcl.command("commands")
     def commands_cmd(tool: str = ToolOpt, name: str = typer.Argument(None, help="Show one command's options."),

@@ -140,4 +140,7 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                 n_repairs += len(task_rows) - 1
     write_jsonl(Path(out), rows)
     return {"out": str(out), "rows": len(rows), "repair_rows": n_repairs, "skipped": skipped,
-            "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows]}
+            "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows],
+            # the whole row, answer included (what a recipe's sft.block_size must hold, plus the chat template's
+            # few tokens a message)
+            "row_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"])) for r in rows]}

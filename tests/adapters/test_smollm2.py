@@ -225,6 +225,9 @@ def test_autoeval_reads_the_bench_sets_when_present(tmp_path):
                              "choices": ["a", "b", "c", "d"], "answer": 1, "source": "x"}) + "\n")
     assert mc_sets([], [f, tmp_path / "absent.jsonl"]) == [f]
     assert load_mc(f)[0]["answer"] == 1 and load_mc(f)[0]["category"] == "openroad_commands"
+    f.write_text(f.read_text() + "{not json\n")
+    with pytest.raises(RecipeError, match=r"autoeval_domain\.jsonl:2: not JSON"):
+        load_mc(f)
     r = load_recipe("adapters/recipes/smollm2-135m-cpu.yaml")
     assert {p.name for p in r.autoeval.optional_mc_files} == {"autoeval_domain.jsonl", "autoeval_general.jsonl"}
 

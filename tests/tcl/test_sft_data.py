@@ -125,3 +125,28 @@ def test_a_task_id_in_two_files_is_an_error(yosys, tasks_file, tmp_path, scripte
     bot.llm = scripted_llm([])
     with pytest.raises(ValueError, match=r"task id 'c1' is in both .*tasks\.jsonl and .*more/tasks\.jsonl"):
         write_sft_rows(bot, [tasks_file, other], tmp_path / "sft.jsonl")
+
+
+def test_the_sft_data_command_writes_rows_for_the_configured_model(yosys, tasks_file, tmp_path, smol_gguf):
+    """`chipassist tcl sft-data` with a real model's tokenizer (SmolLM2 through llama.cpp; it is never asked):
+    rows, repair rows from a bench record, the excluded task, and exit 2 naming a missing file."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    config = tmp_path / "chipassist.yaml"
+    config.write_text(f"llm:\n  backend: llamacpp\n  model_path: {smol_gguf}\n  context_tokens: 2048\n")
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"task": "c1", "references": False, "calls": [
+        {"answer": "```tcl\nyosys read_verilog rtl/counter.v\nyosys frobnicate_netlist\n```"}]}) + "\n")
+    out = tmp_path / "rows" / "sft.jsonl"
+    runner = CliRunner()
+    res = runner.invoke(app, ["tcl", "sft-data", str(tasks_file), "--out", str(out), "--exclude", "c3, c9",
+                              "--repairs", str(records), "--config", str(config),
+                              "--index", str(tmp_path / "no_index")])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(ln)["id"] for ln in out.read_text().splitlines()] == ["c1", "c1/repair1"]
+    assert "2 rows" in res.output and "(1 repair rows)" in res.output and "skipped c3" in res.output
+    assert "sft.block_size must hold them" in res.output
+    res = runner.invoke(app, ["tcl", "sft-data", str(tasks_file), "--out", str(out), "--repairs",
+                              str(tmp_path / "gone.jsonl"), "--config", str(config)])
+    assert res.exit_code == 2 and "gone.jsonl" in res.output and "file not found" in res.output
