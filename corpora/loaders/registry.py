@@ -18,9 +18,8 @@ the file and reports the reason, the build goes on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from corpora import curate
 from corpora.headings import Syntax, first_heading

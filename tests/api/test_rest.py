@@ -6,7 +6,6 @@ import json
 import logging
 
 import httpx
-import pytest
 
 from tests.api.conftest import BUG_ID, RESTRICTED_PATH, RESTRICTED_QUERY, ThreadServer
 

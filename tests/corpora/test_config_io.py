@@ -29,7 +29,7 @@ def test_loads_a_model_and_names_file_field_and_value(tmp_path):
     assert str(e.value) == (f"{f}: server.port: Input should be less than or equal to 65535 (got 70000); "
                             "server.hots: Extra inputs are not permitted (got 'x')")
     f.write_text("server: {}\n")
-    with pytest.raises(ConfigError, match=rf"svc.yaml: name: Field required$"):  # no value shown for a missing one
+    with pytest.raises(ConfigError, match=r"svc.yaml: name: Field required$"):  # no value shown for a missing one
         load_yaml_model(f, Outer)
 
 

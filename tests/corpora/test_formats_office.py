@@ -2,7 +2,6 @@
 register maps detected whatever their column names, and the refused or capped inputs."""
 from __future__ import annotations
 
-import io
 import zipfile
 
 import pytest
