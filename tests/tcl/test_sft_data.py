@@ -150,3 +150,18 @@ def test_the_sft_data_command_writes_rows_for_the_configured_model(yosys, tasks_
     res = runner.invoke(app, ["tcl", "sft-data", str(tasks_file), "--out", str(out), "--repairs",
                               str(tmp_path / "gone.jsonl"), "--config", str(config)])
     assert res.exit_code == 2 and "gone.jsonl" in res.output and "file not found" in res.output
+
+
+def test_the_committed_bench_records_hold_training_tasks_only():
+    """bench/data/tcl_records: the base model's answers that round 2's repair rows come from. A record of a
+    test-set task (y195-y224) would put its failing scripts, and the repair answered by its reference, into
+    training."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    records = sorted((root / "bench" / "data" / "tcl_records").glob("*.jsonl"))
+    answers = recorded_answers(records)
+    train = {str(t["id"]) for f in (root / "corpora/sample/eval/tcl_tasks.jsonl",
+                                    root / "bench/data/tcl_tasks_heldout.jsonl") for t in load_tasks(f)}
+    test = {str(t["id"]) for t in load_tasks(root / "bench/data/tcl_tasks_sft_test.jsonl")}
+    assert len(records) >= 2 and len(answers) > 100
+    assert set(answers) <= train and not set(answers) & test
