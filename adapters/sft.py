@@ -134,7 +134,8 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
     save_model_atomic(model, tok, out_dir / "model")
     k = max(1, len(hist["loss"]) // 5)
     from adapters.dapt import _mean
-    return {"samples": len(examples), "domain": len(domain), "cut": cut, "dropped": dropped, "steps": hist["steps"], "method": cfg.method,
+    return {"samples": len(examples), "domain": len(domain), "cut": cut, "dropped": dropped, "steps": hist["steps"],
+            "method": cfg.method,
             "steps_done": hist.get("steps_done"), "train_seconds": hist.get("train_seconds"),
             "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"],
             "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

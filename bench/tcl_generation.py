@@ -36,9 +36,9 @@ from rich.progress import track  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from assistant.llm.base import LLMProxy  # noqa: E402
-from retriever.layout import write_atomic  # noqa: E402
 from assistant.tcl.tasks import (OUT_DIR, design_root, evaluate_task, load_tasks,  # noqa: E402
                                  out_paths as _out, task_designs as _designs)
+from retriever.layout import write_atomic  # noqa: E402
 
 HELDOUT = ROOT / "bench" / "data" / "tcl_tasks_heldout.jsonl"
 RESULTS = ROOT / "bench" / "out"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None] | Callable[[Path], None], *, by_path: bool = False) -> None:
+def atomic_write(path: Path, write: Callable[[BinaryIO], None] | Callable[[Path], None], *,
+                 by_path: bool = False) -> None:
     """Write ``path`` through a temp file in the same folder, fsync it and rename it into place.
 
     The temp name ``.<name>.tmp-<pid>`` is the one ``retriever.layout.clean_temp_files`` removes when a

@@ -55,7 +55,8 @@ def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None
              first: str | None = None) -> dict | None:
     """One chat row {id, kind, messages} for ``task``: its first generation prompt and its reference script;
     with ``first`` (a recorded answer of the model), the repair prompt that answer leads to instead, or None
-    when it solves the task (as fixed). ``references`` as in `generate_script` (False: the prompt the CPU model is run with)."""
+    when it solves the task (as fixed). ``references`` as in `generate_script` (False: the prompt the CPU model
+    is run with)."""
     reference = out_paths(task["reference"])
     llm = bot.llm
     stand_in = _ReferenceAnswer(llm, reference, [first] if first is not None else [])
