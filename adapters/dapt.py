@@ -87,7 +87,10 @@ def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_aft
     cfg = recipe.dapt
     domain = recipe_domain(recipe.data)  # errors on an empty corpus before loading the model
     general = load_general(recipe.data.general, recipe.data.max_general_chars)
-    model, tok = load_model_and_tokenizer(model_dir, recipe.model.dtype)
+    from adapters.trainer import train, train_precision
+    dtype, mixed = train_precision(recipe.model.dtype, cfg.mixed_precision, log)
+    cfg = cfg.model_copy(update={"mixed_precision": mixed})
+    model, tok = load_model_and_tokenizer(model_dir, dtype)
     d_train, d_held = split_heldout([t for _, t in domain], recipe.data.heldout_fraction)
     g_train, g_held = split_heldout(general, recipe.data.heldout_fraction)
     dom_blocks = pack(d_train, tok, cfg.block_size)
@@ -101,13 +104,12 @@ def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_aft
     if cfg.method == "lora":
         model = apply_lora(model, cfg.lora, base_vocab)
     torch.manual_seed(recipe.seed)
-    from adapters.trainer import train
     model, hist = train(model, list(blocks), lm_collate, cfg, out_dir, recipe.fingerprint("dapt"), evals, log,
                         stop_after)
     save_model_atomic(merged(model), tok, out_dir / "model")
     return {"blocks": len(blocks), "domain_blocks": len(dom_blocks), "general_share": cfg.general_ratio,
             "steps": hist["steps"], "steps_done": hist.get("steps_done"), "method": cfg.method,
-            "train_seconds": hist.get("train_seconds"), "stopped_by_budget": bool(hist.get("stopped_by_budget")),
+            "precision": f"{dtype}/{mixed}", "train_seconds": hist.get("train_seconds"), "stopped_by_budget": bool(hist.get("stopped_by_budget")),
             "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"], "loss_first": hist["loss"][0] if hist["loss"] else None,
             "loss_last": hist["loss"][-1] if hist["loss"] else None, "eval": hist["eval"]}
 

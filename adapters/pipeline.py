@@ -177,14 +177,16 @@ class Pipeline:
         files = mc_sets(a.mc_files, a.optional_mc_files)
         out: dict = {"mc_files": [str(f) for f in files], "models": {}}
         models = {"base": self.base_dir()}
+        from adapters.trainer import train_precision
+        _, mixed = train_precision("float32", a.mixed_precision, self._log_step)  # bf16 autocast: native CPUs only
+        out["mixed_precision"] = mixed
         for name, stage in (("dapt", "dapt"), ("dapt+sft", "sft")):
             if (self._dir(stage) / "model" / "config.json").is_file():
                 models[name] = self._dir(stage) / "model"
             elif (self._dir(stage) / "model" / "adapter_config.json").is_file():
                 models[name] = self._merged(stage)
         for name, folder in models.items():
-            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref, a.max_questions,
-                                                a.mixed_precision)
+            out["models"][name] = run_autoeval(folder, files, held, a.shots, ref, a.max_questions, mixed)
         return out
 
     def _merged(self, stage: str) -> Path:
@@ -208,7 +210,11 @@ class Pipeline:
         return {"backend": s.backend, "model": str(folder), "question": s.question, "answer": answer,
                 "answer_seconds": round(time.perf_counter() - t, 1)}
 
-    def _log_step(self, rec: dict) -> None:
+    def _log_step(self, rec: dict | str) -> None:
+        """Log a training record (every 10th step, and every other event) or a stage's message."""
+        if isinstance(rec, str):
+            self.log(rec)
+            return
         if rec.get("event") != "step" or rec["step"] % 10 == 0 or rec["step"] == 1:
             self.log(json.dumps(rec))
 

@@ -95,10 +95,11 @@ def prepare_model(model, cfg, base_vocab: int | None):
     return apply_lora(model, cfg.lora, base_vocab)
 
 
-def load_for_sft(model_dir: Path, recipe: Recipe):
-    """The model and tokenizer for SFT; 4-bit quantised (bitsandbytes) for QLoRA."""
+def load_for_sft(model_dir: Path, recipe: Recipe, dtype: str | None = None):
+    """The model and tokenizer for SFT (in ``dtype``, default the recipe's); 4-bit quantised (bitsandbytes) for
+    QLoRA."""
     if recipe.sft.method != "qlora":
-        return load_model_and_tokenizer(model_dir, recipe.model.dtype)
+        return load_model_and_tokenizer(model_dir, dtype or recipe.model.dtype)
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
     return AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=q), AutoTokenizer.from_pretrained(
@@ -113,7 +114,11 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
     if cfg.method == "qlora" and not torch.cuda.is_available():
         raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
     domain = load_samples(data_path)
-    model, tok = load_for_sft(model_dir, recipe)
+    from adapters.trainer import train, train_precision
+    dtype, mixed = (recipe.model.dtype, cfg.mixed_precision) if cfg.method == "qlora" else \
+        train_precision(recipe.model.dtype, cfg.mixed_precision, log)
+    cfg = cfg.model_copy(update={"mixed_precision": mixed})
+    model, tok = load_for_sft(model_dir, recipe, dtype)
     if tok.chat_template is None:
         raise RecipeError(f"{model_dir}: tokenizer has no chat template")
     rows = sft_mix(domain, general_instructions(), cfg.general_ratio, recipe.seed)
@@ -128,14 +133,13 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
         raise RecipeError(f"sft.block_size={cfg.block_size}: no row keeps a token of its answer (raise it)")
     examples = kept
     model = prepare_model(model, cfg, base_vocab)
-    from adapters.trainer import train
     model, hist = train(model, examples, make_collate(tok.pad_token_id or 0), cfg, out_dir,
                         recipe.fingerprint("sft"), None, log)
     save_model_atomic(model, tok, out_dir / "model")
     k = max(1, len(hist["loss"]) // 5)
     from adapters.dapt import _mean
     return {"samples": len(examples), "domain": len(domain), "cut": cut, "dropped": dropped, "steps": hist["steps"],
-            "method": cfg.method,
+            "method": cfg.method, "precision": f"{dtype}/{mixed}",
             "steps_done": hist.get("steps_done"), "train_seconds": hist.get("train_seconds"),
             "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"],
             "loss_first": round(sum(hist["loss"][:k]) / k, 4), "loss_last": round(sum(hist["loss"][-k:]) / k, 4)}

@@ -35,6 +35,26 @@ def measured_peak_flops(device: str = "cpu", dtype=torch.float32, n: int = 1024)
     return 2 * n ** 3 * reps / (time.perf_counter() - t)
 
 
+def train_precision(dtype: str, mixed_precision: str, log: Callable[[dict], None] = print,
+                    half_slower: float = 0.5) -> tuple[str, str]:
+    """The (model dtype, mixed precision) to train in on this machine: as the recipe asks, except on a CPU whose
+    16-bit matmul runs at under ``half_slower`` of its float32 rate. A CPU without AVX512-BF16 or AMX makes
+    PyTorch fall back to a scalar GEMM: 0.8 against 67 GFLOP/s on a 2-core AVX2 EPYC, where the recipe's
+    2-hour bf16 SFT would have taken days. There both become float32 (twice the memory, and said so in the log
+    and the stage's report); a GPU keeps what was asked."""
+    halves = {"bfloat16": torch.bfloat16, "float16": torch.float16, "bf16": torch.bfloat16, "fp16": torch.float16}
+    half = halves.get(dtype) or halves.get(mixed_precision)
+    if half is None or torch.cuda.is_available():
+        return dtype, mixed_precision
+    rate, full = measured_peak_flops("cpu", half, 256), measured_peak_flops("cpu", torch.float32, 256)
+    if rate >= half_slower * full:
+        return dtype, mixed_precision
+    log({"event": "precision", "model_dtype": "float32", "mixed_precision": "no",
+         "reason": f"{half} matmul here runs at {rate / 1e9:.1f} GFLOP/s against {full / 1e9:.1f} for float32 "
+                   f"(no native 16-bit support in this CPU): training in float32 instead of {dtype}/{mixed_precision}"})
+    return "float32", "no"
+
+
 def flops_per_token(model, seq_len: int) -> float:
     """6N for the weights plus the attention matmuls (12 * layers * hidden * seq)."""
     c = model.config

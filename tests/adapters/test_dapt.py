@@ -86,8 +86,11 @@ def test_lora_dapt_trains_added_rows_and_saves_a_merged_model(make_recipe, tiny_
     assert torch.equal(after[: len(tok)], before[: len(tok)])  # base rows untouched under LoRA
 
 
-def test_bf16_mixed_precision_trains_with_fp32_master_weights(make_recipe, tiny_base, tmp_path):
+def test_bf16_mixed_precision_trains_with_fp32_master_weights(make_recipe, tiny_base, tmp_path, monkeypatch):
+    # as asked, also on a CPU without native bf16 (where the run would otherwise switch to float32: next test)
+    monkeypatch.setattr("adapters.trainer.train_precision", lambda dtype, mixed, log=None: (dtype, mixed))
     rep = run_dapt(make_recipe(dapt={"mixed_precision": "bf16"}), tiny_base, tmp_path / "dapt", log=lambda r: None)
+    assert rep["precision"] == "float32/bf16"
     assert rep["loss_last"] < rep["loss_first"]
     assert rep["eval"]["after"]["domain_ppl"] < 0.8 * rep["eval"]["before"]["domain_ppl"]
     from transformers import AutoModelForCausalLM
@@ -98,3 +101,45 @@ def test_bf16_mixed_precision_trains_with_fp32_master_weights(make_recipe, tiny_
 def test_unknown_mixed_precision_is_rejected_by_the_recipe(make_recipe):
     with pytest.raises(Exception, match="mixed_precision"):
         make_recipe(dapt={"mixed_precision": "int8"})
+
+
+def _rates(monkeypatch, bf16: float, fp32: float = 60e9) -> list:
+    """Make this CPU's measured matmul rates ``bf16`` (and float16) and ``fp32`` FLOP/s; returns the calls."""
+    calls = []
+
+    def fake(device="cpu", dtype=torch.float32, n=1024):
+        calls.append(dtype)
+        return fp32 if dtype == torch.float32 else bf16
+    monkeypatch.setattr("adapters.trainer.measured_peak_flops", fake)
+    return calls
+
+
+def test_train_precision_keeps_bf16_where_the_cpu_runs_it_natively(monkeypatch):
+    from adapters.trainer import train_precision
+    _rates(monkeypatch, bf16=110e9)
+    logged = []
+    assert train_precision("bfloat16", "bf16", logged.append) == ("bfloat16", "bf16") and not logged
+    assert train_precision("float32", "bf16", logged.append) == ("float32", "bf16")
+    calls = _rates(monkeypatch, bf16=0.8e9)
+    assert train_precision("float32", "no", logged.append) == ("float32", "no") and not calls  # nothing to measure
+
+
+def test_train_precision_falls_back_to_float32_on_a_cpu_without_native_bf16(monkeypatch):
+    """An AVX2-only CPU multiplies bf16 matrices on a scalar fallback (0.8 against 67 GFLOP/s measured): a bf16
+    recipe there trains in float32, and says so."""
+    from adapters.trainer import train_precision
+    _rates(monkeypatch, bf16=0.8e9)
+    logged = []
+    assert train_precision("bfloat16", "bf16", logged.append) == ("float32", "no")
+    assert train_precision("float16", "no", logged.append) == ("float32", "no")
+    assert [r["event"] for r in logged] == ["precision", "precision"]
+    assert "0.8 GFLOP/s against 60.0 for float32" in logged[0]["reason"]
+
+
+def test_dapt_on_a_cpu_without_native_bf16_trains_in_float32(make_recipe, tiny_base, tmp_path, monkeypatch):
+    _rates(monkeypatch, bf16=0.8e9)
+    logged = []
+    rep = run_dapt(make_recipe(model={"base": None, "tiny": {}, "dtype": "bfloat16"},
+                               dapt={"mixed_precision": "bf16"}), tiny_base, tmp_path / "dapt", log=logged.append)
+    assert rep["precision"] == "float32/no" and rep["loss_last"] < rep["loss_first"]
+    assert any(isinstance(r, dict) and r.get("event") == "precision" for r in logged)

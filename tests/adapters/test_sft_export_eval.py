@@ -163,3 +163,17 @@ def test_sft_rows_from_a_file_are_checked_then_trained_on(make_recipe, tiny_base
     assert (Path(r.output_dir) / "gendata" / "sft.jsonl").read_text() == rows.read_text()
     rows.write_text(rows.read_text() + json.dumps(good[0]) + "\n")
     assert all(p.stage_key(s) != k for s, k in keys.items())
+
+
+def test_pipeline_logs_a_stage_message_as_well_as_step_records(make_recipe):
+    """run_sft logs its cut-rows warning as text through the pipeline's step logger, which must not choke on it."""
+    import json as _json
+
+    from adapters.pipeline import Pipeline
+    out: list = []
+    p = Pipeline(make_recipe(), log=out.append)
+    p._log_step("sft: 3 of 10 rows are longer than sft.block_size=64 tokens and are cut")
+    p._log_step({"event": "step", "step": 3, "loss": 1.0})
+    p._log_step({"event": "step", "step": 10, "loss": 0.5})
+    assert out == ["sft: 3 of 10 rows are longer than sft.block_size=64 tokens and are cut",
+                   _json.dumps({"event": "step", "step": 10, "loss": 0.5})]
