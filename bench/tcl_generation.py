@@ -84,7 +84,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
         threads: int = 0, skip: int = 0, records: Path = RESULTS / "tcl_generation.jsonl") -> dict:
     """Run tasks ``skip+1 ...`` (at most ``limit``) of ``tasks_file`` through ``model`` once per reference
     setting; returns the report (pass@r per setting) and writes one record a task to ``records``, atomically
-    when the run ends (and a line a task to ``<records>.partial`` as it goes)."""
+    when the run ends (and a line a task to ``<records>.partial`` as it goes, removed at the end)."""
     from assistant.tcl.generate import extract_script
     from corpora.jsonl import write_jsonl
 
@@ -128,6 +128,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
         rows[label] = stats
     progress_log.close()
     write_jsonl(records, done)
+    Path(f"{records}.partial").unlink()  # the whole file is in place: the partial one would only mislead
     return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows, "records": str(records)}
 
 
