@@ -107,11 +107,13 @@ def run_dapt(recipe: Recipe, model_dir: Path, out_dir: Path, log=print, stop_aft
     model, hist = train(model, list(blocks), lm_collate, cfg, out_dir, recipe.fingerprint("dapt"), evals, log,
                         stop_after)
     save_model_atomic(merged(model), tok, out_dir / "model")
+    losses = hist["loss"]
     return {"blocks": len(blocks), "domain_blocks": len(dom_blocks), "general_share": cfg.general_ratio,
             "steps": hist["steps"], "steps_done": hist.get("steps_done"), "method": cfg.method,
-            "precision": f"{dtype}/{mixed}", "train_seconds": hist.get("train_seconds"), "stopped_by_budget": bool(hist.get("stopped_by_budget")),
-            "tokens_per_s": _mean(hist.get("tokens_per_s")), "losses": hist["loss"], "loss_first": hist["loss"][0] if hist["loss"] else None,
-            "loss_last": hist["loss"][-1] if hist["loss"] else None, "eval": hist["eval"]}
+            "precision": f"{dtype}/{mixed}", "train_seconds": hist.get("train_seconds"),
+            "stopped_by_budget": bool(hist.get("stopped_by_budget")), "tokens_per_s": _mean(hist.get("tokens_per_s")),
+            "losses": losses, "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+            "eval": hist["eval"]}
 
 
 def _mean(xs) -> float | None:

@@ -6,7 +6,7 @@
     python bench/tcl_generation.py --tasks bench/data/tcl_tasks_sft_test.jsonl --references off \
         --against runs/qwen-coder-1.5b-tcl-cpu/export/model.Q4_K_M.gguf   # the SFT model against its base
 
-Each task runs once per reference setting with 3 repair rounds through the product's own loop
+Each task runs once per reference setting with 3 repair rounds (`--rounds N`) through the product's own loop
 (`Assistant.tcl_generate`: fix-its, check, repair); pass@r counts the tasks whose script passed the three
 check levels within r repairs AND the task's own checks of the result (assistant.tcl.tasks.evaluate_task).
 The baseline measured in the same run is the model's first script as written, with no fix-its and no repair
@@ -81,7 +81,8 @@ def _ensure_index(index: Path) -> None:
 
 
 def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
-        threads: int = 0, skip: int = 0, records: Path = RESULTS / "tcl_generation.jsonl") -> dict:
+        threads: int = 0, skip: int = 0, records: Path = RESULTS / "tcl_generation.jsonl",
+        rounds: int = ROUNDS) -> dict:
     """Run tasks ``skip+1 ...`` (at most ``limit``) of ``tasks_file`` through ``model`` once per reference
     setting; returns the report (pass@r per setting) and writes one record a task to ``records``, atomically
     when the run ends (and a line a task to ``<records>.partial`` as it goes, removed at the end)."""
@@ -99,7 +100,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     for refs in settings:
         bot = _bot(model, index, RESULTS / "tcl_gen_data", threads)
         label = "with references" if refs else "without references"
-        stats = {"raw": 0, **{f"pass@{r}": 0 for r in range(ROUNDS + 1)}, "calls": 0, "seconds": 0.0,
+        stats = {"raw": 0, **{f"pass@{r}": 0 for r in range(rounds + 1)}, "calls": 0, "seconds": 0.0,
                  "prompt_tokens": [], "fixes": 0}
         for t in track(tasks, description=label, console=console):
             recorder = bot.llm
@@ -108,12 +109,12 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             # the sandbox gets an empty `out` folder, as evaluate_task gives the script it judges: a task's
             # `<out>/x` must be writable while the product checks its own script too
             gen = bot.tcl_generate(_out(t["task"]), tool=t.get("tool", "yosys"), design=[*_designs(t, root), out_dir],
-                                   rounds=ROUNDS, references=refs)
+                                   rounds=rounds, references=refs)
             seconds = time.perf_counter() - started
             raw_ok = bool(recorder.calls) and evaluate_task(t, extract_script(recorder.calls[0]["answer"]), root)[0]
             ok, why = evaluate_task(t, gen.script, root) if gen.check and gen.check.ok else (False, "check failed")
             stats["raw"] += raw_ok
-            for r in range(ROUNDS + 1):
+            for r in range(rounds + 1):
                 stats[f"pass@{r}"] += ok and gen.rounds_used <= r
             stats["calls"] += len(recorder.calls)
             stats["seconds"] += seconds
@@ -129,19 +130,21 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     progress_log.close()
     write_jsonl(records, done)
     Path(f"{records}.partial").unlink()  # the whole file is in place: the partial one would only mislead
-    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rows": rows, "records": str(records)}
+    return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rounds": rounds, "rows": rows,
+            "records": str(records)}
 
 
 def show(report: dict) -> None:
-    n = report["tasks"]
+    """The pass rates of one model after 0..rounds repair rounds, with ratios against its raw and pass@0."""
+    n, rounds = report["tasks"], report.get("rounds", ROUNDS)
     table = Table(title=f"Tcl generation, {report['model']}, {n} tasks ({Path(report['file']).name})")
-    for col in ("prompt", "raw (baseline)", *[f"pass@{r}" for r in range(ROUNDS + 1)], "x raw", "x pass@0",
+    for col in ("prompt", "raw (baseline)", *[f"pass@{r}" for r in range(rounds + 1)], "x raw", "x pass@0",
                 "calls", "s/task", "prompt tok p50"):
         table.add_column(col)
     for label, s in report["rows"].items():
         toks = sorted(s["prompt_tokens"]) or [0]
-        best = s[f"pass@{ROUNDS}"]
-        table.add_row(label, f"{s['raw']}/{n}", *[f"{s[f'pass@{r}'] / n:.0%}" for r in range(ROUNDS + 1)],
+        best = s[f"pass@{rounds}"]
+        table.add_row(label, f"{s['raw']}/{n}", *[f"{s[f'pass@{r}'] / n:.0%}" for r in range(rounds + 1)],
                       f"{best / s['raw']:.2f}x" if s["raw"] else "-",
                       f"{best / s['pass@0']:.2f}x" if s["pass@0"] else "-",
                       str(s["calls"]), f"{s['seconds'] / n:.1f}", str(toks[len(toks) // 2]))
@@ -152,17 +155,17 @@ def show(report: dict) -> None:
 
 def show_against(base: dict, other: dict) -> None:
     """The second model (e.g. an SFT export) against the first on the same tasks: pass rates and ratios."""
-    n = base["tasks"]
+    n, rounds = base["tasks"], base.get("rounds", ROUNDS)
     table = Table(title=f"{Path(other['model']).name} against {Path(base['model']).name}, {n} tasks")
-    for col in ("prompt", "model", "raw", "pass@0", f"pass@{ROUNDS}", f"x pass@{ROUNDS} of the first"):
+    for col in ("prompt", "model", "raw", "pass@0", f"pass@{rounds}", f"x pass@{rounds} of the first"):
         table.add_column(col)
     for label in base["rows"]:
-        first = base["rows"][label][f"pass@{ROUNDS}"]
+        first = base["rows"][label][f"pass@{rounds}"]
         for rep in (base, other):
             s = rep["rows"][label]
             table.add_row(label, Path(rep["model"]).name, f"{s['raw']}/{n}", f"{s['pass@0'] / n:.0%}",
-                          f"{s[f'pass@{ROUNDS}'] / n:.0%}",
-                          f"{s[f'pass@{ROUNDS}'] / first:.2f}x" if first else "-")
+                          f"{s[f'pass@{rounds}'] / n:.0%}",
+                          f"{s[f'pass@{rounds}'] / first:.2f}x" if first else "-")
     console.print(table)
 
 
@@ -174,6 +177,7 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=0, help="leave out the first N tasks (run tasks N+1 ...)")
     ap.add_argument("--references", choices=["both", "on", "off"], default="both")
     ap.add_argument("--index", type=Path, default=RESULTS / "tcl_gen_index")
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help="repair rounds after the first script (pass@0..N)")
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: one per core)")
     ap.add_argument("--out", type=Path, default=None, help="report JSON (default bench/out/tcl_generation.json)")
     ap.add_argument("--against", default=None, help="a second GGUF (e.g. an SFT export) run on the same tasks "
@@ -182,19 +186,22 @@ def main() -> None:
                     help="JSONL of every prompt and answer (input of `chipassist tcl sft-data --repairs`); "
                          "--against's go to the same name with .against before the suffix")
     args = ap.parse_args()
+    if args.rounds < 0:
+        ap.error("--rounds: must be 0 or more")
     if args.against and args.tasks == HELDOUT:
         console.print("[yellow]warning: the SFT recipes train on the held-out set; measure an SFT model on "
                       "bench/data/tcl_tasks_sft_test.jsonl (--tasks)[/]")
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
-    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip, args.records)
+    report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip, args.records,
+                 args.rounds)
     out = args.out or RESULTS / "tcl_generation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(report, indent=2, default=str))
     show(report)
     if args.against:
         other = run(args.tasks, args.against, args.limit, settings, args.index, args.threads, args.skip,
-                    args.records.with_suffix(".against" + args.records.suffix))
+                    args.records.with_suffix(".against" + args.records.suffix), args.rounds)
         write_atomic(out, json.dumps({**report, "against": other}, indent=2, default=str))
         show(other)
         show_against(report, other)
