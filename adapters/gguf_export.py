@@ -3,8 +3,9 @@ the embedded model uses) serves it. Metadata (hyperparameters, BPE merges, chat 
 copied from the GGUF the base was imported from; the token list is the base GGUF's, with the adapted
 tokenizer's added domain tokens (marked user-defined) in the padding slots after its last id, then unused rows;
 weights are written as F16 (norms and biases F32) under llama.cpp's tensor names (gguf's own HF -> GGUF name
-map), with Llama's Q/K rows permuted back as llama.cpp's converter does (Qwen2's rotary layout needs none). `quantize` then writes a llama.cpp
-quantization of it (Q4_K_M: the embedded model's own, so the adapted model decodes as fast as the base).
+map), with Llama's Q/K rows permuted back as llama.cpp's converter does (Qwen2's rotary layout needs none).
+`quantize` then writes a llama.cpp quantization of it (Q4_K_M: the embedded model's own, so the adapted model
+decodes as fast as the base).
 """
 from __future__ import annotations
 

@@ -95,11 +95,11 @@ def prepare_model(model, cfg, base_vocab: int | None):
     return apply_lora(model, cfg.lora, base_vocab)
 
 
-def load_for_sft(model_dir: Path, recipe: Recipe, dtype: str | None = None):
-    """The model and tokenizer for SFT (in ``dtype``, default the recipe's); 4-bit quantised (bitsandbytes) for
-    QLoRA."""
+def load_for_sft(model_dir: Path, recipe: Recipe, dtype: str):
+    """The model and tokenizer for SFT, in ``dtype`` (from `train_precision`); 4-bit quantised (bitsandbytes)
+    for QLoRA."""
     if recipe.sft.method != "qlora":
-        return load_model_and_tokenizer(model_dir, dtype or recipe.model.dtype)
+        return load_model_and_tokenizer(model_dir, dtype)
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
     return AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=q), AutoTokenizer.from_pretrained(
@@ -115,8 +115,7 @@ def run_sft(recipe: Recipe, model_dir: Path, data_path: Path, out_dir: Path, bas
         raise RecipeError("sft.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora or full on CPU")
     domain = load_samples(data_path)
     from adapters.trainer import train, train_precision
-    dtype, mixed = (recipe.model.dtype, cfg.mixed_precision) if cfg.method == "qlora" else \
-        train_precision(recipe.model.dtype, cfg.mixed_precision, log)
+    dtype, mixed = train_precision(recipe.model.dtype, cfg.mixed_precision, log)  # QLoRA is on CUDA: as asked
     cfg = cfg.model_copy(update={"mixed_precision": mixed})
     model, tok = load_for_sft(model_dir, recipe, dtype)
     if tok.chat_template is None:

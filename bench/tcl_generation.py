@@ -96,7 +96,8 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     out_dir = RESULTS / "tcl_gen_empty" / OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     records.parent.mkdir(parents=True, exist_ok=True)
-    progress_log = open(f"{records}.partial", "w")  # one line a task, as it finishes
+    partial = Path(f"{records}.partial")
+    progress_log = partial.open("w")  # one line a task, as it finishes
     for refs in settings:
         bot = _bot(model, index, RESULTS / "tcl_gen_data", threads)
         label = "with references" if refs else "without references"
@@ -129,7 +130,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
         rows[label] = stats
     progress_log.close()
     write_jsonl(records, done)
-    Path(f"{records}.partial").unlink()  # the whole file is in place: the partial one would only mislead
+    partial.unlink()  # the whole file is in place: the partial one would only mislead
     return {"tasks": len(tasks), "file": str(tasks_file), "model": model, "rounds": rounds, "rows": rows,
             "records": str(records)}
 
