@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 # ConfigError is the one config error of every package (corpora.config_io): re-exported for the CLI
 from corpora.config_io import ConfigError, read_yaml_mapping, validate_model
@@ -77,6 +77,23 @@ class RetrievalConfig(Strict):
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     rerank: bool = False
     reranker_path: Path | None = None
+
+
+class TclConfig(Strict):
+    """``tcl:``: ``library``, the site's own checked scripts, shown to the model as worked examples beside the
+    shipped cookbook: task files (JSONL: task, design, top, reference; `assistant.tcl.tasks`) or cookbook YAML
+    files (`assistant.tcl.cookbook`). Every user may be shown them (as a script's sources), like the cookbook,
+    so a library holds only scripts that every user of the service may read."""
+
+    library: list[Path] = Field(default_factory=list)
+
+    @field_validator("library")
+    @classmethod
+    def _files_exist(cls, paths: list[Path]) -> list[Path]:
+        missing = [str(p) for p in paths if not Path(p).is_file()]
+        if missing:
+            raise ValueError(f"tcl.library: no such file: {', '.join(missing)}")
+        return paths
 
 
 class UserConfig(Strict):
@@ -150,6 +167,7 @@ class Settings(Strict):
     - ``retrieval``: k, mode (hybrid, dense, bm25), rerank and the reranker.
     - ``ui``: the Chainlit page's host, port, login (password, trusted header, none) and users with groups.
     - ``slack``: the bot's tokens, mode (http, socket), limits, users' groups and source links.
+    - ``tcl``: ``library``, the site's checked scripts the Tcl generator shows as worked examples.
     - ``api``: the REST/OpenAI API (`chipassist serve`) and the MCP server (`chipassist mcp`):
       ``tokens_file`` (default ``<data_dir>/api_tokens.json``, or $CHIPASSIST_API_TOKENS), ``host`` and
       ``port`` (127.0.0.1:8080), ``rate_limit`` (requests a minute per token, 120) and ``burst`` (default
@@ -167,6 +185,7 @@ class Settings(Strict):
     ui: UIConfig = Field(default_factory=UIConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     api: APIConfig = Field(default_factory=APIConfig)
+    tcl: TclConfig = Field(default_factory=TclConfig)
 
     @property
     def feedback_db(self) -> Path:

@@ -62,11 +62,11 @@ class Recorder(LLMProxy):
         return text
 
 
-def _bot(model: str, index: Path, data: Path, threads: int = 0):
+def _bot(model: str, index: Path, data: Path, threads: int = 0, library: list[Path] = ()):
     from assistant.config import load_settings
     from assistant.service import Assistant
 
-    bot = Assistant(load_settings(index_dir=index, data_dir=data,
+    bot = Assistant(load_settings(index_dir=index, data_dir=data, tcl={"library": [str(p) for p in library]},
                                   llm={"backend": "llamacpp", "model_path": model, "temperature": 0.0,
                                        "max_new_tokens": 400, "threads": threads}))
     bot.llm = Recorder(bot.llm)
@@ -80,12 +80,27 @@ def _ensure_index(index: Path) -> None:
         build_index([ROOT / "corpora" / "sample"], index, progress=True)
 
 
+def _library_without(library: list[Path], tasks: list[dict]) -> list[Path]:
+    """The ``library`` task files without the tasks being measured (same id or text): a task shown its own
+    reference as a worked example would measure nothing. Written under bench/out/tcl_gen_library/."""
+    measured = {str(t["id"]) for t in tasks} | {t["task"] for t in tasks}
+    out = []
+    for i, path in enumerate(library):
+        kept = [t for t in load_tasks(path) if str(t["id"]) not in measured and t["task"] not in measured]
+        out.append(RESULTS / "tcl_gen_library" / f"{i}_{Path(path).name}")
+        out[-1].parent.mkdir(parents=True, exist_ok=True)
+        out[-1].write_text("".join(json.dumps(t) + "\n" for t in kept))
+    return out
+
+
 def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], index: Path,
         threads: int = 0, skip: int = 0, records: Path = RESULTS / "tcl_generation.jsonl",
-        rounds: int = ROUNDS) -> dict:
+        rounds: int = ROUNDS, library: list[Path] = (), only_library: bool = False) -> dict:
     """Run tasks ``skip+1 ...`` (at most ``limit``) of ``tasks_file`` through ``model`` once per reference
-    setting; returns the report (pass@r per setting) and writes one record a task to ``records``, atomically
-    when the run ends (and a line a task to ``<records>.partial`` as it goes, removed at the end)."""
+    setting, and once more with the ``library`` task files as worked examples (``tcl.library``, the measured
+    tasks left out) when given (only that with ``only_library``); returns the report (pass@r per setting) and writes one record a task to
+    ``records``, atomically when the run ends (and a line a task to ``<records>.partial`` as it goes, removed
+    at the end)."""
     from assistant.tcl.generate import extract_script
     from corpora.jsonl import write_jsonl
 
@@ -98,9 +113,11 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     records.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(f"{records}.partial")
     progress_log = partial.open("w")  # one line a task, as it finishes
-    for refs in settings:
-        bot = _bot(model, index, RESULTS / "tcl_gen_data", threads)
-        label = "with references" if refs else "without references"
+    library = _library_without(library, tasks) if library else []
+    plain = [] if only_library and library else [(refs, []) for refs in settings]
+    for refs, lib in plain + [(refs, library) for refs in settings if library]:
+        bot = _bot(model, index, RESULTS / "tcl_gen_data", threads, lib)
+        label = ("with references" if refs else "without references") + (", with the library" if lib else "")
         stats = {"raw": 0, **{f"pass@{r}": 0 for r in range(rounds + 1)}, "calls": 0, "seconds": 0.0,
                  "prompt_tokens": [], "fixes": 0}
         for t in track(tasks, description=label, console=console):
@@ -121,7 +138,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             stats["seconds"] += seconds
             stats["prompt_tokens"] += [c["prompt_tokens"] for c in recorder.calls]
             stats["fixes"] += len(gen.fixes)
-            done.append({"task": t["id"], "references": refs, "raw_ok": raw_ok, "ok": ok, "why": why,
+            done.append({"task": t["id"], "references": refs, "library": bool(lib), "raw_ok": raw_ok, "ok": ok, "why": why,
                             "rounds_used": gen.rounds_used, "fixes": gen.fixes, "script": gen.script,
                             "message": gen.message, "calls": [{k: c[k] for k in ("prompt_tokens", "seconds", "answer")}
                                                               for c in recorder.calls]})
@@ -183,6 +200,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="report JSON (default bench/out/tcl_generation.json)")
     ap.add_argument("--against", default=None, help="a second GGUF (e.g. an SFT export) run on the same tasks "
                                                      "and compared with --model, the baseline")
+    ap.add_argument("--library", type=Path, nargs="+", default=[],
+                    help="task files whose references are shown as worked examples (tcl.library); each prompt "
+                         "setting runs without and with them")
+    ap.add_argument("--only-library", action="store_true",
+                    help="with --library: skip the runs without it (a baseline already recorded)")
     ap.add_argument("--records", type=Path, default=RESULTS / "tcl_generation.jsonl",
                     help="JSONL of every prompt and answer (input of `chipassist tcl sft-data --repairs`); "
                          "--against's go to the same name with .against before the suffix")
@@ -195,14 +217,15 @@ def main() -> None:
     settings = {"both": [True, False], "on": [True], "off": [False]}[args.references]
     _ensure_index(args.index)
     report = run(args.tasks, args.model, args.limit, settings, args.index, args.threads, args.skip, args.records,
-                 args.rounds)
+                 args.rounds, args.library, args.only_library)
     out = args.out or RESULTS / "tcl_generation.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(report, indent=2, default=str))
     show(report)
     if args.against:
         other = run(args.tasks, args.against, args.limit, settings, args.index, args.threads, args.skip,
-                    args.records.with_suffix(".against" + args.records.suffix), args.rounds)
+                    args.records.with_suffix(".against" + args.records.suffix), args.rounds, args.library,
+                    args.only_library)
         write_atomic(out, json.dumps({**report, "against": other}, indent=2, default=str))
         show(other)
         show_against(report, other)

@@ -196,7 +196,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         references = llm is not None and budget(llm) >= REFERENCES_BUDGET
     prompt_refs = refs if references else []
     view = DesignView.of(designs, task)
-    examples = examples_for(tool, task, view)
+    examples = examples_for(tool, task, view, library=tuple(settings.tcl.library) if settings else ())
     db = None
     hints: list[Hint] = []
     try:

@@ -13,6 +13,7 @@ hints, then examples until the prompt (with any repair turns) fits the model's T
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from assistant.tcl.commands import CommandDB, CommandSpec
 from assistant.tcl.cookbook import load_cookbook
@@ -104,17 +105,19 @@ def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
     return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
 
 
-def examples_for(tool: str, task: str, view: DesignView, n: int = EXAMPLES) -> list[tuple[str, str]]:
-    """(task, script) of the cookbook recipes closest to ``task``, filled in with this design's read line,
-    top and a submodule (:mod:`assistant.tcl.cookbook`)."""
-    book = load_cookbook(tool)
+def examples_for(tool: str, task: str, view: DesignView, n: int = EXAMPLES,
+                 library: tuple[Path, ...] = ()) -> list[tuple[str, str]]:
+    """(task, script) of the cookbook recipes (and the site's ``library``, ``tcl.library``) closest to
+    ``task``, filled in with this design's read line, top and a submodule (:mod:`assistant.tcl.cookbook`)."""
+    book = load_cookbook(tool, library=tuple(library))
     read = read_line(tool, view.needed or view.files)
     if book is None or read is None:
         return []
     top = view.tops[0] if view.tops else (view.modules[0] if view.modules else "top")
     sub = next((m for m in view.needed_modules + view.modules if m != top), top)
     # the examples write the files the task names, so what the model copies is already right
-    return [(r.task, retarget_outputs(r.render(read, top, sub), view.outputs)[0]) for r in book.search(task, n)]
+    return [(r.render_task(top), retarget_outputs(r.render(read, top, sub), view.outputs)[0])
+            for r in book.search(task, n)]
 
 
 def system_prompt(tool: str) -> str:

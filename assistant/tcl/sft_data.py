@@ -14,6 +14,9 @@ run on them for real, and the repair prompt they lead to (the numbered script, t
 usage help) is answered by the reference. So the model learns the repair turn it is given in the loop, from
 its own mistakes; a replayed script that solves the task after the fix-its gives no row.
 
+The site's script library (``tcl.library``) is left out of the rows' prompts: the tasks trained on are usually
+in it, and a row whose prompt shows its own reference teaches copying, not writing.
+
 Run: `chipassist tcl sft-data TASKS.jsonl [TASKS.jsonl ...] --out runs/tcl-sft/sft.jsonl`, then point a recipe's
 `gendata.file` at it (adapters/recipes/qwen-coder-1.5b-tcl-cpu.yaml).
 """
@@ -109,6 +112,27 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
     if bot.llm is None:
         raise ValueError("sft-data needs the model the rows are for (its tokenizer and prompt budget): "
                          "configure llm.backend, e.g. --backend llamacpp")
+    settings = getattr(bot, "settings", None)
+    library = list(settings.tcl.library) if settings else []
+    if library:
+        settings.tcl.library = []  # a row must not show its own reference as a worked example
+    try:
+        rows, skipped, n_repairs = _rows(bot, task_files, references, exclude, progress, repairs or {})
+    finally:
+        if library:
+            settings.tcl.library = library
+    write_jsonl(Path(out), rows)
+    return {"out": str(out), "rows": len(rows), "repair_rows": n_repairs, "skipped": skipped,
+            "library": "left out" if library else "none",
+            "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows],
+            # the whole row, answer included (what a recipe's sft.block_size must hold, plus the chat template's
+            # few tokens a message)
+            "row_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"])) for r in rows]}
+
+
+def _rows(bot, task_files: Iterable[Path], references: bool | None, exclude: set[str], progress: Callable | None,
+          repairs: dict[str, list[str]]) -> tuple[list[dict], list[dict], int]:
+    """The rows of :func:`write_sft_rows`, the tasks skipped with why, and how many rows are repair rows."""
     rows, skipped, seen, n_repairs = [], [], {}, 0
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp) / OUT_DIR
@@ -132,16 +156,11 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
                     skipped.append({"id": t["id"], "file": str(f), "why": f"reference fails: {why}"})
                     continue
                 task_rows = [task_row(bot, t, root, out_dir, references)]
-                for answer in (repairs or {}).get(str(t["id"]), []):
+                for answer in repairs.get(str(t["id"]), []):
                     row = task_row(bot, t, root, out_dir, references, first=answer)
                     if row is not None and row["messages"] not in [r["messages"] for r in task_rows]:
                         row["id"] += str(len(task_rows))  # y12/repair1, y12/repair2, ...
                         task_rows.append(row)
                 rows += task_rows
                 n_repairs += len(task_rows) - 1
-    write_jsonl(Path(out), rows)
-    return {"out": str(out), "rows": len(rows), "repair_rows": n_repairs, "skipped": skipped,
-            "prompt_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"][:-1])) for r in rows],
-            # the whole row, answer included (what a recipe's sft.block_size must hold, plus the chat template's
-            # few tokens a message)
-            "row_tokens": [bot.llm.count_tokens("\n".join(m["content"] for m in r["messages"])) for r in rows]}
+    return rows, skipped, n_repairs

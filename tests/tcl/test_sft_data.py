@@ -165,3 +165,15 @@ def test_the_committed_bench_records_hold_training_tasks_only():
     test = {str(t["id"]) for t in load_tasks(root / "bench/data/tcl_tasks_sft_test.jsonl")}
     assert len(records) >= 2 and len(answers) > 100
     assert set(answers) <= train and not set(answers) & test
+
+
+def test_the_site_library_is_left_out_of_the_rows(yosys, tasks_file, tmp_path, scripted_llm):
+    """The tasks trained on are usually in the library too: a row showing its own reference teaches copying."""
+    bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data",
+                                  tcl={"library": [str(tasks_file)]}))
+    bot.llm = scripted_llm([])
+    rep = write_sft_rows(bot, [tasks_file], tmp_path / "sft.jsonl", exclude={"c3"})
+    prompt = json.loads((tmp_path / "sft.jsonl").read_text().splitlines()[0])["messages"][-2]["content"]
+    # shown, the library's recipes for these tasks would be the closest examples: "# synthesize counter ..."
+    assert rep["library"] == "left out" and "# synthesize counter" not in prompt
+    assert bot.settings.tcl.library == [tasks_file]  # and the setting is put back
