@@ -87,6 +87,12 @@ class TclConfig(Strict):
 
     library: list[Path] = Field(default_factory=list)
 
+    @field_validator("library", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        # $CHIPASSIST_TCL_LIBRARY: files separated like $PATH
+        return [p for p in value.split(os.pathsep) if p] if isinstance(value, str) else value
+
     @field_validator("library")
     @classmethod
     def _files_exist(cls, paths: list[Path]) -> list[Path]:
@@ -211,6 +217,7 @@ _ENV = {
     "SLACK_SIGNING_SECRET": ("slack", "signing_secret"),
     "SLACK_APP_TOKEN": ("slack", "app_token"),
     "CHIPASSIST_API_TOKENS": ("api", "tokens_file"),
+    "CHIPASSIST_TCL_LIBRARY": ("tcl", "library"),
 }
 
 

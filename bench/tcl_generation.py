@@ -5,6 +5,8 @@
     python bench/tcl_generation.py --model smollm2-135m --limit 3     # plumbing check with the tiny model
     python bench/tcl_generation.py --tasks bench/data/tcl_tasks_sft_test.jsonl --references off \
         --against runs/qwen-coder-1.5b-tcl-cpu/export/model.Q4_K_M.gguf   # the SFT model against its base
+    python bench/tcl_generation.py --tasks bench/data/tcl_tasks_sft_test.jsonl --references off \
+        --library corpora/sample/eval/tcl_tasks.jsonl bench/data/tcl_tasks_heldout.jsonl  # without and with tcl.library
 
 Each task runs once per reference setting with 3 repair rounds (`--rounds N`) through the product's own loop
 (`Assistant.tcl_generate`: fix-its, check, repair); pass@r counts the tasks whose script passed the three
@@ -80,14 +82,14 @@ def _ensure_index(index: Path) -> None:
         build_index([ROOT / "corpora" / "sample"], index, progress=True)
 
 
-def _library_without(library: list[Path], tasks: list[dict]) -> list[Path]:
-    """The ``library`` task files without the tasks being measured (same id or text): a task shown its own
-    reference as a worked example would measure nothing. Written under bench/out/tcl_gen_library/."""
+def library_without(library: list[Path], tasks: list[dict], folder: Path = RESULTS / "tcl_gen_library") -> list[Path]:
+    """The ``library`` task files without the tasks being measured (same id or text), written to ``folder``: a
+    task shown its own reference as a worked example would measure nothing."""
     measured = {str(t["id"]) for t in tasks} | {t["task"] for t in tasks}
     out = []
     for i, path in enumerate(library):
         kept = [t for t in load_tasks(path) if str(t["id"]) not in measured and t["task"] not in measured]
-        out.append(RESULTS / "tcl_gen_library" / f"{i}_{Path(path).name}")
+        out.append(folder / f"{i}_{Path(path).name}")
         out[-1].parent.mkdir(parents=True, exist_ok=True)
         out[-1].write_text("".join(json.dumps(t) + "\n" for t in kept))
     return out
@@ -113,7 +115,7 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     records.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(f"{records}.partial")
     progress_log = partial.open("w")  # one line a task, as it finishes
-    library = _library_without(library, tasks) if library else []
+    library = library_without(library, tasks) if library else []
     plain = [] if only_library and library else [(refs, []) for refs in settings]
     for refs, lib in plain + [(refs, library) for refs in settings if library]:
         bot = _bot(model, index, RESULTS / "tcl_gen_data", threads, lib)

@@ -90,3 +90,14 @@ def test_a_missing_library_file_is_a_config_error_naming_it(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_settings(tcl={"library": [str(tmp_path / "gone.jsonl")]})
     assert "gone.jsonl" in str(e.value) and "tcl.library" in str(e.value)
+
+
+def test_the_library_can_come_from_the_environment(tmp_path, monkeypatch):
+    import os
+
+    from assistant.config import load_settings
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.yaml"
+    a.touch(), b.touch()
+    monkeypatch.setenv("CHIPASSIST_TCL_LIBRARY", f"{a}{os.pathsep}{b}")
+    assert load_settings().tcl.library == [a, b]
