@@ -82,8 +82,9 @@ class RetrievalConfig(Strict):
 class TclConfig(Strict):
     """``tcl:``: ``library``, the site's own checked scripts, shown to the model as worked examples beside the
     shipped cookbook: task files (JSONL: task, design, top, reference; `assistant.tcl.tasks`) or cookbook YAML
-    files (`assistant.tcl.cookbook`). Every user may be shown them (as a script's sources), like the cookbook,
-    so a library holds only scripts that every user of the service may read."""
+    files (`assistant.tcl.cookbook`; `assistant.tcl.library`). Every user may be shown them (as a script's
+    sources), like the cookbook, whatever their groups: a library holds only scripts that every user of the
+    service may read, never ones copied from ACL-restricted documents. Known secrets are scrubbed from them."""
 
     library: list[Path] = Field(default_factory=list)
 
@@ -98,7 +99,7 @@ class TclConfig(Strict):
     def _files_exist(cls, paths: list[Path]) -> list[Path]:
         missing = [str(p) for p in paths if not Path(p).is_file()]
         if missing:
-            raise ValueError(f"tcl.library: no such file: {', '.join(missing)}")
+            raise ValueError(f"no such file: {', '.join(missing)}")
         return paths
 
 

@@ -64,7 +64,7 @@ class Recorder(LLMProxy):
         return text
 
 
-def _bot(model: str, index: Path, data: Path, threads: int = 0, library: list[Path] = ()):
+def _bot(model: str, index: Path, data: Path, threads: int = 0, library: list[Path] | tuple = ()):
     from assistant.config import load_settings
     from assistant.service import Assistant
 
@@ -82,13 +82,13 @@ def _ensure_index(index: Path) -> None:
         build_index([ROOT / "corpora" / "sample"], index, progress=True)
 
 
-def library_without(library: list[Path], tasks: list[dict], folder: Path = RESULTS / "tcl_gen_library") -> list[Path]:
+def library_without(library: list[Path], tasks: list[dict], folder: Path) -> list[Path]:
     """The ``library`` task files without the tasks being measured (same id or text), written to ``folder``: a
     task shown its own reference as a worked example would measure nothing."""
-    measured = {str(t["id"]) for t in tasks} | {t["task"] for t in tasks}
+    ids, texts = {str(t["id"]) for t in tasks}, {t["task"] for t in tasks}
     out = []
     for i, path in enumerate(library):
-        kept = [t for t in load_tasks(path) if str(t["id"]) not in measured and t["task"] not in measured]
+        kept = [t for t in load_tasks(path) if str(t["id"]) not in ids and t["task"] not in texts]
         out.append(folder / f"{i}_{Path(path).name}")
         out[-1].parent.mkdir(parents=True, exist_ok=True)
         out[-1].write_text("".join(json.dumps(t) + "\n" for t in kept))
@@ -100,9 +100,9 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
         rounds: int = ROUNDS, library: list[Path] = (), only_library: bool = False) -> dict:
     """Run tasks ``skip+1 ...`` (at most ``limit``) of ``tasks_file`` through ``model`` once per reference
     setting, and once more with the ``library`` task files as worked examples (``tcl.library``, the measured
-    tasks left out) when given (only that with ``only_library``); returns the report (pass@r per setting) and writes one record a task to
-    ``records``, atomically when the run ends (and a line a task to ``<records>.partial`` as it goes, removed
-    at the end)."""
+    tasks left out) when given (only that with ``only_library``); returns the report (pass@r per setting) and
+    writes one record a task to ``records``, atomically when the run ends (and a line a task to
+    ``<records>.partial`` as it goes, removed at the end)."""
     from assistant.tcl.generate import extract_script
     from corpora.jsonl import write_jsonl
 
@@ -115,7 +115,8 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
     records.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(f"{records}.partial")
     progress_log = partial.open("w")  # one line a task, as it finishes
-    library = library_without(library, tasks) if library else []
+    # one folder per records file: two runs side by side do not overwrite each other's library
+    library = library_without(library, tasks, Path(f"{records}.library")) if library else []
     plain = [] if only_library and library else [(refs, []) for refs in settings]
     for refs, lib in plain + [(refs, library) for refs in settings if library]:
         bot = _bot(model, index, RESULTS / "tcl_gen_data", threads, lib)
@@ -140,10 +141,10 @@ def run(tasks_file: Path, model: str, limit: int | None, settings: list[bool], i
             stats["seconds"] += seconds
             stats["prompt_tokens"] += [c["prompt_tokens"] for c in recorder.calls]
             stats["fixes"] += len(gen.fixes)
-            done.append({"task": t["id"], "references": refs, "library": bool(lib), "raw_ok": raw_ok, "ok": ok, "why": why,
-                            "rounds_used": gen.rounds_used, "fixes": gen.fixes, "script": gen.script,
-                            "message": gen.message, "calls": [{k: c[k] for k in ("prompt_tokens", "seconds", "answer")}
-                                                              for c in recorder.calls]})
+            done.append({"task": t["id"], "references": refs, "library": bool(lib), "raw_ok": raw_ok, "ok": ok,
+                         "why": why, "rounds_used": gen.rounds_used, "fixes": gen.fixes, "script": gen.script,
+                         "message": gen.message,
+                         "calls": [{k: c[k] for k in ("prompt_tokens", "seconds", "answer")} for c in recorder.calls]})
             progress_log.write(json.dumps(done[-1]) + "\n")
             progress_log.flush()
         rows[label] = stats
@@ -213,6 +214,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.rounds < 0:
         ap.error("--rounds: must be 0 or more")
+    if args.only_library and not args.library:
+        ap.error("--only-library: needs --library FILE ...")
     if args.against and args.tasks == HELDOUT:
         console.print("[yellow]warning: the SFT recipes train on the held-out set; measure an SFT model on "
                       "bench/data/tcl_tasks_sft_test.jsonl (--tasks)[/]")

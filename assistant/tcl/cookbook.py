@@ -15,10 +15,7 @@ Matching is BM25 (:mod:`retriever.bm25`'s code-aware tokenizer) over each recipe
 words, with a light suffix stemmer on both sides so "flattened" finds "flatten" and "attributes" finds
 "attribute"; a stemming library would be a dependency for these few lines.
 
-A site's own checked scripts join the cookbook as a *library* (:func:`library_recipes`): task files in the
-format of :mod:`assistant.tcl.tasks` whose references are templated into recipes (the design's read line
-becomes ``{read}``, its top ``{top}``). The 1.5B model wrote the right script for more unseen tasks when the
-closest solved tasks were shown than with the hand-written recipes alone (bench/README.md).
+A site's own checked scripts can join these recipes: :mod:`assistant.tcl.library` (``tcl.library``).
 """
 from __future__ import annotations
 
@@ -26,7 +23,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from corpora.config_io import load_yaml_model
 from retriever.bm25 import BM25Index, tokenize
@@ -68,7 +65,7 @@ class Recipe(BaseModel):
         return script
 
     def render_task(self, top: str) -> str:
-        """The task as shown in the prompt: a library recipe names its top as ``{top}``."""
+        """The task as shown in the prompt: a site library's recipe names its top as ``{top}``."""
         return self.task.replace("{top}", top)
 
     def render(self, read: str, top: str, sub: str) -> str:
@@ -93,63 +90,10 @@ class Cookbook(BaseModel):
         return [self.recipes[int(i)] for i in ids]
 
 
-_READ = re.compile(r"yosys read_verilog(?: -sv)?((?: \S+\.s?v)+)\s*$")  # a plain read of HDL files, unindented
-_OUT = re.compile(r"<out>/")
-
-
-def recipe_from_task(task: dict) -> Recipe:
-    """A checked task ({task, top, reference}, :mod:`assistant.tcl.tasks`) as a recipe: its first plain read
-    line becomes ``{read}`` (later plain reads go: ``{read}`` reads every file), whole-word uses of its top
-    become ``{top}``, in the task text too, and ``<out>/`` goes (recipes name bare files; the fix-its give the
-    user's task its own names). Reads with options (-lib, -formal) and reads inside loops stay as written.
-    ValueError saying why when the task cannot be one (no reference, or nothing of the design to fill in)."""
-    script, top = task.get("reference"), task.get("top")
-    if not isinstance(script, str) or not script.strip():
-        raise ValueError("no reference script")
-    lines, have_read = [], False
-    for line in _OUT.sub("", script).splitlines():
-        if _READ.match(line):
-            if not have_read:
-                lines.append("{read}")
-            have_read = True
-            continue
-        lines.append(line)
-    script, text = "\n".join(lines), _OUT.sub("", str(task.get("task", "")))
-    if isinstance(top, str) and top:
-        # not inside a path or an option (`rtl/top.v`, `-top`): only the name itself
-        name = re.compile(rf"(?<![\w/.$-]){re.escape(top)}(?![\w/])")
-        script, text = name.sub("{top}", script), name.sub("{top}", text)
-    return Recipe(task=text, script=script)  # the validator rejects a script using nothing of the design
-
-
-def library_recipes(path: Path, tool: str = "yosys") -> tuple[list[Recipe], list[str]]:
-    """The recipes of one library file: a cookbook YAML, or a task file (JSONL, :mod:`assistant.tcl.tasks`)
-    whose ``tool`` tasks' references become recipes (:func:`recipe_from_task`). Tasks that cannot be one are skipped and
-    reported ("FILE: ID: why"); a file that cannot be read is a ValueError naming it."""
-    path = Path(path)
-    if path.suffix in (".yaml", ".yml"):
-        return load_yaml_model(path, Cookbook, what="Tcl script library").recipes, []
-    from assistant.tcl.tasks import load_tasks
-
-    recipes, skipped = [], []
-    for task in load_tasks(path):
-        if task.get("tool", "yosys") != tool:
-            continue
-        try:
-            recipes.append(recipe_from_task(task))
-        except ValidationError as e:
-            skipped.append(f"{path}: {task.get('id')}: {e.errors()[0]['msg']}")
-        except ValueError as e:
-            skipped.append(f"{path}: {task.get('id')}: {e}")
-    return recipes, skipped
-
-
 @lru_cache(maxsize=8)
-def load_cookbook(tool: str, path: Path | None = None, library: tuple[Path, ...] = ()) -> Cookbook | None:
-    """The cookbook shipped for ``tool`` (or the one at ``path``), with the recipes of the ``library`` files
-    (:func:`library_recipes`) after it; None when the tool has neither."""
+def load_cookbook(tool: str, path: Path | None = None) -> Cookbook | None:
+    """The cookbook shipped for ``tool`` (or the one at ``path``); None when the tool has none."""
     path = path or DATA / f"{re.sub(r'[^a-z0-9_]', '', tool.lower())}_cookbook.yaml"
-    recipes = load_yaml_model(path, Cookbook, what="Tcl cookbook").recipes if Path(path).is_file() else []
-    for lib in library:
-        recipes += library_recipes(lib, tool)[0]
-    return Cookbook(recipes=recipes) if recipes else None
+    if not Path(path).is_file():
+        return None
+    return load_yaml_model(path, Cookbook, what="Tcl cookbook")

@@ -196,7 +196,11 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         references = llm is not None and budget(llm) >= REFERENCES_BUDGET
     prompt_refs = refs if references else []
     view = DesignView.of(designs, task)
-    examples = examples_for(tool, task, view, library=tuple(settings.tcl.library) if settings else ())
+    try:
+        examples = examples_for(tool, task, view, library=settings.tcl.library if settings else (), secrets=secrets)
+    except (OSError, ValueError) as e:  # a broken library file must not stop every script: the cookbook alone
+        examples = examples_for(tool, task, view)
+        note = f"{note}; tcl.library not used: {e}".strip("; ")
     db = None
     hints: list[Hint] = []
     try:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 from assistant.tcl.commands import CommandDB, CommandSpec
-from assistant.tcl.cookbook import load_cookbook
 from assistant.tcl.design import DesignView, read_line
 from assistant.tcl.fixits import retarget_outputs
+from assistant.tcl.library import site_cookbook
 from assistant.tcl.options import Hint, for_flows
 from assistant.types import Source
 
@@ -105,11 +106,12 @@ def _doc_notes(refs: list[Source], task: str, chars: int = 280) -> list[str]:
     return [f"[{s.n}] {s.title}: {make_snippet(s.snippet, task, chars)}" for s in refs if s.kind != "tcl"]
 
 
-def examples_for(tool: str, task: str, view: DesignView, n: int = EXAMPLES,
-                 library: tuple[Path, ...] = ()) -> list[tuple[str, str]]:
-    """(task, script) of the cookbook recipes (and the site's ``library``, ``tcl.library``) closest to
-    ``task``, filled in with this design's read line, top and a submodule (:mod:`assistant.tcl.cookbook`)."""
-    book = load_cookbook(tool, library=tuple(library))
+def examples_for(tool: str, task: str, view: DesignView, n: int = EXAMPLES, library: Iterable[Path] = (),
+                 secrets: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(task, script) of the cookbook recipes (and the site's ``library``, ``tcl.library``, scrubbed of
+    ``secrets``: :mod:`assistant.tcl.library`) closest to ``task``, filled in with this design's read line,
+    top and a submodule (:mod:`assistant.tcl.cookbook`)."""
+    book = site_cookbook(tool, library, secrets)
     read = read_line(tool, view.needed or view.files)
     if book is None or read is None:
         return []

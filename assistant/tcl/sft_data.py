@@ -88,14 +88,15 @@ def task_row(bot, task: dict, root: Path, out_dir: Path, references: bool | None
 
 def recorded_answers(record_files: Iterable[Path], references: bool | None = False) -> dict[str, list[str]]:
     """Task id -> the distinct answers the model gave in bench records (bench/tcl_generation.py's JSONL:
-    {task, references, calls: [{answer}]}) run with ``references``, in the order written."""
+    {task, references, library, calls: [{answer}]}) run with ``references`` and without the site library (the
+    rows' prompts never show it), in the order written."""
     answers: dict[str, list[str]] = {}
     for f in record_files:
         for n, r in read_jsonl(Path(f)):
             if not isinstance(r, dict) or "task" not in r or not isinstance(r.get("calls"), list):
                 raise ValueError(f"{f}:{n}: a record without 'task' and 'calls' (not a bench/tcl_generation.py record)")
-            if r.get("references") is not references:
-                continue
+            if r.get("references") is not references or r.get("library"):
+                continue  # another prompt than the rows': with references, or with the site library
             seen = answers.setdefault(str(r["task"]), [])
             for c in r["calls"]:
                 if c.get("answer") and c["answer"] not in seen:
@@ -113,14 +114,14 @@ def write_sft_rows(bot, task_files: Iterable[Path], out: Path, references: bool 
         raise ValueError("sft-data needs the model the rows are for (its tokenizer and prompt budget): "
                          "configure llm.backend, e.g. --backend llamacpp")
     settings = getattr(bot, "settings", None)
-    library = list(settings.tcl.library) if settings else []
-    if library:
-        settings.tcl.library = []  # a row must not show its own reference as a worked example
+    library = bool(settings and settings.tcl.library)
+    if library:  # a row must not show its own reference as a worked example: a copy of the settings without it
+        bot.settings = settings.model_copy(update={"tcl": settings.tcl.model_copy(update={"library": []})})
     try:
         rows, skipped, n_repairs = _rows(bot, task_files, references, exclude, progress, repairs or {})
     finally:
         if library:
-            settings.tcl.library = library
+            bot.settings = settings
     write_jsonl(Path(out), rows)
     return {"out": str(out), "rows": len(rows), "repair_rows": n_repairs, "skipped": skipped,
             "library": "left out" if library else "none",

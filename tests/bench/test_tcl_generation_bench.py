@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from assistant.tcl.cookbook import library_recipes
+from assistant.tcl.library import library_recipes
 from bench.tcl_generation import library_without
 
 
 def test_measured_tasks_are_left_out_of_the_library(tmp_path):
-    rows = [{"id": "a", "task": "Synthesize u", "top": "u", "reference": "yosys synth -top u\n"},
-            {"id": "b", "task": "Flatten u", "top": "u", "reference": "yosys flatten -top u\n"},
-            {"id": "c", "task": "Print u's stats", "top": "u", "reference": "yosys stat -top u\n"}]
+    rows = [{"id": i, "task": task, "top": "u", "reference": f"yosys read_verilog u.v\nyosys {cmd} -top u\n"}
+            for i, task, cmd in (("a", "Synthesize u", "synth"), ("b", "Flatten u", "flatten"),
+                                 ("c", "Print u's stats", "stat"))]
     lib = tmp_path / "lib.jsonl"
     lib.write_text("".join(json.dumps(r) + "\n" for r in rows))
     # "a" by id; "Flatten u" by its text under another id (the same task copied into another file)

@@ -172,8 +172,16 @@ def test_the_site_library_is_left_out_of_the_rows(yosys, tasks_file, tmp_path, s
     bot = Assistant(load_settings(index_dir=tmp_path / "no_index", data_dir=tmp_path / "data",
                                   tcl={"library": [str(tasks_file)]}))
     bot.llm = scripted_llm([])
+    settings = bot.settings
     rep = write_sft_rows(bot, [tasks_file], tmp_path / "sft.jsonl", exclude={"c3"})
     prompt = json.loads((tmp_path / "sft.jsonl").read_text().splitlines()[0])["messages"][-2]["content"]
     # shown, the library's recipes for these tasks would be the closest examples: "# synthesize counter ..."
     assert rep["library"] == "left out" and "# synthesize counter" not in prompt
-    assert bot.settings.tcl.library == [tasks_file]  # and the setting is put back
+    assert bot.settings is settings and settings.tcl.library == [tasks_file]  # put back, never changed
+    # the control: the generator itself does show them
+    llm = scripted_llm([answer_block(GOOD["reference"])])
+    bot.llm = llm
+    (tmp_path / "x" / "out").mkdir(parents=True)
+    bot.tcl_generate("synthesize counter and write the netlist to out/counter_syn.v", rounds=0, references=False,
+                     design=[tasks_file.parent / "rtl", tmp_path / "x" / "out"])
+    assert "# synthesize counter" in llm.prompts[0][-1]["content"]
