@@ -85,13 +85,12 @@ def _ensure_index(index: Path) -> None:
 def library_without(library: list[Path], tasks: list[dict], folder: Path) -> list[Path]:
     """The ``library`` task files without the tasks being measured (same id or text), written to ``folder``: a
     task shown its own reference as a worked example would measure nothing."""
+    from corpora.jsonl import write_jsonl
+
     ids, texts = {str(t["id"]) for t in tasks}, {t["task"] for t in tasks}
-    out = []
-    for i, path in enumerate(library):
-        kept = [t for t in load_tasks(path) if str(t["id"]) not in ids and t["task"] not in texts]
-        out.append(folder / f"{i}_{Path(path).name}")
-        out[-1].parent.mkdir(parents=True, exist_ok=True)
-        out[-1].write_text("".join(json.dumps(t) + "\n" for t in kept))
+    out = [folder / f"{i}_{Path(path).name}" for i, path in enumerate(library)]
+    for path, kept in zip(library, out):
+        write_jsonl(kept, [t for t in load_tasks(path) if str(t["id"]) not in ids and t["task"] not in texts])
     return out
 
 
