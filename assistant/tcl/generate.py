@@ -114,13 +114,20 @@ def _usage_help(script: str, check: CheckResult, db: CommandDB | None, tool: str
 
 def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandDB | None,
                key: Hint | None = None) -> tuple[str, list[str], bool]:
-    """``script`` with every deterministic fix-it applied, in order: a decoding loop cut, the design's (top,
-    read line), the task's (files, reports, no synthesis, `-sv`), the command database's (prefixes, typos),
-    then the flags the task names and the key hint's. Returns (script, fixes, whether a loop was cut)."""
-    script, looped = collapse_loops(script)
-    script, fixes = design_fixits(script, tool, view.modules, view.tops, read_line(tool, view.needed))
+    """``script`` with every deterministic fix-it applied, in order: a decoding loop cut, the command
+    database's (prefixes, typos: the later fix-its read `yosys ...` lines, and a small model often writes none),
+    the design's (top, read line), the task's (files, reports, no synthesis, `-sv`), the database's again for
+    the lines those wrote, then the flags the task names and the key hint's. Returns (script, fixes, whether a
+    loop was cut)."""
+    script, fixes = collapse_loops(script)
+    looped = bool(fixes)
+    if db is not None:  # prefixes and typos first: the design's and the task's fix-its read `yosys ...` lines
+        script, more = apply_fixits(script, db)
+        fixes += more
+    script, more = design_fixits(script, tool, view.modules, view.tops, read_line(tool, view.needed))
+    fixes += more
     script, more = task_fixits(script, tool, view.outputs, task, db)
-    fixes = looped + fixes + more
+    fixes += more
     if db is not None:
         script, more = apply_fixits(script, db)
         fixes += more
@@ -128,7 +135,19 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
         for flag in named_flags(db, task, script, view.modules + view.files) + ([key] if key is not None else []):
             script, more = add_flag(script, flag)
             fixes += more
-    return script, fixes, bool(looped)
+    return script, fixes, looped
+
+
+def first_round_fixes(answer: str, task: str, tool: str, design: Path | list[Path] | None,
+                      data_dir: Path | None = None) -> tuple[str, list[str]]:
+    """The script of a first ``answer`` to ``task`` after the fix-its the loop gives it in round 0 (design view,
+    command database and key hint as :func:`generate_script` has them): ``bench/tcl_replay.py`` replays recorded
+    answers through it to measure a fix-it change without a model."""
+    view = DesignView.of(design_paths(design), task)
+    db = get_db(tool, data_dir)
+    key = key_hint(find_hints(db, task, HINTS, names=view.modules + view.files))
+    script, fixes, _ = fix_script(extract_script(answer), task, tool, view, db, key)
+    return script, fixes
 
 
 def _progress(gen: TclGeneration) -> tuple:
