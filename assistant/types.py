@@ -111,6 +111,7 @@ class TclGeneration(BaseModel):
     fixes: list[str] = Field(default_factory=list)  # deterministic fix-its applied, "line N: what"
     attempts: int = 0  # model calls made (the first script plus repair rounds)
     missing_outputs: list[str] = Field(default_factory=list)  # files the task names that the run did not write
+    wrong_outputs: list[str] = Field(default_factory=list)  # files the task names holding another kind of output
 
 
 class OwnerCandidate(BaseModel):

@@ -15,6 +15,7 @@ from difflib import SequenceMatcher
 
 from assistant.tcl.commands import CommandDB
 from assistant.tcl.lint import lint_script
+from assistant.tcl.outputs import expected_kind, expected_kinds, missing_writers, writer_fixits
 from assistant.types import LintIssue
 
 MAX_PASSES = 3  # a fix can uncover the next problem on the same line (prefix, then a misspelt option)
@@ -198,9 +199,10 @@ _NO_SYNTH = re.compile(r"\b(?:without|no|not|never)\s+(?:any\s+|doing\s+)?(?:syn
 _SYNTH = re.compile(r"^(\s*)yosys\s+synth(?:_\w+)?\b(?!.*\s-run\b)(.*)$")
 
 
-def _reports(script: str, outputs: list[str]) -> tuple[str, list[str]]:
+def _reports(script: str, outputs: list[str], task: str = "") -> tuple[str, list[str]]:
     """The task's report file written by a shell redirect turned into `tee -o`, or (when the script never
-    names it) the last report pass wrapped in `tee -o` for it."""
+    names it) the last report pass wrapped in `tee -o` for it: the pass its name and words say when they say
+    one (out/hierarchy.txt: `hierarchy`; :func:`assistant.tcl.outputs.expected_kind`), else any report pass."""
     lines, fixes = script.split("\n"), []
     for i, line in enumerate(lines):
         m = _REDIRECT.match(line)
@@ -217,10 +219,12 @@ def _reports(script: str, outputs: list[str]) -> tuple[str, list[str]]:
                          "report shown before, with its options)")
     text = "\n".join(lines)
     unnamed = [p for p in outputs if _suffix(p) == "report" and "$" not in p and p not in text]
-    calls = [i for i, ln in enumerate(lines) if _REPORT.match(ln)]
+    kind = expected_kind(task, unnamed[0]) if len(unnamed) == 1 else None
+    report = re.compile(rf"^(\s*yosys\s+)({kind}\b.*)$") if kind else _REPORT
+    calls = [i for i, ln in enumerate(lines) if report.match(ln)]
     if len(unnamed) == 1 and calls:
         i = calls[-1]
-        m = _REPORT.match(lines[i])
+        m = report.match(lines[i])
         lines[i] = f"{m.group(1)}tee -o {unnamed[0]} {m.group(2)}"
         fixes.append(f"line {i + 1}: `{m.group(2).split()[0]}` -> `tee -o {unnamed[0]} ...` (the report the task "
                      "asks for)")
@@ -247,16 +251,23 @@ def _elaborate_only(script: str, task: str) -> tuple[str, list[str]]:
 
 def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
                 db: CommandDB | None = None) -> tuple[str, list[str]]:
-    """Fixes that need the task: output files renamed to the ones the task names (``outputs``, from
-    :func:`task_paths`; a writer given none gets its format's), a report the task names written with `tee -o`,
+    """Fixes that need the task: a line writing the wrong kind into one of the task's files rewritten to the
+    kind's writer, output files renamed to the ones the task names (``outputs``, from :func:`task_paths`; a
+    writer given none gets its format's), a report the task names written with `tee -o`, the writer of a file
+    the script never wrote appended (:mod:`assistant.tcl.outputs`),
     `synth` turned into elaboration when the task says "without synthesizing", and `-sv` added to a
     `read_verilog` of SystemVerilog files (yosys rejects SystemVerilog syntax without it)."""
     if tool != "yosys":
         return script, []
+    kinds = expected_kinds(task, outputs)
     script, fixes = _elaborate_only(script, task)
-    script, more = _reports(script, outputs)
+    script, more = writer_fixits(script, kinds)
+    fixes += more
+    script, more = _reports(script, outputs, task)
     fixes += more
     script, more = retarget_outputs(script, outputs, db)
+    fixes += more
+    script, more = missing_writers(script, kinds)
     fixes += more
     lines = script.split("\n")
     for i, line in enumerate(lines):

@@ -14,7 +14,8 @@ the query-matching window of retrieved documentation (never whole flows of other
 copy file names and procs from).
 Each answer first gets the deterministic fix-its of :mod:`assistant.tcl.fixits` (prefixes, typos, the real
 top, the task's file names, `-sv`); the problems left (syntax, lint, the tool's own errors with their lines,
-the usage of the failing commands, and files the task names that the run did not write) go back to the model
+the usage of the failing commands, files the task names that the run did not write, and files holding
+another kind of output than the task's words ask for: :mod:`assistant.tcl.outputs`) go back to the model
 with the numbered script. Rounds alternate: a repair, then (if the repaired script still fails) a fresh sample
 of the first prompt at another seed, then a repair of that one, up to ``rounds``; when no round passes, the
 script that got furthest is returned. When the model returns a script it already wrote, the next round
@@ -33,6 +34,7 @@ problem to repair, and even an allowed run is confined.
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,7 +43,8 @@ from assistant.tcl.check import check_script, design_paths
 from assistant.tcl.commands import CommandDB, CommandSpec, get_db
 from assistant.tcl.design import DesignView, read_line
 from assistant.tcl.fixits import apply_fixits, collapse_loops, design_fixits, task_fixits
-from assistant.tcl.options import Hint, add_flag, find_hints, key_hint, named_flags, uses
+from assistant.tcl.outputs import expected_kinds, wrong_outputs
+from assistant.tcl.options import Hint, add_flag, drop_refused, find_hints, key_hint, named_flags, uses
 from assistant.tcl.prompt import CORE, HINTS, budget, describe, examples_for, fit, relevant_commands
 from assistant.tcl.unsafe import UNSAFE
 from assistant.tcl.yosys_db import YosysNotFound
@@ -131,6 +134,8 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
     if db is not None:
         script, more = apply_fixits(script, db)
         fixes += more
+        script, more = drop_refused(db, task, script)  # "do not flatten": `synth -flatten` -> `synth`
+        fixes += more
         # the flags the task names by their own name ("flattened": `synth -flatten`), and the key hint's
         for flag in named_flags(db, task, script, view.modules + view.files) + ([key] if key is not None else []):
             script, more = add_flag(script, flag)
@@ -159,7 +164,14 @@ def _progress(gen: TclGeneration) -> tuple:
         return (False, 0, 0, 0)
     lines = [i.line for i in [*check.syntax, *check.lint] if i.line] + [
         e["line"] for e in (check.run.errors if check.run else []) if e.get("line")]
-    return (check.ok, -len(gen.missing_outputs), -(len(check.syntax) + len(check.lint)), min(lines, default=0))
+    return (check.ok, -len(gen.missing_outputs) - len(gen.wrong_outputs), -(len(check.syntax) + len(check.lint)),
+            min(lines, default=0))
+
+
+def passes(gen: TclGeneration) -> bool:
+    """Whether a generated script is done: every check level passed, and every file the task names was
+    written and holds what the task asks (:mod:`assistant.tcl.outputs`)."""
+    return gen.check is not None and gen.check.ok and not gen.missing_outputs and not gen.wrong_outputs
 
 
 def numbered(script: str) -> str:
@@ -178,8 +190,9 @@ def missing_outputs(check: CheckResult, outputs: list[str]) -> list[str]:
     return [p for p in outputs if "$" not in p and p.removeprefix("./") not in made]
 
 
-def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 12) -> str:
-    """The check's findings, and the task's files the run did not write, as a list the model can act on."""
+def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 12, wrong: list[str] = ()) -> str:
+    """The check's findings, the task's files the run did not write and those holding the wrong kind of output,
+    as a list the model can act on."""
     lines = [f"- line {s.line}: syntax: {s.message}" for s in check.syntax]
     for i in check.lint:
         what = f"{i.problem.replace('_', ' ')}: {i.command}" + (f" {i.option}" if i.option else "")
@@ -188,6 +201,7 @@ def problems_text(check: CheckResult, missing: list[str] = (), max_items: int = 
     for e in check.run.errors:
         lines.append(f"- line {e.get('line') or '?'}: {check.run.tool} error: {e.get('message')}")
     lines += [f"- the task asks for the file {p}, but the script did not write it" for p in missing]
+    lines += [f"- {w}" for w in wrong]
     return "\n".join(lines[:max_items]) + (f"\n- ... and {len(lines) - max_items} more" if len(lines) > max_items else "")
 
 
@@ -249,6 +263,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     messages, seen = base, set()
     temperature, seed = None, None  # the configured temperature (0 in the benches) until a round samples
     key = key_hint(hints)
+    kinds = expected_kinds(task, view.outputs)
     passed: TclGeneration | None = None  # a script that passed every check, kept while the model adds the key hint
     best: TclGeneration | None = None  # the failing script that got furthest, returned if no round passes
     for attempt in range(rounds + 1):
@@ -261,11 +276,13 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         script, fixes, looped = fix_script(extract_script(answer), task, tool, view, db, key)
         result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
-        result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
-                                    run_unsafe=run_unsafe, secrets=secrets)
+        with tempfile.TemporaryDirectory(prefix="chipassist-tcl-") as kept:  # the run's files, to judge them
+            result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
+                                        run_unsafe=run_unsafe, secrets=secrets, artifacts_dir=Path(kept))
+            result.missing_outputs = missing_outputs(result.check, view.outputs)
+            result.wrong_outputs = wrong_outputs(Path(kept), kinds) if result.check.ok else []
         result.rounds_used = attempt
-        result.missing_outputs = missing_outputs(result.check, view.outputs)
-        done = result.check.ok and not result.missing_outputs
+        done = passes(result)
         if passed is not None and not done:  # asked for the key hint, the model broke a passing script
             result = passed.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
             note = f"{note}; kept the script of round {result.rounds_used}: adding `{key.name}` broke it".strip("; ")
@@ -298,15 +315,16 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         elif attempt < rounds:  # only the latest script and its problems: earlier rounds would crowd the context
             repair = [{"role": "assistant", "content": f"```tcl\n{result.script}```"},
                       {"role": "user", "content": "The checker ran this script:\n" + numbered(result.script)
-                       + "\n\nProblems:\n" + problems_text(result.check, result.missing_outputs)
+                       + "\n\nProblems:\n"
+                       + problems_text(result.check, result.missing_outputs, wrong=result.wrong_outputs)
                        + _usage_help(result.script, result.check, db, tool)
                        + "\n\nFix exactly these problems and return the whole corrected script in one ```tcl block."}]
             messages = fit(llm, task, tool, view, specs, prompt_refs, examples, repair, hints)
-    if best is not None and not (result.check.ok and not result.missing_outputs) \
-            and _progress(best) > _progress(result):
+    if best is not None and not passes(result) and _progress(best) > _progress(result):
         result = best.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
-    status = ("passed all checks" if result.check.ok and not result.missing_outputs
-              else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.check.ok
+    status = ("passed all checks" if passes(result)
+              else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.missing_outputs
+              else f"ran clean but {'; '.join(result.wrong_outputs)}" if result.wrong_outputs
               else "still has problems (see check)")
     if key is not None and result.check.ok and not uses(result.script, key):
         note = f"{note}; the task seems to ask for `{key.name}`, which the script does not use".strip("; ")

@@ -170,6 +170,11 @@ def add_flag(script: str, hint: Hint) -> tuple[str, list[str]]:
 # -reset`, "a soft-IP library" not `read_verilog -lib`, "list the flip-flops" not `select -list`.
 _NOT_MODIFIED = ("read", "design", "select", "hierarchy", "rename", "setattr", "tee", "log", "echo", "help", "ls",
                  "cd", "script", "plugin", "delete")
+# Words the task turns down: "keeping the hierarchy (do not flatten)", "without flattening", "no purge".
+# ("nor" is left out: NOR is a gate here.)
+_NEGATED = re.compile(r"\b(?:not|no|don'?t|never|without|avoid(?:ing)?)\s+((?:[a-z]+\s+)?[a-z]+)", re.I)
+# Passes a script can leave out when the task turns them down: nothing later depends on them.
+_OPTIONAL_PASSES = ("flatten",)
 _YOSYS_CALL = re.compile(r"(?:^|[\[;]|\s)yosys\s+([A-Za-z_]\w*)((?:\s+[^\s;\]]+)*)")
 
 
@@ -179,9 +184,10 @@ def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()
 
     Engineers say an option's name when they want it ("flattened", "purge", "ASCII AIGER"); a small model
     copies the example closest to the task and drops the option. A word already met in the script's commands
-    or options ("JSON" with `write_json`), a generic one, or one of the design's own names asks for nothing."""
+    or options ("JSON" with `write_json`), a generic one, one of the design's own names, or one the task turns
+    down ("do not flatten", "without flattening") asks for nothing."""
     named = set(terms(" ".join(names)))
-    words = {w for w in terms(task) if w.isalpha() and len(w) >= 3 and w not in _GENERIC and w not in named}
+    words = {w for w in terms(task) if w.isalpha() and len(w) >= 3 and w not in _GENERIC | named | refused(task)}
     calls = [(m.group(1), m.group(2).split()) for line in script.splitlines()
              for m in _YOSYS_CALL.finditer(line.split("#", 1)[0])]
     covered = set(terms(" ".join(f"{c} {' '.join(a for a in args if a.startswith('-'))}" for c, args in calls)))
@@ -195,3 +201,35 @@ def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()
                     and all(w in asked for w in terms(word) or ["-"]):
                 hints.setdefault(f"{command} {opt.name}", Hint(command, opt.name, False, opt.description, 0.0))
     return list(hints.values())
+
+
+def refused(task: str) -> set[str]:
+    """The words ``task`` turns down, as :func:`assistant.tcl.cookbook.terms`: "keeping the hierarchy (do not
+    flatten)" -> {"flatten"}; "without flattening" -> {"flatten"}."""
+    return set(terms(" ".join(m.group(1) for m in _NEGATED.finditer(task))))
+
+
+def drop_refused(db: CommandDB, task: str, script: str) -> tuple[str, list[str]]:
+    """The flags (without a value) and optional passes that ``task`` turns down by name taken out of ``script``:
+    `synth -flatten -top cru` -> `synth -top cru` and a `flatten` line dropped for "keeping the hierarchy (do
+    not flatten)". A small model copies the closest example's flags whatever the task says."""
+    words = refused(task)
+    if not words:
+        return script, []
+    lines, fixes, out = script.split("\n"), [], []
+    for i, line in enumerate(lines):
+        code = line.split("#", 1)[0]
+        m = re.match(r"\s*yosys\s+(\w+)\s*$", code)
+        if m and m.group(1) in _OPTIONAL_PASSES and set(terms(m.group(1))) <= words:
+            fixes.append(f"line {i + 1}: `{line.strip()}` dropped (the task says not to)")
+            continue
+        for command, args in [(c.group(1), c.group(2).split()) for c in _YOSYS_CALL.finditer(code)]:
+            spec = db.get(command)
+            for arg in args if spec is not None else []:
+                opt = spec.option(arg) if arg.startswith("-") else None
+                word = arg.lstrip("-")
+                if opt is not None and not opt.takes_value and word.isalpha() and set(terms(word)) <= words:
+                    line = re.sub(rf"\s{re.escape(arg)}(?=\s|$)", "", line, count=1)
+                    fixes.append(f"line {i + 1}: `{command} {arg}` dropped (the task says not to)")
+        out.append(line)
+    return "\n".join(out), fixes

@@ -272,18 +272,37 @@ def test_a_script_that_runs_clean_but_skips_the_tasks_file_goes_back_to_the_mode
     wrong = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_json netlist.json\nyosys stat\n```"
     right = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_json out/counter.json\n```"
     llm = scripted_llm([wrong, right])
-    task = "synthesize counter and save the netlist as JSON in out/counter.json; also write out/counter.blif"
+    # (a Verilog netlist: no one certain writer line, so the fix-its leave it to the model; a BLIF would be added)
+    task = "synthesize counter and save the netlist as JSON in out/counter.json; also write out/counter.v"
     gen = _bot(tmp_path, llm).tcl_generate(task, design=[design, out], rounds=1)
-    # round 0: the fix-it writes the JSON where the task said; the run is clean, but no BLIF was written
+    # round 0: the fix-it writes the JSON where the task said; the run is clean, but no netlist was written
     assert any("`netlist.json` -> `out/counter.json`" in f for f in gen.fixes)
-    assert "the task asks for the file out/counter.blif, but the script did not write it" in llm.prompts[1][-1]["content"]
-    assert gen.attempts == 2 and gen.check.ok and gen.missing_outputs == ["out/counter.blif"]
-    assert "did not write out/counter.blif" in gen.message
+    assert "the task asks for the file out/counter.v, but the script did not write it" in llm.prompts[1][-1]["content"]
+    assert gen.attempts == 2 and gen.check.ok and gen.missing_outputs == ["out/counter.v"]
+    assert "did not write out/counter.v" in gen.message
     from assistant.tcl.design import DesignView
     from assistant.tcl.generate import missing_outputs
     # the design's own files named in a task are inputs, never outputs to write
     view = DesignView.of([design], "read counter.v and synthesize")
     assert view.outputs == [] and missing_outputs(gen.check, view.outputs) == []
+
+
+def test_a_file_holding_the_wrong_kind_of_output_goes_back_to_the_model(yosys, design, tmp_path, scripted_llm):
+    out = tmp_path / "out"
+    out.mkdir()
+    # the statistics written where the task asked for the gate netlist: clean run, every file written, wrong task
+    wrong = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys tee -o out/counter_gates.v stat\n```"
+    right = "```tcl\nyosys read_verilog counter.v\nyosys synth -top counter\nyosys write_verilog out/counter_gates.v\n```"
+    llm = scripted_llm([wrong, right])
+    gen = _bot(tmp_path, llm).tcl_generate("synthesize counter and write the gate netlist to out/counter_gates.v",
+                                           design=[design, out], rounds=1)
+    assert "- out/counter_gates.v holds a yosys stat report, not a Verilog netlist as the task asks" \
+        in llm.prompts[1][-1]["content"]
+    assert gen.attempts == 2 and gen.check.ok and gen.wrong_outputs == [] and "passed all checks" in gen.message
+    # with no round left, the wrong file is what the user is told about
+    gen = _bot(tmp_path, scripted_llm([wrong])).tcl_generate(
+        "synthesize counter and write the gate netlist to out/counter_gates.v", design=[design, out], rounds=0)
+    assert gen.check.ok and gen.wrong_outputs and "ran clean but out/counter_gates.v holds a yosys stat" in gen.message
 
 
 def test_a_file_name_does_not_name_its_module_when_a_word_names_one(tmp_path):
@@ -316,6 +335,23 @@ def test_a_flag_the_task_names_is_added_where_its_command_is_called(yosys, desig
     assert named_flags(db, "write the JSON", "yosys write_json a.json\nyosys stat\n") == []
     assert named_flags(db, "prove the reset synchronizer equivalent", "yosys design -reset\nyosys equiv_make a b c\n") == []
     assert [h.name for h in named_flags(db, "map it to sum-of-products", "yosys abc -lut 4\n")] == []
+
+
+def test_a_flag_the_task_turns_down_is_taken_out_and_never_added(yosys, design, tmp_path, scripted_llm):
+    from assistant.tcl.options import drop_refused, named_flags
+
+    flat = "```tcl\nsynth -flatten -top counter\nflatten\ntee -o out.txt stat\n```"  # no prefixes: a small model's
+    gen = _bot(tmp_path, scripted_llm([flat])).tcl_generate(
+        "synthesize counter keeping the hierarchy (do not flatten) and write its stats to out.txt", design=design,
+        rounds=0)
+    assert gen.check.ok and "flatten" not in gen.script and "yosys synth -top counter" in gen.script
+    assert "yosys read_verilog counter.v" in gen.script  # the read line is added after the prefixes are
+    db = get_db("yosys")
+    assert named_flags(db, "synthesize it without flattening", "yosys synth -top counter\n") == []
+    assert [h.name for h in named_flags(db, "do not purge, but flatten it", "yosys synth -top c\n")] == ["synth -flatten"]
+    # a flag the task asks for stays; a word after "NOR" is no refusal (NOR is a gate)
+    assert drop_refused(db, "synthesize it flattened", "yosys synth -flatten -top c\n")[1] == []
+    assert drop_refused(db, "map to AND, NOR flatten cells", "yosys synth -flatten -top c\n")[1] == []
 
 
 def test_rounds_alternate_repair_and_a_fresh_sample_and_the_furthest_script_is_returned(yosys, design, tmp_path,

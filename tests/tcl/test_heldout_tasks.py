@@ -1,7 +1,8 @@
 """The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl), the team's held-out set
-(bench/data/tcl_tasks_heldout.jsonl) and the SFT model's test set (bench/data/tcl_tasks_sft_test.jsonl, never
-in its training rows), judged by the bench's own evaluation (assistant.tcl.tasks.evaluate_task:
-all three check levels in the sandbox, then the task's checks of the result).
+(bench/data/tcl_tasks_heldout.jsonl), the SFT model's test set (bench/data/tcl_tasks_sft_test.jsonl, never
+in its training rows) and the second test set (bench/data/tcl_tasks_test2.jsonl, y225-y254), judged by the
+bench's own evaluation (assistant.tcl.tasks.evaluate_task: all three check levels in the sandbox, then the
+task's checks of the result).
 
 Every reference must pass (a failing reference would count against every model), and the checks must
 reject a plausible wrong script (else a pass rate says nothing). The whole run takes about a minute of
@@ -19,11 +20,15 @@ from bench.tcl_bench import HELDOUT, TASKS, design_root, evaluate_task, load_tas
 
 CHECK_TYPES = {"file_exists", "file_contains", "log_contains", "log_matches"}
 SFT_TEST = Path(HELDOUT).with_name("tcl_tasks_sft_test.jsonl")  # a sixth writer's; measures the SFT model
+TEST2 = Path(HELDOUT).with_name("tcl_tasks_test2.jsonl")  # a seventh writer's, written after the output kinds
 SAMPLE_TASKS, HELDOUT_TASKS, SFT_TEST_TASKS = load_tasks(TASKS), load_tasks(HELDOUT), load_tasks(SFT_TEST)
-# each SFT test task's near miss, written with it: the checks must reject it
+TEST2_TASKS = load_tasks(TEST2)
+# each test task's near miss, written with it: the checks must reject it
 SFT_TEST_WRONG = json.loads(SFT_TEST.with_name("tcl_tasks_sft_test_wrong.json").read_text())
+TEST2_WRONG = json.loads(TEST2.with_name("tcl_tasks_test2_wrong.json").read_text())
 ALL = [pytest.param(f, t, id=t["id"])
-       for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS), (SFT_TEST, SFT_TEST_TASKS)) for t in tasks]
+       for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS), (SFT_TEST, SFT_TEST_TASKS),
+                        (TEST2, TEST2_TASKS)) for t in tasks]
 # quick ones (< 0.5 s each) that between them use every check type, a regex, a Tcl loop and -sv
 FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40", "y48", "y62", "y71", "y73", "y88", "y103"}
 
@@ -33,12 +38,13 @@ def _heldout(task_id: str) -> dict:
 
 
 def test_heldout_tasks_are_well_formed():
-    ids = [t["id"] for t in HELDOUT_TASKS + SFT_TEST_TASKS]
+    ids = [t["id"] for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS]
     assert len(ids) >= 32 and len(set(ids)) == len(ids) and ids == [f"y{n:02d}" for n in range(1, len(ids) + 1)]
     assert not set(ids) & {t["id"] for t in SAMPLE_TASKS}
     assert set(SFT_TEST_WRONG) == {t["id"] for t in SFT_TEST_TASKS}
+    assert set(TEST2_WRONG) == {t["id"] for t in TEST2_TASKS}
     root = design_root(HELDOUT, HELDOUT_TASKS)
-    for t in HELDOUT_TASKS + SFT_TEST_TASKS:
+    for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS:
         assert t["task"] and t["reference"] and t["top"] and t["checks"], t["id"]
         assert all((root / d).is_file() for d in t["design"]), t["id"]
         for check in t["checks"]:
@@ -123,6 +129,13 @@ def test_checks_reject_a_wrong_script_of_the_sft_test_set(yosys, task):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("task", [pytest.param(t, id=t["id"]) for t in TEST2_TASKS])
+def test_checks_reject_a_wrong_script_of_the_second_test_set(yosys, task):
+    ok, why = _run(TEST2, task, TEST2_WRONG[task["id"]])
+    assert not ok and why, task["id"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("tasks_file,task", ALL)
 def test_every_reference_passes(yosys, tasks_file, task):
     ok, why = _run(tasks_file, task)
@@ -155,3 +168,34 @@ def test_the_fixits_keep_a_correct_script_correct(yosys, tasks_file, task):
 @pytest.mark.parametrize("tasks_file,task", ALL)
 def test_the_fixits_keep_every_reference_correct(yosys, tasks_file, task):
     _survives(tasks_file, task)
+
+
+def _no_wrong_kind(tasks_file, task):
+    import tempfile
+
+    from assistant.tcl.check import check_script
+    from assistant.tcl.fixits import task_paths
+    from assistant.tcl.outputs import expected_kinds, wrong_outputs
+    from assistant.tcl.tasks import OUT_DIR, out_paths, task_designs
+
+    root, text = design_root(tasks_file, [task]), out_paths(task["task"])
+    kinds = expected_kinds(text, task_paths(text))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "empty" / OUT_DIR
+        out.mkdir(parents=True)
+        check = check_script(out_paths(task["reference"]), design=task_designs(task, root) + [out],
+                             artifacts_dir=Path(tmp) / "kept")
+        assert check.ok and wrong_outputs(Path(tmp) / "kept", kinds) == [], task["id"]
+
+
+@pytest.mark.parametrize("tasks_file,task", [p for p in ALL if p.id in SURVIVORS])
+def test_a_correct_scripts_files_hold_what_the_task_asks(yosys, tasks_file, task):
+    """The loop sends back a file holding another kind of output than the task's words ask for
+    (assistant.tcl.outputs): never a reference's."""
+    _no_wrong_kind(tasks_file, task)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tasks_file,task", ALL)
+def test_no_references_file_is_judged_the_wrong_kind(yosys, tasks_file, task):
+    _no_wrong_kind(tasks_file, task)
