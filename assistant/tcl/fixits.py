@@ -106,6 +106,8 @@ _TASK_PATTERN = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]*<\w+>[\w.-]*\.\w+)
 _WRITE = re.compile(r"^(\s*yosys\s+write_\w+(?:\s+\S+)*?\s+)([^\s\[\]]+)(\s*)$")
 _TEE = re.compile(r"^(\s*yosys\s+tee(?:\s+-[qa])*\s+-o\s+)([^\s\[\]]+)")
 _VAR = re.compile(r"\$\{?(\w+)\}?")
+# A file a Tcl script opens for writing: `set fh [open cells.csv w]` (the target is group 2).
+_OPEN = re.compile(r"^(.*\[\s*open\s+)([^\s\[\]$\"{}]+)(\s+[\"{]?[wa]\+?[\"}]?\s*\].*)$")
 _READ = re.compile(r"^(\s*yosys\s+read_verilog)(?!.*\s-sv\b)(\s.*\.sv\b.*)$")
 
 
@@ -154,13 +156,13 @@ def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] |
 
 
 def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None) -> tuple[str, list[str]]:
-    """Write targets renamed to the task's files: a script writing `dma.json` where the task asked for
-    `out/dma.json` gets that name, when exactly one file of the task has the target's suffix and no other line
+    """Write targets renamed to the task's files: a script writing `dma.json` (a yosys writer, `tee -o`, or a
+    Tcl `open ... w`) where the task asked for `out/dma.json` gets that name, when exactly one file of the task has the target's suffix and no other line
     already writes it. Small models copy example names; the task's name is what the user will look for.
     With ``db``, a writer given no file or a file without a suffix (`write_btor -v top`) gets the one file of
     its format the task names."""
     lines, fixes = script.split("\n"), []
-    written = {m.group(2) for ln in lines for m in [_WRITE.match(ln) or _TEE.match(ln)] if m}
+    written = {m.group(2) for ln in lines for m in [_WRITE.match(ln) or _TEE.match(ln) or _OPEN.match(ln)] if m}
     for i, line in enumerate(lines):
         unnamed = _unnamed_target(line, db)
         if unnamed:
@@ -171,7 +173,7 @@ def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None)
                 written.add(same[0])
                 fixes.append(f"line {i + 1}: `{writer}` writes `{same[0]}` (the task's {_WRITES[writer]} file)")
             continue
-        m = _WRITE.match(line) or _TEE.match(line)
+        m = _WRITE.match(line) or _TEE.match(line) or _OPEN.match(line)
         if not m or m.group(2) in paths:
             continue
         if any(m.group(2) in other for j, other in enumerate(lines) if j != i):
@@ -269,12 +271,43 @@ def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
     fixes += more
     script, more = missing_writers(script, kinds)
     fixes += more
+    script, more = tcl_variables(script)
+    fixes += more
     lines = script.split("\n")
     for i, line in enumerate(lines):
         m = _READ.match(line)
         if m:
             lines[i] = f"{m.group(1)} -sv{m.group(2)}"
             fixes.append(f"line {i + 1}: `read_verilog` -> `read_verilog -sv` (SystemVerilog files)")
+    return "\n".join(lines), fixes
+
+
+# Where a Tcl script sets a variable: `set v`, `foreach v` / `foreach {a b}`, `regexp ... -> a b`, `gets ch v`,
+# a proc's arguments.
+_SETS = re.compile(r"\b(?:set|gets\s+\S+|incr|append|lappend)\s+(\w+)|\bforeach\s+(\w+)|\bforeach\s+\{([\w\s]+)\}"
+                   r"|->((?:\s+\w+)+)|\bproc\s+\S+\s+\{([\w\s]*)\}")
+
+
+def tcl_variables(script: str) -> tuple[str, list[str]]:
+    """`$m_syn` read where only `m` is set (`out/$m_syn.v` in a loop over `m`) -> `${m}_syn`: Tcl reads the
+    longest name, fails with "can't read "m_syn": no such variable", and a small model rarely sees why."""
+    defined = set()
+    for m in _SETS.finditer(script):
+        defined.update(" ".join(g for g in m.groups() if g).split())
+    lines, fixes = script.split("\n"), []
+    for i, line in enumerate(lines):
+        def brace(m: re.Match) -> str:
+            name = m.group(1)
+            if name in defined:
+                return m.group(0)
+            stems = [v for v in defined if name.startswith(v + "_")]
+            if len(stems) != 1:
+                return m.group(0)
+            fixes.append(f"line {i + 1}: `${name}` -> `${{{stems[0]}}}{name[len(stems[0]):]}` (only "
+                         f"`{stems[0]}` is set)")
+            return f"${{{stems[0]}}}{name[len(stems[0]):]}"
+        if not line.lstrip().startswith("#"):
+            lines[i] = re.sub(r"\$(\w+)(?![\w(])", brace, line)  # not an array element `$a(x)`
     return "\n".join(lines), fixes
 
 

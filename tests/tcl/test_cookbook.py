@@ -127,3 +127,21 @@ def test_task_fixits_for_writers_without_a_file_reports_and_elaboration_only(yos
     assert apply_fixits("yosys flatten -top u\n", db)[0] == "yosys flatten\n"
     work = "yosys tee -q -o cnt.txt stat\nset f [open cnt.txt r]\n"
     assert fixed(work, "write the count to out/n.txt") == work
+
+
+def test_task_fixits_name_tcl_files_fix_glued_variables_and_wrap_the_pass_a_report_is_named_after(yosys):
+    from assistant.tcl.commands import get_db
+    from assistant.tcl.fixits import task_fixits, task_paths
+
+    def fixed(script, task):
+        return task_fixits(script, "yosys", task_paths(task), task, get_db("yosys"))[0]
+    # a CSV the script writes itself in Tcl is written where the task said
+    assert fixed("set csv [open cells.csv w]\nputs $csv x\nclose $csv\n", "the counts as CSV in out/cells.csv") \
+        == "set csv [open out/cells.csv w]\nputs $csv x\nclose $csv\n"
+    # `$m_syn` where only `m` is set: Tcl would read the variable `m_syn`
+    loop = "foreach m {a b} {\n    yosys write_verilog out/$m_syn.v\n}\n"
+    assert fixed(loop, "netlists to out/<m>_syn.v") == "foreach m {a b} {\n    yosys write_verilog out/${m}_syn.v\n}\n"
+    # out/hierarchy.txt is the `hierarchy` pass's output, not the last report pass's
+    script = "yosys read_verilog a.v\nyosys hierarchy -check -top u\nyosys stat\n"
+    assert fixed(script, "check the hierarchy and capture its output in out/hierarchy.txt") == \
+        "yosys read_verilog a.v\nyosys tee -o out/hierarchy.txt hierarchy -check -top u\nyosys stat\n"
