@@ -5,11 +5,13 @@
     python bench/tcl_replay.py --changed                        # list the tasks whose verdict differs from the record
 
 A round-0 prompt does not depend on the fix-its, so at temperature 0 the model's first answer is the same
-before and after a fix-it change: replaying the recorded first answer through the current
-`assistant.tcl.generate.fix_script` and the bench's own judge (`evaluate_task`) gives exactly the pass@0 the
-current code would get on those tasks, in minutes instead of hours of llama.cpp. The baseline in the same run is
-the verdict stored in each record (the code that made it) and the raw answer judged as written. Repairs
-(pass@1..3) need the model again: run bench/tcl_generation.py for those.
+before and after a fix-it change: replaying the recorded first answer through today's round 0
+(`assistant.tcl.generate.first_round`: fix-its, check, the task's files judged) and the bench's own judge
+(`evaluate_task`) gives the pass@0 the current code would get on those tasks, in minutes instead of hours of
+llama.cpp: "now" needs both, the loop stopping at round 0 and the judge passing the script. (One case differs:
+a task whose key hint the script lacks goes back once; the bench counts it at round 0 only if that round breaks
+the script.) The baseline in the same run is the verdict stored in each record (the code that made it) and the
+raw answer judged as written. Repairs (pass@1..3) need the model again: run bench/tcl_generation.py for those.
 
 Every kept record set is tuned on (bench/README.md says which); a clean number needs tasks never read.
 """
@@ -38,28 +40,23 @@ TASK_FILES = [ROOT / "corpora" / "sample" / "eval" / "tcl_tasks.jsonl", ROOT / "
 console = Console()
 
 
-def first_fixed(task: dict, answer: str, root: Path, out_dir: Path) -> tuple[str, list[str]]:
-    """The model's first ``answer`` to ``task`` after today's fix-its, as the product's loop makes it."""
-    from assistant.tcl.generate import first_round_fixes
-    designs = [*task_designs(task, root), out_dir]
-    return first_round_fixes(answer, out_paths(task["task"]), task.get("tool", "yosys"), designs)
-
-
 def replay(records: list[Path], tasks: dict[str, tuple[dict, Path]], out_dir: Path) -> list[dict]:
-    """One row per recorded task (round 0, references off, no library): the stored verdict, the raw answer's
-    and today's fixed answer's."""
-    from assistant.tcl.generate import extract_script
+    """One row per recorded task (round 0, references off, no library): the stored verdict, the raw answer's,
+    and today's: the loop stops at round 0 (its own checks) and the bench's judge passes the script."""
+    from assistant.tcl.generate import extract_script, first_round, passes
     rows = []
     recs = [(f, r) for f in records for _, r in read_jsonl(f)
             if not r.get("references") and not r.get("library") and r.get("calls") and r["task"] in tasks]
     for f, rec in track(recs, description="replaying", console=console):
         task, root = tasks[rec["task"]]
         answer = rec["calls"][0]["answer"]
-        script, fixes = first_fixed(task, answer, root, out_dir)
-        ok, why = evaluate_task(task, script, root)
+        gen = first_round(answer, out_paths(task["task"]), task.get("tool", "yosys"),
+                          [*task_designs(task, root), out_dir])
+        ok, why = evaluate_task(task, gen.script, root)
         raw_ok, _ = evaluate_task(task, extract_script(answer), root)
         rows.append({"records": f.name, "task": rec["task"], "then": bool(rec["ok"] and rec["rounds_used"] == 0),
-                     "raw": raw_ok, "now": ok, "why": why, "fixes": fixes, "script": script})
+                     "raw": raw_ok, "now": ok and passes(gen), "judge": ok, "loop": passes(gen), "why": why,
+                     "wrong_outputs": gen.wrong_outputs, "fixes": gen.fixes, "script": gen.script})
     return rows
 
 

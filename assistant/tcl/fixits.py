@@ -283,32 +283,40 @@ def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
 
 
 # Where a Tcl script sets a variable: `set v`, `foreach v` / `foreach {a b}`, `regexp ... -> a b`, `gets ch v`,
-# a proc's arguments.
-_SETS = re.compile(r"\b(?:set|gets\s+\S+|incr|append|lappend)\s+(\w+)|\bforeach\s+(\w+)|\bforeach\s+\{([\w\s]+)\}"
-                   r"|->((?:\s+\w+)+)|\bproc\s+\S+\s+\{([\w\s]*)\}")
+# `lassign l a b`, `global`/`upvar`, and a proc's arguments (defaults too: `proc p {top {opts ""}}`).
+_SETS = re.compile(r"\b(?:set|gets\s+\S+|incr|append|lappend|global|variable|upvar(?:\s+#?\d+)?\s+\S+)\s+(\w+)"
+                   r"|\bforeach\s+(\w+)|\bforeach\s+\{([\w\s]+)\}|->((?:\s+\w+)+)|\blassign\s+(?:\{[^}]*\}|\S+)((?:[ \t]+\w+)+)"
+                   r"|\bproc\s+\S+\s+\{((?:[^{}]|\{[^{}]*\})*)\}|\bcatch\s+.*\s(\w+)\s*$", re.M)
 
 
 def tcl_variables(script: str) -> tuple[str, list[str]]:
-    """`$m_syn` read where only `m` is set (`out/$m_syn.v` in a loop over `m`) -> `${m}_syn`: Tcl reads the
-    longest name, fails with "can't read "m_syn": no such variable", and a small model rarely sees why."""
+    """In the file a line writes (a yosys writer's, `tee -o`'s, a Tcl `open ... w`'s): `$m_syn` where only `m`
+    is set (`out/$m_syn.v` in a loop over `m`) -> `${m}_syn`. Tcl reads the longest name and fails with
+    "can't read "m_syn": no such variable", which a small model rarely understands. Only write targets are
+    touched: elsewhere a name the script sets in a way not recognised here must stay as written."""
     defined = set()
     for m in _SETS.finditer(script):
-        defined.update(" ".join(g for g in m.groups() if g).split())
+        defined.update(re.findall(r"\w+", " ".join(g for g in m.groups() if g)))
     lines, fixes = script.split("\n"), []
+
+    def brace(m: re.Match, i: int) -> str:
+        name = m.group(1)
+        stems = [v for v in defined if name.startswith(v + "_")] if name not in defined else []
+        if len(stems) != 1:
+            return m.group(0)
+        fixes.append(f"line {i + 1}: `${name}` -> `${{{stems[0]}}}{name[len(stems[0]):]}` (only `{stems[0]}` is set)")
+        return f"${{{stems[0]}}}{name[len(stems[0]):]}"
     for i, line in enumerate(lines):
-        def brace(m: re.Match) -> str:
-            name = m.group(1)
-            if name in defined:
-                return m.group(0)
-            stems = [v for v in defined if name.startswith(v + "_")]
-            if len(stems) != 1:
-                return m.group(0)
-            fixes.append(f"line {i + 1}: `${name}` -> `${{{stems[0]}}}{name[len(stems[0]):]}` (only "
-                         f"`{stems[0]}` is set)")
-            return f"${{{stems[0]}}}{name[len(stems[0]):]}"
-        if not line.lstrip().startswith("#"):
-            lines[i] = re.sub(r"\$(\w+)(?![\w(])", brace, line)  # not an array element `$a(x)`
+        w = _WRITE_TARGET.match(line)
+        if w and not line.lstrip().startswith("#"):
+            target = re.sub(r"\$(\w+)(?![\w(])", lambda m: brace(m, i), w.group(2))  # not an array `$a(x)`
+            lines[i] = line[:w.start(2)] + target + line[w.end(2):]
     return "\n".join(lines), fixes
+
+
+# The file a line writes, with variables: a yosys writer's last word, `tee -o F`/`tee -a F`, `open F w`.
+_WRITE_TARGET = re.compile(r"^(\s*yosys\s+(?:write_\w+(?:\s+\S+)*?\s+|tee(?:\s+-q)*\s+-[oa]\s+)|.*\[\s*open\s+)"
+                           r"([^\s\[\]\"{}]*\$[^\s\[\]\"{}]*)(?=\s*$|\s+\S)")
 
 
 LOOP_MIN_REPEATS = 3  # a block of lines written this many times in a row is a decoding loop, not a flow

@@ -120,7 +120,8 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
     """``script`` with every deterministic fix-it applied, in order: a decoding loop cut, the command
     database's (prefixes, typos: the later fix-its read `yosys ...` lines, and a small model often writes none),
     the design's (top, read line), the task's (files, reports, no synthesis, `-sv`), the database's again for
-    the lines those wrote, then the flags the task names and the key hint's. Returns (script, fixes, whether a
+    the lines those wrote, the flags the task turns down taken out, then the flags it names and the key hint's
+    added. Returns (script, fixes, whether a
     loop was cut)."""
     script, fixes = collapse_loops(script)
     looped = bool(fixes)
@@ -143,16 +144,30 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
     return script, fixes, looped
 
 
-def first_round_fixes(answer: str, task: str, tool: str, design: Path | list[Path] | None,
-                      data_dir: Path | None = None) -> tuple[str, list[str]]:
-    """The script of a first ``answer`` to ``task`` after the fix-its the loop gives it in round 0 (design view,
-    command database and key hint as :func:`generate_script` has them): ``bench/tcl_replay.py`` replays recorded
-    answers through it to measure a fix-it change without a model."""
-    view = DesignView.of(design_paths(design), task)
+def _judge(gen: TclGeneration, tool: str, designs: list[Path], view: DesignView, kinds: dict[str, str], *,
+           data_dir: Path | None = None, run_unsafe: bool = False, secrets: list[str] = ()) -> None:
+    """Check ``gen.script`` (all three levels) and judge its files against the task: the ones it did not write
+    and the ones holding another kind of output (the run's files are kept in a temporary folder for that)."""
+    with tempfile.TemporaryDirectory(prefix="chipassist-tcl-") as kept:
+        gen.check = check_script(gen.script, tool=tool, design=designs, data_dir=data_dir, run_unsafe=run_unsafe,
+                                 secrets=secrets, artifacts_dir=Path(kept))
+        gen.missing_outputs = missing_outputs(gen.check, view.outputs)
+        gen.wrong_outputs = wrong_outputs(Path(kept), kinds) if gen.check.ok else []
+
+
+def first_round(answer: str, task: str, tool: str, design: Path | list[Path] | None,
+                data_dir: Path | None = None) -> TclGeneration:
+    """A first ``answer`` to ``task`` as the loop's round 0 makes and judges it (the same fix-its, check and
+    file judgement): ``passes(first_round(...))`` is whether the loop would stop there. ``bench/tcl_replay.py``
+    replays recorded answers through it to measure a fix-it change without a model."""
+    designs = design_paths(design)
+    view = DesignView.of(designs, task)
     db = get_db(tool, data_dir)
     key = key_hint(find_hints(db, task, HINTS, names=view.modules + view.files))
-    script, fixes, _ = fix_script(extract_script(answer), task, tool, view, db, key)
-    return script, fixes
+    gen = TclGeneration(task=task, tool=tool, attempts=1)
+    gen.script, gen.fixes, _ = fix_script(extract_script(answer), task, tool, view, db, key)
+    _judge(gen, tool, designs, view, expected_kinds(task, view.outputs), data_dir=data_dir)
+    return gen
 
 
 def _progress(gen: TclGeneration) -> tuple:
@@ -276,11 +291,7 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
         script, fixes, looped = fix_script(extract_script(answer), task, tool, view, db, key)
         result.fixes += [f"round {attempt}, {f}" for f in fixes]
         result.script = script
-        with tempfile.TemporaryDirectory(prefix="chipassist-tcl-") as kept:  # the run's files, to judge them
-            result.check = check_script(result.script, tool=tool, design=designs, data_dir=data_dir,
-                                        run_unsafe=run_unsafe, secrets=secrets, artifacts_dir=Path(kept))
-            result.missing_outputs = missing_outputs(result.check, view.outputs)
-            result.wrong_outputs = wrong_outputs(Path(kept), kinds) if result.check.ok else []
+        _judge(result, tool, designs, view, kinds, data_dir=data_dir, run_unsafe=run_unsafe, secrets=secrets)
         result.rounds_used = attempt
         done = passes(result)
         if passed is not None and not done:  # asked for the key hint, the model broke a passing script
@@ -323,8 +334,9 @@ def generate_script(bot, task: str, *, tool: str = "yosys", design: Path | list[
     if best is not None and not passes(result) and _progress(best) > _progress(result):
         result = best.model_copy(update={"attempts": result.attempts, "fixes": result.fixes})
     status = ("passed all checks" if passes(result)
-              else f"ran clean but did not write {', '.join(result.missing_outputs)}" if result.missing_outputs
-              else f"ran clean but {'; '.join(result.wrong_outputs)}" if result.wrong_outputs
+              else f"ran clean but did not write {', '.join(result.missing_outputs)}"
+              if result.check.ok and result.missing_outputs
+              else f"ran clean but {'; '.join(result.wrong_outputs)}" if result.check.ok and result.wrong_outputs
               else "still has problems (see check)")
     if key is not None and result.check.ok and not uses(result.script, key):
         note = f"{note}; the task seems to ask for `{key.name}`, which the script does not use".strip("; ")

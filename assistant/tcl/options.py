@@ -171,8 +171,8 @@ def add_flag(script: str, hint: Hint) -> tuple[str, list[str]]:
 _NOT_MODIFIED = ("read", "design", "select", "hierarchy", "rename", "setattr", "tee", "log", "echo", "help", "ls",
                  "cd", "script", "plugin", "delete")
 # Words the task turns down: "keeping the hierarchy (do not flatten)", "without flattening", "no purge".
-# ("nor" is left out: NOR is a gate here.)
-_NEGATED = re.compile(r"\b(?:not|no|don'?t|never|without|avoid(?:ing)?)\s+((?:[a-z]+\s+)?[a-z]+)", re.I)
+# ("nor" is left out: NOR is a gate here.) One word: "do not flatten", not "not flattened yet".
+_NEGATED = re.compile(r"\b(?:not|no|don'?t|never|without|avoid(?:ing)?)\s+([a-z]+)", re.I)
 # Passes a script can leave out when the task turns them down: nothing later depends on them.
 _OPTIONAL_PASSES = ("flatten",)
 _YOSYS_CALL = re.compile(r"(?:^|[\[;]|\s)yosys\s+([A-Za-z_]\w*)((?:\s+[^\s;\]]+)*)")
@@ -186,8 +186,8 @@ def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()
     copies the example closest to the task and drops the option. A word already met in the script's commands
     or options ("JSON" with `write_json`), a generic one, one of the design's own names, or one the task turns
     down ("do not flatten", "without flattening") asks for nothing."""
-    named = set(terms(" ".join(names)))
-    words = {w for w in terms(task) if w.isalpha() and len(w) >= 3 and w not in _GENERIC | named | refused(task)}
+    skip = _GENERIC | set(terms(" ".join(names))) | refused(task)
+    words = {w for w in terms(task) if w.isalpha() and len(w) >= 3 and w not in skip}
     calls = [(m.group(1), m.group(2).split()) for line in script.splitlines()
              for m in _YOSYS_CALL.finditer(line.split("#", 1)[0])]
     covered = set(terms(" ".join(f"{c} {' '.join(a for a in args if a.startswith('-'))}" for c, args in calls)))
@@ -205,8 +205,10 @@ def named_flags(db: CommandDB, task: str, script: str, names: Iterable[str] = ()
 
 def refused(task: str) -> set[str]:
     """The words ``task`` turns down, as :func:`assistant.tcl.cookbook.terms`: "keeping the hierarchy (do not
-    flatten)" -> {"flatten"}; "without flattening" -> {"flatten"}."""
-    return set(terms(" ".join(m.group(1) for m in _NEGATED.finditer(task))))
+    flatten)" -> {"flatten"}; "without flattening" -> {"flatten"}. A word the task also uses outside a refusal
+    ("it is not flattened yet, so flatten it") is not turned down."""
+    negated = set(terms(" ".join(m.group(1) for m in _NEGATED.finditer(task))))
+    return negated - set(terms(_NEGATED.sub(" ", task)))
 
 
 def drop_refused(db: CommandDB, task: str, script: str) -> tuple[str, list[str]]:

@@ -30,8 +30,10 @@ _REPORT_SUFFIXES = {"txt", "rpt", "log"}
 # Reports named after the pass that prints them (out/fsm_info.txt, out/hierarchy.txt): their pass's banner.
 _REPORT_PASSES = ("fsm_info", "hierarchy", "check", "ltp", "equiv_status")
 # The task's words for a statistics report ("the cell statistics", "save the stat", "cell counts", "area").
-_STAT_WORDS = re.compile(r"\bstat(?:s|istics?)?\b|\bcell[- ]?counts?\b|\bcell (?:report|summary)\b|\barea\b|"
-                         r"\btransistor", re.I)
+_STAT_WORDS = re.compile(r"\bstat(?:s|istics?)?\b|\bcell[- ]?(?:counts?|usage)\b|\bcell (?:report|summary)\b|"
+                         r"\barea (?:report|numbers|estimate)|\butili[sz]ation\b|\btransistor", re.I)
+# The task's words for a JSON netlist ("the nextpnr-ready JSON", "the JSON netlist", "Yosys JSON").
+_NETLIST_WORDS = re.compile(r"\bnetlist\b|\bnextpnr\b|\byosys json\b|\bwrite_json\b", re.I)
 # Where the words naming a file begin: the clause before it ("..., write the nextpnr-ready JSON to out/x.json").
 _CLAUSE = re.compile(r"[;,:(]|\.\s|\band\b|\bthen\b", re.I)
 
@@ -59,44 +61,56 @@ _NAMES = {"stat": "a yosys stat report", "json": "a yosys JSON netlist (write_js
           "dot": "a Graphviz graph", "spice": "a SPICE netlist",
           **{p: f"the output of `{p}`" for p in _REPORT_PASSES}}
 # The one yosys line that writes a file of each kind (FILE: its path), for the kinds that have one.
+# (Not BTOR, SMT2 or AIGER: after synthesis those writers need the flops prepared first, so no one line is sure.)
 _WRITER_OF = {"stat": "tee -o FILE stat", "json": "write_json FILE", "blif": "write_blif FILE",
-              "edif": "write_edif FILE", "rtlil": "write_rtlil FILE", "btor": "write_btor FILE",
-              "smt2": "write_smt2 FILE", "aiger": "write_aiger FILE", "fsm_info": "tee -o FILE fsm_info",
+              "edif": "write_edif FILE", "rtlil": "write_rtlil FILE", "fsm_info": "tee -o FILE fsm_info",
               "check": "tee -o FILE check", "ltp": "tee -o FILE ltp"}
+# Kinds whose writer can end any script: the statistics and netlists of the design as it is (a pass's own report,
+# such as `fsm_info` after FSM extraction, belongs where the script runs the steps it reports on).
+_ADDABLE = {"stat", "json", "blif", "edif", "rtlil"}
+# Kinds that are a pass's report rather than a file format: one report in another's file is never judged wrong
+# or rewritten (`hierarchy -check` into out/check.txt, `stat -top` into out/hierarchy.txt are reasonable).
+_REPORTS = {"stat", *_REPORT_PASSES}
 # What a writing line of a script makes: a writer's kind, or the pass a `tee -o` captures.
-_WRITES = {"write_verilog": "verilog", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
+_MAKES = {"write_verilog": "verilog", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
            "write_rtlil": "rtlil", "write_ilang": "rtlil", "write_btor": "btor", "write_smt2": "smt2",
            "write_aiger": "aiger", "write_spice": "spice", "fsm_export": "kiss2"}
 _WRITER_LINE = re.compile(r"^(\s*)yosys\s+(write_\w+|fsm_export)\b(.*?)\s(-o\s+)?([^\s\[\]$]+)\s*$")
-_TEE_LINE = re.compile(r"^(\s*)yosys\s+tee((?:\s+-[qa])*)\s+-o\s+([^\s\[\]$]+)\s+(\w+)((?:\s+\S+)*)\s*$")
+_TEE_LINE = re.compile(r"^(\s*)yosys\s+tee((?:\s+-q)*)\s+-[oa]\s+([^\s\[\]$]+)\s+(\w+)((?:\s+\S+)*)\s*$")
 
 
-def _suffix(path: str) -> str:
+def _ext(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def _clause_before(task: str, path: str) -> str:
     """The words of ``task`` from the start of the clause that names ``path`` up to it."""
-    at = task.find(path)
-    if at < 0:
+    found = re.search(rf"(?<![\w/.-]){re.escape(path)}(?![\w.-])", task)  # not out/a.v inside out/a.vcd
+    if found is None:
         return ""
-    before = task[max(0, at - 120):at]
+    before = task[max(0, found.start() - 120):found.start()]
     cuts = list(_CLAUSE.finditer(before))
     return before[cuts[-1].end():] if cuts else before
 
 
 def expected_kind(task: str, path: str) -> str | None:
     """What the file ``path`` named in ``task`` should hold, or None when its name and words do not say."""
-    suffix = _suffix(path)
-    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-    words = set(re.split(r"[_.\-]+", stem))
-    stat = bool(words & {"stat", "stats", "statistics"}) or bool(_STAT_WORDS.search(_clause_before(task, path)))
-    if suffix == "json":
-        return "stat" if stat else "json"
+    suffix = _ext(path)
+    words = re.split(r"[_.\-]+", path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
+    clause = _clause_before(task, path)
+    named_stat = bool(set(words) & {"stat", "stats", "statistics"})
+    stat = named_stat or bool(_STAT_WORDS.search(clause))
+    if suffix == "json":  # only what the words say: JSON can also be a file the script writes itself
+        netlist = bool(_NETLIST_WORDS.search(clause))
+        return "stat" if stat and not netlist else "json" if netlist and not stat else None
     if suffix in _REPORT_SUFFIXES:
-        named = [p for p in _REPORT_PASSES if p in stem]
-        return named[0] if len(named) == 1 else "stat" if stat and not named else None
+        # a pass named by whole words of the name (out/fsm_info.txt; not out/equiv_check.txt as `check`)
+        named = [p for p in _REPORT_PASSES if any(words[i:i + len(p.split("_"))] == p.split("_")
+                                                  for i in range(len(words)))]
+        if named_stat or (stat and not named):  # out/hierarchy_stats.txt: the statistics
+            return "stat"
+        return named[0] if len(named) == 1 else None
     return _SUFFIX_KIND.get(suffix)
 
 
@@ -118,7 +132,9 @@ def wrong_kind(text: str, expected: str) -> str | None:
     if _SIGNATURE[expected].search(text):
         return None
     found = content_kind(text)
-    return found if found not in (None, expected) else None
+    if found is None or found == expected or (found in _REPORTS and expected in _REPORTS):
+        return None
+    return found
 
 
 def wrong_outputs(artifacts: Path, kinds: dict[str, str], limit: int = 1 << 20) -> list[str]:
@@ -140,45 +156,55 @@ def wrong_outputs(artifacts: Path, kinds: dict[str, str], limit: int = 1 << 20) 
 
 
 def missing_writers(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]:
-    """The line that writes each of the task's files the script never mentions, appended at its end, for the
-    kinds with one certain writer (a statistics report, a JSON or BLIF netlist...): the script did the work
-    and left out the file, the commonest way a small model's script runs clean without doing the task."""
+    """The line that writes each of the task's files the script never mentions, added at its end (before a
+    closing `exit`), for the kinds that any script can end with (:data:`_ADDABLE`: statistics, netlists):
+    the script did the work and left out the file, the commonest way a small model's script runs clean without
+    doing the task. Nothing is added to a script that writes through variables (`out/${top}.blif` may be the
+    file) or that ends by clearing the design."""
     lines = script.rstrip("\n").split("\n")
+    code = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    at = len(lines) - 1 if code and re.fullmatch(r"exit\b.*", code[-1]) else len(lines)
+    variable = any(re.search(r"(?:\s-[oa]|\bopen|\bwrite_\w+.*)\s+\S*[$\[]", ln) for ln in code)
+    if not code or variable or re.match(r"yosys\s+design\s+-reset\b", code[-1]) \
+            or not any(re.match(r"yosys\s+\S", ln) for ln in code):
+        return script, []
     fixes = []
     for path, kind in kinds.items():
-        if kind in _WRITER_OF and path not in script and path.rsplit("/", 1)[-1] not in script \
-                and any(re.match(r"\s*yosys\s+\S", ln) for ln in lines):
-            lines.append(f"yosys {_WRITER_OF[kind].replace('FILE', path)}" + (" -json" if kind == "stat"
-                                                                             and _suffix(path) == "json" else ""))
-            fixes.append(f"line {len(lines)}: added `{lines[-1]}` (the task asks for {path}, {_NAMES[kind]}, and "
-                         "the script never wrote it)")
-    return "\n".join(lines) + "\n", fixes
+        if kind in _ADDABLE and path not in script and path.rsplit("/", 1)[-1] not in script:
+            line = f"yosys {_WRITER_OF[kind].replace('FILE', path)}" + (" -json" if kind == "stat"
+                                                                       and _ext(path) == "json" else "")
+            lines.insert(at, line)
+            at += 1
+            fixes.append(f"line {at}: added `{line}` (the task asks for {path}, {_NAMES[kind]}, and the script "
+                         "never wrote it)")
+    return ("\n".join(lines) + "\n", fixes) if fixes else (script, [])
 
 
 def _line_kind(m: re.Match, tee: bool) -> str | None:
     if tee:
         return "stat" if m.group(4) == "stat" else m.group(4) if m.group(4) in _REPORT_PASSES else None
-    return _WRITES.get(m.group(2))
+    return _MAKES.get(m.group(2))
 
 
 def writer_fixits(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]:
     """Lines that write one of the task's files with the wrong kind of output rewritten to the line that writes
     the kind the task asks for: `yosys write_verilog -noattr out/x_stat.txt` -> `yosys tee -o out/x_stat.txt
     stat`, `yosys tee -o out/x.json stat -json` -> `yosys write_json out/x.json` (a small model picks the writer
-    of the closest example). Only kinds with one certain writer (:data:`_WRITER_OF`); JSON statistics get
-    `-json`."""
+    of the closest example). Only kinds with one certain writer (:data:`_WRITER_OF`), never one report pass
+    for another, never a file more than one line writes; JSON statistics get `-json`."""
     lines, fixes = script.split("\n"), []
-    for i, line in enumerate(lines):
-        tee = _TEE_LINE.match(line)
-        m = tee or _WRITER_LINE.match(line)
-        if not m:
-            continue
-        path = m.group(3) if tee else m.group(5)
-        want, made = kinds.get(path), _line_kind(m, bool(tee))
+    found = [(i, m, bool(tee)) for i, line in enumerate(lines)
+             for tee in [_TEE_LINE.match(line)] for m in [tee or _WRITER_LINE.match(line)] if m]
+    targets = [m.group(3) if tee else m.group(5) for _, m, tee in found]
+    for (i, m, tee), path in zip(found, targets):
+        line = lines[i]
+        want, made = kinds.get(path), _line_kind(m, tee)
         if want is None or made is None or want == made or want not in _WRITER_OF:
             continue
+        if targets.count(path) > 1 or (want in _REPORTS and made in _REPORTS):
+            continue  # a file several lines write (`tee -a`), or one report in another's file: left as written
         new = _WRITER_OF[want].replace("FILE", path)
-        if want == "stat" and _suffix(path) == "json":
+        if want == "stat" and _ext(path) == "json":
             new += " -json"
         lines[i] = f"{m.group(1)}yosys {new}"
         fixes.append(f"line {i + 1}: `{line.strip()}` -> `yosys {new}` ({path} should hold {_NAMES[want]}, "

@@ -80,3 +80,36 @@ def test_a_file_the_script_never_writes_gets_its_writer_at_the_end():
     fixed, fixes = missing_writers(script, kinds)
     assert fixed.endswith("yosys write_blif out/tx.blif\nyosys tee -o out/s.json stat -json\n")
     assert "out/a.v" not in fixed and len(fixes) == 2  # no certain writer; `seen.txt` is the script's own
+
+
+def test_what_the_words_do_not_say_is_left_alone():
+    # whole words of the name count (equiv_check names `check`: harmless, one report never replaces another's);
+    # statistics in the name win over a pass's name
+    assert expected_kind("the equivalence report in out/equiv_check.txt", "out/equiv_check.txt") == "check"
+    assert expected_kind("the FSM dump in out/myfsm_information.txt", "out/myfsm_information.txt") is None
+    assert expected_kind("per-module cell statistics in out/hierarchy_stats.txt", "out/hierarchy_stats.txt") == "stat"
+    # JSON only when the words say which: statistics, or a netlist; "area-optimized" is neither
+    assert expected_kind("report the cell usage as JSON in out/cells.json", "out/cells.json") == "stat"
+    assert expected_kind("write the area-optimized netlist as JSON to out/x.json", "out/x.json") == "json"
+    assert expected_kind("dump the result to out/x.json", "out/x.json") is None
+    # out/a.v is not found inside out/a.vcd
+    assert expected_kind("write the stats to out/a.vcd and the netlist to out/a.v", "out/a.v") == "verilog"
+
+
+def test_a_correct_script_is_not_rewritten():
+    # one report in another report's file, and a file two lines write, stay as written
+    hc = "yosys tee -o out/check.txt hierarchy -check -top cpu\n"
+    assert writer_fixits(hc, {"out/check.txt": "check"}) == (hc, [])
+    both = "yosys tee -o out/s_stat.txt check\nyosys tee -a out/s_stat.txt stat\n"
+    assert writer_fixits(both, {"out/s_stat.txt": "stat"}) == (both, [])
+    assert wrong_kind("8. Executing HIERARCHY pass (managing design hierarchy).\n", "check") is None
+    # nothing is added to a script that writes through variables, or ends clearing the design; before `exit`
+    kinds = {"out/cpu_pre.blif": "blif", "out/cpu.blif": "blif"}
+    var = "set top cpu\nyosys write_blif out/${top}_pre.blif\nyosys synth -top cpu\n"
+    assert missing_writers(var, kinds) == (var, [])
+    reset = "yosys synth -top cpu\nyosys design -reset\n"
+    assert missing_writers(reset, kinds) == (reset, [])
+    assert missing_writers("yosys synth -top cpu\nexit\n", {"out/a.blif": "blif"})[0] == \
+        "yosys synth -top cpu\nyosys write_blif out/a.blif\nexit\n"
+    # a pass's own report is never added at the end: it belongs after the steps it reports on
+    assert missing_writers("yosys synth -top cpu\n", {"out/fsm_info.txt": "fsm_info"})[1] == []
