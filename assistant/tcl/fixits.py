@@ -15,7 +15,8 @@ from difflib import SequenceMatcher
 
 from assistant.tcl.commands import CommandDB
 from assistant.tcl.lint import lint_script
-from assistant.tcl.outputs import expected_kind, expected_kinds, missing_writers, writer_fixits
+from assistant.tcl.outputs import (WRITER_SUFFIX, expected_kind, expected_kinds, extension, missing_writers,
+                                   writer_fixits)
 from assistant.types import LintIssue
 
 MAX_PASSES = 3  # a fix can uncover the next problem on the same line (prefix, then a misspelt option)
@@ -123,15 +124,14 @@ def task_paths(task: str, inputs: list[str] = ()) -> list[str]:
 # Suffixes that are one kind of file to a user: reports, and the two spellings of EDIF and RTLIL files.
 _KINDS = {"txt": "report", "rpt": "report", "log": "report", "edf": "edif", "edn": "edif", "rtlil": "il",
           "aag": "aig", "sp": "spice"}
-# What each yosys writer writes: a target without a suffix (`write_btor -v top`), or none, is read by its writer.
-_WRITES = {"write_verilog": "v", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
-           "write_btor": "btor", "write_smt2": "smt2", "write_aiger": "aig", "write_rtlil": "il",
-           "write_ilang": "il", "write_spice": "spice", "write_cxxrtl": "cc", "write_firrtl": "fir"}
+# What each yosys writer writes (:data:`assistant.tcl.outputs.WRITER_SUFFIX`): a target without a suffix
+# (`write_btor -v top`), or none, is read by its writer.
+_WRITES = WRITER_SUFFIX
 _WRITER = re.compile(r"^\s*yosys\s+(write_\w+)((?:\s+[^\s\[\]]+)*)\s*$")
 
 
 def _suffix(path: str) -> str:
-    suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    suffix = extension(path)
     return _KINDS.get(suffix, suffix)
 
 
@@ -157,8 +157,8 @@ def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] |
 
 def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None) -> tuple[str, list[str]]:
     """Write targets renamed to the task's files: a script writing `dma.json` (a yosys writer, `tee -o`, or a
-    Tcl `open ... w`) where the task asked for `out/dma.json` gets that name, when exactly one file of the task has the target's suffix and no other line
-    already writes it. Small models copy example names; the task's name is what the user will look for.
+    Tcl `open ... w`) where the task asked for `out/dma.json` gets that name, when exactly one file of the task
+    has the target's suffix and no other line already writes it. Small models copy example names; the task's name is what the user will look for.
     With ``db``, a writer given no file or a file without a suffix (`write_btor -v top`) gets the one file of
     its format the task names."""
     lines, fixes = script.split("\n"), []
@@ -287,6 +287,9 @@ def task_fixits(script: str, tool: str, outputs: list[str], task: str = "",
 _SETS = re.compile(r"\b(?:set|gets\s+\S+|incr|append|lappend|global|variable|upvar(?:\s+#?\d+)?\s+\S+)\s+(\w+)"
                    r"|\bforeach\s+(\w+)|\bforeach\s+\{([\w\s]+)\}|->((?:\s+\w+)+)|\blassign\s+(?:\{[^}]*\}|\S+)((?:[ \t]+\w+)+)"
                    r"|\bproc\s+\S+\s+\{((?:[^{}]|\{[^{}]*\})*)\}|\bcatch\s+.*\s(\w+)\s*$", re.M)
+# The file a line writes, with variables: a yosys writer's last word, `tee -o F`/`tee -a F`, `open F w`.
+_WRITE_TARGET = re.compile(r"^(\s*yosys\s+(?:write_\w+(?:\s+\S+)*?\s+|tee(?:\s+-q)*\s+-[oa]\s+)|.*\[\s*open\s+)"
+                           r"([^\s\[\]\"{}]*\$[^\s\[\]\"{}]*)(?=\s*$|\s+\S)")
 
 
 def tcl_variables(script: str) -> tuple[str, list[str]]:
@@ -312,11 +315,6 @@ def tcl_variables(script: str) -> tuple[str, list[str]]:
             target = re.sub(r"\$(\w+)(?![\w(])", lambda m: brace(m, i), w.group(2))  # not an array `$a(x)`
             lines[i] = line[:w.start(2)] + target + line[w.end(2):]
     return "\n".join(lines), fixes
-
-
-# The file a line writes, with variables: a yosys writer's last word, `tee -o F`/`tee -a F`, `open F w`.
-_WRITE_TARGET = re.compile(r"^(\s*yosys\s+(?:write_\w+(?:\s+\S+)*?\s+|tee(?:\s+-q)*\s+-[oa]\s+)|.*\[\s*open\s+)"
-                           r"([^\s\[\]\"{}]*\$[^\s\[\]\"{}]*)(?=\s*$|\s+\S)")
 
 
 LOOP_MIN_REPEATS = 3  # a block of lines written this many times in a row is a decoding loop, not a flow

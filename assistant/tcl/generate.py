@@ -121,8 +121,7 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
     database's (prefixes, typos: the later fix-its read `yosys ...` lines, and a small model often writes none),
     the design's (top, read line), the task's (files, reports, no synthesis, `-sv`), the database's again for
     the lines those wrote, the flags the task turns down taken out, then the flags it names and the key hint's
-    added. Returns (script, fixes, whether a
-    loop was cut)."""
+    added. Returns (script, fixes, whether a loop was cut)."""
     script, fixes = collapse_loops(script)
     looped = bool(fixes)
     if db is not None:  # prefixes and typos first: the design's and the task's fix-its read `yosys ...` lines
@@ -147,10 +146,11 @@ def fix_script(script: str, task: str, tool: str, view: DesignView, db: CommandD
 def _judge(gen: TclGeneration, tool: str, designs: list[Path], view: DesignView, kinds: dict[str, str], *,
            data_dir: Path | None = None, run_unsafe: bool = False, secrets: list[str] = ()) -> None:
     """Check ``gen.script`` (all three levels) and judge its files against the task: the ones it did not write
-    and the ones holding another kind of output (the run's files are kept in a temporary folder for that)."""
+    and the ones holding another kind of output (the run's files are kept in a temporary folder for that, when
+    the task names a file whose kind is known)."""
     with tempfile.TemporaryDirectory(prefix="chipassist-tcl-") as kept:
         gen.check = check_script(gen.script, tool=tool, design=designs, data_dir=data_dir, run_unsafe=run_unsafe,
-                                 secrets=secrets, artifacts_dir=Path(kept))
+                                 secrets=secrets, artifacts_dir=Path(kept) if kinds else None)
         gen.missing_outputs = missing_outputs(gen.check, view.outputs)
         gen.wrong_outputs = wrong_outputs(Path(kept), kinds) if gen.check.ok else []
 

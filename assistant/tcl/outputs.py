@@ -71,15 +71,18 @@ _ADDABLE = {"stat", "json", "blif", "edif", "rtlil"}
 # Kinds that are a pass's report rather than a file format: one report in another's file is never judged wrong
 # or rewritten (`hierarchy -check` into out/check.txt, `stat -top` into out/hierarchy.txt are reasonable).
 _REPORTS = {"stat", *_REPORT_PASSES}
-# What a writing line of a script makes: a writer's kind, or the pass a `tee -o` captures.
-_MAKES = {"write_verilog": "verilog", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
-           "write_rtlil": "rtlil", "write_ilang": "rtlil", "write_btor": "btor", "write_smt2": "smt2",
-           "write_aiger": "aiger", "write_spice": "spice", "fsm_export": "kiss2"}
+# The suffix of what each yosys writer writes (a target without one, or none, is read by its writer).
+WRITER_SUFFIX = {"write_verilog": "v", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
+                 "write_btor": "btor", "write_smt2": "smt2", "write_aiger": "aig", "write_rtlil": "il",
+                 "write_ilang": "il", "write_spice": "spice", "write_cxxrtl": "cc", "write_firrtl": "fir"}
+# What a writing line of a script makes: a writer's kind (its suffix's), or the pass a `tee -o` captures.
+_MAKES = {**{w: _SUFFIX_KIND[s] for w, s in WRITER_SUFFIX.items() if s in _SUFFIX_KIND}, "fsm_export": "kiss2"}
 _WRITER_LINE = re.compile(r"^(\s*)yosys\s+(write_\w+|fsm_export)\b(.*?)\s(-o\s+)?([^\s\[\]$]+)\s*$")
 _TEE_LINE = re.compile(r"^(\s*)yosys\s+tee((?:\s+-q)*)\s+-[oa]\s+([^\s\[\]$]+)\s+(\w+)((?:\s+\S+)*)\s*$")
 
 
-def _ext(path: str) -> str:
+def extension(path: str) -> str:
+    """The suffix of ``path``'s file name, lower case, without the dot ("" for none)."""
     name = path.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
@@ -96,7 +99,7 @@ def _clause_before(task: str, path: str) -> str:
 
 def expected_kind(task: str, path: str) -> str | None:
     """What the file ``path`` named in ``task`` should hold, or None when its name and words do not say."""
-    suffix = _ext(path)
+    suffix = extension(path)
     words = re.split(r"[_.\-]+", path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower())
     clause = _clause_before(task, path)
     named_stat = bool(set(words) & {"stat", "stats", "statistics"})
@@ -172,7 +175,7 @@ def missing_writers(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]
     for path, kind in kinds.items():
         if kind in _ADDABLE and path not in script and path.rsplit("/", 1)[-1] not in script:
             line = f"yosys {_WRITER_OF[kind].replace('FILE', path)}" + (" -json" if kind == "stat"
-                                                                       and _ext(path) == "json" else "")
+                                                                       and extension(path) == "json" else "")
             lines.insert(at, line)
             at += 1
             fixes.append(f"line {at}: added `{line}` (the task asks for {path}, {_NAMES[kind]}, and the script "
@@ -204,7 +207,7 @@ def writer_fixits(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]:
         if targets.count(path) > 1 or (want in _REPORTS and made in _REPORTS):
             continue  # a file several lines write (`tee -a`), or one report in another's file: left as written
         new = _WRITER_OF[want].replace("FILE", path)
-        if want == "stat" and _ext(path) == "json":
+        if want == "stat" and extension(path) == "json":
             new += " -json"
         lines[i] = f"{m.group(1)}yosys {new}"
         fixes.append(f"line {i + 1}: `{line.strip()}` -> `yosys {new}` ({path} should hold {_NAMES[want]}, "

@@ -144,7 +144,7 @@ def test_task_fixits_name_tcl_files_fix_glued_variables_and_wrap_the_pass_a_repo
     # only in the file a line writes, and only where the longer name is not set some other way
     kept = ("set top c\ncatch {foo} top_err\nlassign {x y} m_in m_out\nset m 1\nyosys write_verilog $m_in.v\n"
             "yosys write_verilog $top_err.v\nyosys select -list {t:$m_v2}\n")
-    assert fixed(kept, "write out/a.v") == kept.replace("$m_in.v", "out/a.v") or fixed(kept, "x") == kept
+    assert fixed(kept, "write out/a.v") == kept  # a target with a variable is not renamed either
     assert fixed(kept, "no files") == kept
     # out/hierarchy.txt is the `hierarchy` pass's output, not the last report pass's
     script = "yosys read_verilog a.v\nyosys hierarchy -check -top u\nyosys stat\n"
