@@ -92,6 +92,8 @@ class _Finder:
         self.index = BM25Index.build(list(range(len(texts))), [" ".join(terms(t)) for t in texts])
 
     def find(self, task: str, n: int, names: tuple[str, ...] = ()) -> list[Hint]:
+        """The `n` options whose help best matches the task's words (BM25; the design's names left out, at most two
+        per command, none far below the best)."""
         # the design's own names are not a request: "pico_irq_sync" must not hint `async2sync`
         named = set(terms(" ".join(names)))
         words = [t for t in terms(task) if t not in _GENERIC and t not in named]

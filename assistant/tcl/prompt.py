@@ -138,6 +138,9 @@ def system_prompts() -> list[str]:
 
 def build_prompt(task: str, tool: str, view: DesignView, specs: list[CommandSpec], refs: list[Source],
             examples: list[tuple[str, str]], hints: list[Hint] = ()) -> list[dict]:
+    """The chat messages of a first request: the tool's system rules, then the task, the design's files and
+    modules, worked examples (or the read line), commands, option hints, usage and documentation notes; no budget
+    here (:func:`fit` drops parts until it fits)."""
     # the files the task's modules need, when it names one: shown the whole folder, the model read it all
     files = " ".join(view.needed if examples and view.needed else view.files) or "(none given)"
     modules, tops = view.modules, view.tops

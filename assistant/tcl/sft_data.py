@@ -42,6 +42,7 @@ class _ReferenceAnswer(LLMProxy):
         self.reference, self.before, self.messages = reference, list(before), None
 
     def complete(self, messages, **kw) -> str:
+        """The queued replies first, then the reference; the first prompt that asks for the reference is kept."""
         if self.before:
             return self.before.pop(0)
         if self.messages is None:

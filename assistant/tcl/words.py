@@ -88,6 +88,7 @@ class _Parser:
         return script
 
     def line_of(self, pos: int) -> int:
+        """The 1-based line number of character offset `pos`."""
         return bisect.bisect_right(self.line_starts, pos)
 
     # -- scripts and commands ------------------------------------------------------------------
