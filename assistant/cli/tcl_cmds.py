@@ -25,6 +25,38 @@ DesignOpt = typer.Option(None, "--design", help="Design file or folder copied in
                                                  "a folder keeps its name: rtl/uart.v).")
 
 
+_MAX_FIXES = 12
+_CONTEXT = ("commands:", "help:", "cookbook:")  # chunk ids of what the prompt showed besides retrieved passages
+
+
+def _print_fixes(fixes: list[str]) -> None:
+    """What was changed without the model, so the user can see it (the message only counts them)."""
+    if fixes:
+        console.print(f"[dim]fixed without the model ({len(fixes)}):[/]")
+    for f in fixes[:_MAX_FIXES]:
+        console.print(f"[dim]  {escape(f)}[/]")
+    if len(fixes) > _MAX_FIXES:
+        console.print(f"[dim]  ... and {len(fixes) - _MAX_FIXES} more (--json lists all)[/]")
+
+
+def _print_sources(sources, full: bool) -> None:
+    """The references: in full when they are the answer (the retrieval-only backend); beside a script, one line per
+    retrieved passage and one line per kind of context (command help, cookbook examples) instead of 20 snippets."""
+    if full:
+        for s in sources:
+            console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where(lines=False))}[/]\n"
+                          f"    {escape(s.snippet[:300])}")
+        return
+    context: dict[str, list[str]] = {}
+    for s in sources:
+        if s.chunk_id.startswith(_CONTEXT):
+            context.setdefault(s.path, []).append(f"[{s.n}] {s.title}")
+        else:
+            console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where())}[/]")
+    for path, items in context.items():
+        console.print(f"[cyan]{escape(path)}:[/] [dim]{escape(', '.join(items))}[/]")
+
+
 def _print_check(check) -> None:
     if not check.syntax and not check.lint:
         console.print("[green]syntax ok, commands and options ok[/]")
@@ -131,8 +163,8 @@ def register(app: typer.Typer) -> None:
             if gen.script is not None:
                 console.print(escape(gen.script))
                 _print_check(gen.check)
-            for s in gen.sources:
-                console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where(lines=False))}[/]\n    {escape(s.snippet[:300])}")
+            _print_fixes(gen.fixes)
+            _print_sources(gen.sources, full=gen.script is None)
             if out is not None and gen.script is not None:
                 console.print(f"[dim]written to {out}[/]")
         raise typer.Exit(1 if gen.check is not None and not gen.check.ok else 0)

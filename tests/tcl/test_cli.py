@@ -89,3 +89,23 @@ def test_generate_over_an_openai_compatible_server_writes_the_repaired_script(yo
     gen = json.loads(res.stdout)
     assert gen["backend"] == "openai" and gen["rounds_used"] == 1 and gen["check"]["ok"]
     assert out.read_text() == gen["script"] and "-flatten" in gen["script"]
+
+
+def test_generate_prints_the_fixes_and_one_line_per_kind_of_context(yosys, design, tmp_path, scripted_llm,
+                                                                    monkeypatch):
+    """Beside a script the user sees what was changed without the model, and the prompt's context (command help,
+    examples) as one line per kind, not a page of snippets; the JSON keeps everything."""
+    from tests.support.openai_server import OpenAIServer
+
+    answer = "```tcl\nread_verilog counter.v\nsynth -top counter\n```"
+    with OpenAIServer(scripted_llm([answer]), model_id="scripted") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        res = runner.invoke(app, ["tcl", "generate", "synthesize counter.v", "--backend", "openai",
+                                  "--design", str(design), "--rounds", "0", "--index", str(tmp_path / "none")])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())  # rich wraps long lines
+    assert "fixed without the model (2):" in out and "`read_verilog` -> `yosys read_verilog`" in out
+    assert "yosys synth -top counter" in out
+    # the command help and the examples shown to the model: one line each, naming them, no usage or script text
+    assert "yosys help: [1] read_verilog, [2] hierarchy," in out and "yosys cookbook: [" in out
+    assert "translate processes to netlists" not in out and "generic synthesis script" not in out
