@@ -1,8 +1,8 @@
 """The Tcl generation tasks: the sample set (corpora/sample/eval/tcl_tasks.jsonl), the team's held-out set
 (bench/data/tcl_tasks_heldout.jsonl), the SFT model's test set (bench/data/tcl_tasks_sft_test.jsonl, never
-in its training rows) and the second test set (bench/data/tcl_tasks_test2.jsonl, y225-y254), judged by the
-bench's own evaluation (assistant.tcl.tasks.evaluate_task: all three check levels in the sandbox, then the
-task's checks of the result).
+in its training rows) and the second and third test sets (bench/data/tcl_tasks_test2.jsonl, y225-y254;
+bench/data/tcl_tasks_test3.jsonl, y255-y284), judged by the bench's own evaluation
+(assistant.tcl.tasks.evaluate_task: all three check levels in the sandbox, then the task's checks of the result).
 
 Every reference must pass (a failing reference would count against every model), and the checks must
 reject a plausible wrong script (else a pass rate says nothing). The whole run takes about a minute of
@@ -21,14 +21,16 @@ from bench.tcl_bench import HELDOUT, TASKS, design_root, evaluate_task, load_tas
 CHECK_TYPES = {"file_exists", "file_contains", "log_contains", "log_matches"}
 SFT_TEST = Path(HELDOUT).with_name("tcl_tasks_sft_test.jsonl")  # a sixth writer's; measures the SFT model
 TEST2 = Path(HELDOUT).with_name("tcl_tasks_test2.jsonl")  # a seventh writer's, written after the output kinds
+TEST3 = Path(HELDOUT).with_name("tcl_tasks_test3.jsonl")  # an eighth writer's, in a fixed mix of difficulty
 SAMPLE_TASKS, HELDOUT_TASKS, SFT_TEST_TASKS = load_tasks(TASKS), load_tasks(HELDOUT), load_tasks(SFT_TEST)
-TEST2_TASKS = load_tasks(TEST2)
+TEST2_TASKS, TEST3_TASKS = load_tasks(TEST2), load_tasks(TEST3)
 # each test task's near miss, written with it: the checks must reject it
 SFT_TEST_WRONG = json.loads(SFT_TEST.with_name("tcl_tasks_sft_test_wrong.json").read_text())
 TEST2_WRONG = json.loads(TEST2.with_name("tcl_tasks_test2_wrong.json").read_text())
+TEST3_WRONG = json.loads(TEST3.with_name("tcl_tasks_test3_wrong.json").read_text())
 ALL = [pytest.param(f, t, id=t["id"])
        for f, tasks in ((TASKS, SAMPLE_TASKS), (HELDOUT, HELDOUT_TASKS), (SFT_TEST, SFT_TEST_TASKS),
-                        (TEST2, TEST2_TASKS)) for t in tasks]
+                        (TEST2, TEST2_TASKS), (TEST3, TEST3_TASKS)) for t in tasks]
 # quick ones (< 0.5 s each) that between them use every check type, a regex, a Tcl loop and -sv
 FAST = {"tcl03", "y09", "y17", "y22", "y31", "y40", "y48", "y62", "y71", "y73", "y88", "y103"}
 
@@ -38,13 +40,14 @@ def _heldout(task_id: str) -> dict:
 
 
 def test_heldout_tasks_are_well_formed():
-    ids = [t["id"] for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS]
+    ids = [t["id"] for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS + TEST3_TASKS]
     assert len(ids) >= 32 and len(set(ids)) == len(ids) and ids == [f"y{n:02d}" for n in range(1, len(ids) + 1)]
     assert not set(ids) & {t["id"] for t in SAMPLE_TASKS}
     assert set(SFT_TEST_WRONG) == {t["id"] for t in SFT_TEST_TASKS}
     assert set(TEST2_WRONG) == {t["id"] for t in TEST2_TASKS}
+    assert set(TEST3_WRONG) == {t["id"] for t in TEST3_TASKS}
     root = design_root(HELDOUT, HELDOUT_TASKS)
-    for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS:
+    for t in HELDOUT_TASKS + SFT_TEST_TASKS + TEST2_TASKS + TEST3_TASKS:
         assert t["task"] and t["reference"] and t["top"] and t["checks"], t["id"]
         assert all((root / d).is_file() for d in t["design"]), t["id"]
         for check in t["checks"]:
@@ -122,16 +125,12 @@ def test_checks_reject_a_wrong_script(yosys, task_id):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task", [pytest.param(t, id=t["id"]) for t in SFT_TEST_TASKS])
-def test_checks_reject_a_wrong_script_of_the_sft_test_set(yosys, task):
-    ok, why = _run(SFT_TEST, task, SFT_TEST_WRONG[task["id"]])
-    assert not ok and why, task["id"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("task", [pytest.param(t, id=t["id"]) for t in TEST2_TASKS])
-def test_checks_reject_a_wrong_script_of_the_second_test_set(yosys, task):
-    ok, why = _run(TEST2, task, TEST2_WRONG[task["id"]])
+@pytest.mark.parametrize("tasks_file,task,wrong", [
+    pytest.param(f, t, wrong[t["id"]], id=t["id"])
+    for f, tasks, wrong in ((SFT_TEST, SFT_TEST_TASKS, SFT_TEST_WRONG), (TEST2, TEST2_TASKS, TEST2_WRONG),
+                            (TEST3, TEST3_TASKS, TEST3_WRONG)) for t in tasks])
+def test_checks_reject_each_test_tasks_near_miss(yosys, tasks_file, task, wrong):
+    ok, why = _run(tasks_file, task, wrong)
     assert not ok and why, task["id"]
 
 
