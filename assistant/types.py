@@ -14,6 +14,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 
+# chunk-id kinds of what the Tcl generator shows its model besides retrieved passages: a tool's command help and
+# the cookbook's worked examples (assistant.tcl.generate)
+CONTEXT_KINDS = ("commands", "help", "cookbook")
+
+
 class Source(BaseModel):
     """One retrieved passage shown to the user, numbered as cited in the answer ([n])."""
 
@@ -37,6 +42,23 @@ class Source(BaseModel):
         if self.location:
             return f"{self.path} {self.location}"
         return f"{self.path}:{self.start_line}-{self.end_line}" if lines and self.end_line else self.path
+
+    @property
+    def is_context(self) -> bool:
+        """A tool's command help or a cookbook example shown to the model, not a passage of an indexed file."""
+        return self.chunk_id.split(":", 1)[0] in CONTEXT_KINDS
+
+
+def split_context(sources: list[Source]) -> tuple[list[Source], dict[str, list[Source]]]:
+    """The passages of indexed files, and the other context by where it comes from ("yosys help", "yosys
+    cookbook"). Every client lists a script's sources this way: one line per kind of context instead of twenty,
+    and links only to real files."""
+    passages = [s for s in sources if not s.is_context]
+    context: dict[str, list[Source]] = {}
+    for s in sources:
+        if s.is_context:
+            context.setdefault(s.path, []).append(s)
+    return passages, context
 
 
 class Answer(BaseModel):

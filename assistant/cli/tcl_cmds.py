@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assistant.cli.common import ConfigOpt, IndexOpt, JsonOpt, console, fail, parse_groups, print_json, settings_from
+from assistant.types import split_context
 
 ToolOpt = typer.Option("yosys", "--tool", help="yosys or openroad.")
 GroupsOpt = typer.Option(None, "--groups", help="Comma-separated ACL groups: with --index, learn commands only from "
@@ -26,7 +27,6 @@ DesignOpt = typer.Option(None, "--design", help="Design file or folder copied in
 
 
 _MAX_FIXES = 12
-_CONTEXT = ("commands:", "help:", "cookbook:")  # chunk ids of what the prompt showed besides retrieved passages
 
 
 def _print_fixes(fixes: list[str]) -> None:
@@ -47,14 +47,11 @@ def _print_sources(sources, full: bool) -> None:
             console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where(lines=False))}[/]\n"
                           f"    {escape(s.snippet[:300])}")
         return
-    context: dict[str, list[str]] = {}
-    for s in sources:
-        if s.chunk_id.startswith(_CONTEXT):
-            context.setdefault(s.path, []).append(f"[{s.n}] {s.title}")
-        else:
-            console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where())}[/]")
-    for path, items in context.items():
-        console.print(f"[cyan]{escape(path)}:[/] [dim]{escape(', '.join(items))}[/]")
+    passages, context = split_context(sources)
+    for s in passages:
+        console.print(f"[cyan][{s.n}][/] {escape(s.title)} [dim]{escape(s.where())}[/]")
+    for where, group in context.items():
+        console.print(f"[cyan]{escape(where)}:[/] [dim]{escape(', '.join(f'[{s.n}] {s.title}' for s in group))}[/]")
 
 
 def _print_check(check) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.types import CheckResult, Source
+from assistant.types import CheckResult, Source, split_context
 
 _HEADING = re.compile(r"(?m)^(\s*)#")
 
@@ -25,11 +25,15 @@ def no_headings(text: str) -> str:
 
 
 def sources_footer(sources: list[Source]) -> str:
-    """"**Sources**" and one "- [n] path — title" line per source, the path with its page/slide/sheet when it has
-    one ("- [2] docs/spec.pdf p. 12 — DMA"); "" when there are none."""
+    """"**Sources**" and one "- [n] path — title" line per passage, the path with its page/slide/sheet when it has
+    one ("- [2] docs/spec.pdf p. 12 — DMA"), then one line per kind of context a Tcl script was written from
+    ("- yosys help: [3] synth, [4] stat"); "" when there are none."""
     if not sources:
         return ""
-    return "\n\n**Sources**\n" + "\n".join(f"- [{s.n}] {s.where(lines=False)} — {s.title}" for s in sources)
+    passages, context = split_context(sources)
+    lines = [f"- [{s.n}] {s.where(lines=False)} — {s.title}" for s in passages]
+    lines += [f"- {where}: " + ", ".join(f"[{s.n}] {s.title}" for s in group) for where, group in context.items()]
+    return "\n\n**Sources**\n" + "\n".join(lines)
 
 
 def warnings_block(warnings: list[str]) -> str:

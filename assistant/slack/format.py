@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from assistant.types import Answer, BugSummary, Source, TclGeneration
+from assistant.types import Answer, BugSummary, Source, TclGeneration, split_context
 
 MAX_TEXT = 3500
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
@@ -61,7 +61,12 @@ def source_line(s: Source, source_url: str | None = None) -> str:
 
 
 def _sources(sources: list[Source], source_url: str | None) -> str:
-    return "*Sources*\n" + "\n".join(source_line(s, source_url) for s in sources)
+    # help and cookbook examples are not files: named on one line per kind, never linked
+    passages, context = split_context(sources)
+    lines = [source_line(s, source_url) for s in passages]
+    lines += [f"{escape(where)}: " + ", ".join(f"[{s.n}] {escape(s.title)}" for s in group)
+              for where, group in context.items()]
+    return "*Sources*\n" + "\n".join(lines)
 
 
 def format_answer(answer: Answer, source_url: str | None = None) -> str:

@@ -109,3 +109,27 @@ def test_generate_prints_the_fixes_and_one_line_per_kind_of_context(yosys, desig
     # the command help and the examples shown to the model: one line each, naming them, no usage or script text
     assert "yosys help: [1] read_verilog, [2] hierarchy," in out and "yosys cookbook: [" in out
     assert "translate processes to netlists" not in out and "generic synthesis script" not in out
+
+
+def test_every_client_lists_a_scripts_context_by_kind_and_links_only_real_files():
+    """The markdown (chat page, API) and Slack list a script's command help and cookbook examples one line per
+    kind; only the indexed file gets a link (a link to "yosys help" would lead nowhere)."""
+    from assistant.jobs import get
+    from assistant.slack.format import format_tcl
+    from assistant.types import Source, TclGeneration
+
+    def src(n, chunk_id, path, title):
+        return Source(n=n, chunk_id=chunk_id, path=path, title=title, snippet="usage text", score=1.0, kind="tcl",
+                      start_line=3 if n == 1 else 0, end_line=9 if n == 1 else 0)
+
+    gen = TclGeneration(task="t", tool="yosys", script="yosys synth\n", message="passed", sources=[
+        src(1, "flows/synth_uart.tcl#0", "flows/synth_uart.tcl", "synth_uart.tcl"),
+        src(2, "commands:yosys:synth", "yosys help", "synth"), src(3, "help:yosys:stat:-width", "yosys help", "stat"),
+        src(4, "cookbook:yosys:0", "yosys cookbook", "Synthesize and print the statistics")])
+    markdown = get("tcl_generate").render_markdown(gen)
+    assert "- [1] flows/synth_uart.tcl — synth_uart.tcl" in markdown
+    assert "- yosys help: [2] synth, [3] stat" in markdown
+    assert "- yosys cookbook: [4] Synthesize and print the statistics" in markdown
+    slack = format_tcl(gen, source_url="https://git.example.com/blob/main/{path}#L{start}-L{end}")
+    assert "<https://git.example.com/blob/main/flows/synth_uart.tcl#L3-L9|flows/synth_uart.tcl>" in slack
+    assert "yosys help: [2] synth, [3] stat" in slack and slack.count("https://") == 1
