@@ -149,8 +149,10 @@ def _with_options(job: Job, request, history: list[dict[str, str]]):
 
 # -- presentation helpers -------------------------------------------------------------------------------
 def _source_elements(sources: list[Source]) -> list[cl.Text]:
-    # Snippets are raw passages (Markdown headings, Tcl, Verilog): shown verbatim, never rendered.
-    return [cl.Text(name=f"[{s.n}] {s.path}", display="side", language="text",
+    # Snippets are raw passages (Markdown headings, Tcl, Verilog): shown verbatim, never rendered. Chainlit links
+    # a side element only where its name is in the message: the footer names passages by path and a script's
+    # help and examples by title (assistant.jobs.render.sources_footer).
+    return [cl.Text(name=f"[{s.n}] {s.title if s.is_context else s.path}", display="side", language="text",
                     content=f"{s.where()} — {s.title}\n\n{s.snippet}") for s in sources]
 
 

@@ -280,5 +280,9 @@ def test_trusted_header_login_and_streaming_llm(sample_index_master, tmp_path, c
     # a generated script: a code block, its check result and a download
     assert script.ok and "```tcl\nyosys -import" in script.text and "**Check:" in script.text, script.text
     assert any(e["name"] == "script.tcl" and e["type"] == "file" for e in script.elements), script.elements
+    # Chainlit links a side element only where its name is in the message: the command help the script was written
+    # from is listed by kind ("yosys help: [1] read_verilog, ..."), and each of its elements stays reachable
+    sides = [e["name"] for e in script.elements if e["type"] == "text"]
+    assert any(n.endswith("] synth") for n in sides) and all(n in script.text for n in sides), (sides, script.text)
     rows = sqlite3.connect(tmp_path / "feedback.sqlite").execute("SELECT backend, model FROM answers").fetchall()
     assert ("openai", "scripted-1") in rows and ("none", "") in rows, rows
