@@ -15,8 +15,8 @@ from difflib import SequenceMatcher
 
 from assistant.tcl.commands import CommandDB
 from assistant.tcl.lint import lint_script
-from assistant.tcl.outputs import (WRITER_SUFFIX, expected_kind, expected_kinds, extension, missing_writers,
-                                   writer_fixits)
+from assistant.tcl.outputs import (WRITER_KIND, WRITER_SUFFIX, expected_kind, expected_kinds, file_kind,
+                                   missing_writers, writer_fixits)
 from assistant.types import LintIssue
 
 MAX_PASSES = 3  # a fix can uncover the next problem on the same line (prefix, then a misspelt option)
@@ -121,18 +121,10 @@ def task_paths(task: str, inputs: list[str] = ()) -> list[str]:
     return [p for p in dict.fromkeys(_TASK_PATH.findall(task) + patterns) if p not in names]
 
 
-# Suffixes that are one kind of file to a user: reports, and the two spellings of EDIF and RTLIL files.
-_KINDS = {"txt": "report", "rpt": "report", "log": "report", "edf": "edif", "edn": "edif", "rtlil": "il",
-          "aag": "aig", "sp": "spice"}
-# What each yosys writer writes (:data:`assistant.tcl.outputs.WRITER_SUFFIX`): a target without a suffix
-# (`write_btor -v top`), or none, is read by its writer.
-_WRITES = WRITER_SUFFIX
+# A target of a yosys writer (:data:`assistant.tcl.outputs.WRITER_KIND`) without a suffix (`write_btor -v top`),
+# or none, is read by its writer. Files are compared by :func:`assistant.tcl.outputs.file_kind`: reports are one
+# kind to a user, and so are the two spellings of EDIF or RTLIL files.
 _WRITER = re.compile(r"^\s*yosys\s+(write_\w+)((?:\s+[^\s\[\]]+)*)\s*$")
-
-
-def _suffix(path: str) -> str:
-    suffix = extension(path)
-    return _KINDS.get(suffix, suffix)
 
 
 def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] | None:
@@ -140,7 +132,7 @@ def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] |
     `write_btor -v top` ("top" is the file), `write_verilog -noattr` (no file: the netlist goes to the log).
     None for other lines, or when the last word may be the value of an option (``db`` says which take one)."""
     m = _WRITER.match(line)
-    spec = db.get(m.group(1)) if m and m.group(1) in _WRITES and db is not None else None
+    spec = db.get(m.group(1)) if m and m.group(1) in WRITER_KIND and db is not None else None
     if spec is None:
         return None
     words = m.group(2).split()
@@ -149,7 +141,7 @@ def _unnamed_target(line: str, db: CommandDB | None) -> tuple[str, str | None] |
         option = spec.option(word)
         return option is not None and option.takes_value
     if words and not words[-1].startswith("-"):
-        if _suffix(words[-1]) or "$" in words[-1] or (len(words) > 1 and takes_value(words[-2])):
+        if file_kind(words[-1]) or "$" in words[-1] or (len(words) > 1 and takes_value(words[-2])):
             return None
         return m.group(1), words[-1]
     return None if words and takes_value(words[-1]) else (m.group(1), None)
@@ -167,11 +159,11 @@ def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None)
         unnamed = _unnamed_target(line, db)
         if unnamed:
             writer, target = unnamed
-            same = [p for p in paths if _suffix(p) == _WRITES[writer] and p not in written and "$" not in p]
+            same = [p for p in paths if file_kind(p) == WRITER_KIND[writer] and p not in written and "$" not in p]
             if len(same) == 1:
                 lines[i] = (line.rstrip()[:-len(target)] + same[0]) if target else f"{line.rstrip()} {same[0]}"
                 written.add(same[0])
-                fixes.append(f"line {i + 1}: `{writer}` writes `{same[0]}` (the task's {_WRITES[writer]} file)")
+                fixes.append(f"line {i + 1}: `{writer}` writes `{same[0]}` (the task's {WRITER_SUFFIX[writer]} file)")
             continue
         m = _WRITE.match(line) or _TEE.match(line) or _OPEN.match(line)
         if not m or m.group(2) in paths:
@@ -180,9 +172,9 @@ def retarget_outputs(script: str, paths: list[str], db: CommandDB | None = None)
             continue  # a working file the script reads back (`tee -o cnt.txt ...` then `open cnt.txt`)
         # a target with a variable only takes a pattern with the same variable, a plain one only a plain file
         names = set(_VAR.findall(m.group(2)))
-        same = [p for p in paths if _suffix(p) == _suffix(m.group(2)) and p not in written
+        same = [p for p in paths if file_kind(p) == file_kind(m.group(2)) and p not in written
                 and set(_VAR.findall(p)) == names]
-        if _suffix(m.group(2)) and len(same) == 1:
+        if file_kind(m.group(2)) and len(same) == 1:
             lines[i] = line[:m.start(2)] + same[0] + line[m.end(2):]
             written.add(same[0])
             fixes.append(f"line {i + 1}: writes `{m.group(2)}` -> `{same[0]}` (the file the task names)")
@@ -220,7 +212,7 @@ def _reports(script: str, outputs: list[str], task: str = "") -> tuple[str, list
             fixes.append(f"line {i + 1}: `tee ... {m.group(3)}` -> `tee ... {shown[-1].split(None, 1)[1]}` (the "
                          "report shown before, with its options)")
     text = "\n".join(lines)
-    unnamed = [p for p in outputs if _suffix(p) == "report" and "$" not in p and p not in text]
+    unnamed = [p for p in outputs if file_kind(p) == "report" and "$" not in p and p not in text]
     kind = expected_kind(task, unnamed[0]) if len(unnamed) == 1 else None
     report = re.compile(rf"^(\s*yosys\s+)({kind}\b.*)$") if kind else _REPORT
     calls = [i for i, ln in enumerate(lines) if report.match(ln)]

@@ -75,8 +75,10 @@ _REPORTS = {"stat", *_REPORT_PASSES}
 WRITER_SUFFIX = {"write_verilog": "v", "write_json": "json", "write_blif": "blif", "write_edif": "edif",
                  "write_btor": "btor", "write_smt2": "smt2", "write_aiger": "aig", "write_rtlil": "il",
                  "write_ilang": "il", "write_spice": "spice", "write_cxxrtl": "cc", "write_firrtl": "fir"}
-# What a writing line of a script makes: a writer's kind (its suffix's), or the pass a `tee -o` captures.
-_MAKES = {**{w: _SUFFIX_KIND[s] for w, s in WRITER_SUFFIX.items() if s in _SUFFIX_KIND}, "fsm_export": "kiss2"}
+# The kind of file each writer writes ("v" -> "verilog"; a suffix of no known kind stands for itself).
+WRITER_KIND = {w: _SUFFIX_KIND.get(s, s) for w, s in WRITER_SUFFIX.items()}
+# What a writing line of a script makes: a writer's kind (when it is one this module knows), or `fsm_export`'s.
+_MAKES = {**{w: k for w, k in WRITER_KIND.items() if WRITER_SUFFIX[w] in _SUFFIX_KIND}, "fsm_export": "kiss2"}
 _WRITER_LINE = re.compile(r"^(\s*)yosys\s+(write_\w+|fsm_export)\b(.*?)\s(-o\s+)?([^\s\[\]$]+)\s*$")
 _TEE_LINE = re.compile(r"^(\s*)yosys\s+tee((?:\s+-q)*)\s+-[oa]\s+([^\s\[\]$]+)\s+(\w+)((?:\s+\S+)*)\s*$")
 
@@ -85,6 +87,19 @@ def extension(path: str) -> str:
     """The suffix of ``path``'s file name, lower case, without the dot ("" for none)."""
     name = path.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def file_kind(path: str) -> str:
+    """The kind of file ``path`` is by its suffix alone: "report" for .txt/.rpt/.log, the format for the rest
+    (.edf and .edif, .il and .rtlil are one kind each), an unknown suffix itself, "" for none."""
+    suffix = extension(path)
+    return "report" if suffix in _REPORT_SUFFIXES else _SUFFIX_KIND.get(suffix, suffix)
+
+
+def _writer_line(kind: str, path: str) -> str:
+    """The yosys command (without `yosys`) that writes ``path`` as ``kind``; statistics into a .json file as JSON."""
+    line = _WRITER_OF[kind].replace("FILE", path)
+    return line + " -json" if kind == "stat" and extension(path) == "json" else line
 
 
 def _clause_before(task: str, path: str) -> str:
@@ -153,7 +168,7 @@ def wrong_outputs(artifacts: Path, kinds: dict[str, str], limit: int = 1 << 20) 
             text = fh.read(limit).decode("utf-8", errors="replace")
         other = wrong_kind(text, kind)
         if other:
-            how = f": write it with `yosys {_WRITER_OF[kind].replace('FILE', path)}`" if kind in _WRITER_OF else ""
+            how = f": write it with `yosys {_writer_line(kind, path)}`" if kind in _WRITER_OF else ""
             found.append(f"{path} holds {_NAMES[other]}, not {_NAMES[kind]} as the task asks{how}")
     return found
 
@@ -174,8 +189,7 @@ def missing_writers(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]
     fixes = []
     for path, kind in kinds.items():
         if kind in _ADDABLE and path not in script and path.rsplit("/", 1)[-1] not in script:
-            line = f"yosys {_WRITER_OF[kind].replace('FILE', path)}" + (" -json" if kind == "stat"
-                                                                       and extension(path) == "json" else "")
+            line = f"yosys {_writer_line(kind, path)}"
             lines.insert(at, line)
             at += 1
             fixes.append(f"line {at}: added `{line}` (the task asks for {path}, {_NAMES[kind]}, and the script "
@@ -206,9 +220,7 @@ def writer_fixits(script: str, kinds: dict[str, str]) -> tuple[str, list[str]]:
             continue
         if targets.count(path) > 1 or (want in _REPORTS and made in _REPORTS):
             continue  # a file several lines write (`tee -a`), or one report in another's file: left as written
-        new = _WRITER_OF[want].replace("FILE", path)
-        if want == "stat" and extension(path) == "json":
-            new += " -json"
+        new = _writer_line(want, path)
         lines[i] = f"{m.group(1)}yosys {new}"
         fixes.append(f"line {i + 1}: `{line.strip()}` -> `yosys {new}` ({path} should hold {_NAMES[want]}, "
                      f"not {_NAMES[made]})")
